@@ -1,0 +1,80 @@
+// TraceBuilder: the one way generators and importers make a Trace. Events are given in one
+// global order; the builder splits them into per-thread streams, records the schedule, and adds a
+// dependency wherever an object crosses threads. Layer: workloads. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "workloads/trace.h"
+
+namespace allocmark {
+
+class TraceBuilder {
+ public:
+  TraceBuilder() = default;
+
+  // Dense thread index for a caller key (an OS tid, a generator's thread number); threads are
+  // numbered in order of first appearance.
+  uint32_t thread(uint64_t key);
+  // A fresh object id; ids are never reused.
+  uint32_t new_object() noexcept { return next_object_++; }
+
+  // Each call appends one event in global order. They return false, with error() set, on misuse
+  // (allocating a live object, freeing a dead one, a bad alignment): importers report that with
+  // their own line number. On false nothing was appended.
+  bool malloc(uint32_t thread, uint32_t obj, uint64_t size, uint16_t flags = 0);
+  bool calloc(uint32_t thread, uint32_t obj, uint64_t nmemb, uint64_t elem_size);
+  bool aligned_alloc(uint32_t thread, uint32_t obj, uint64_t align, uint64_t size);
+  bool realloc(uint32_t thread, uint32_t obj, uint64_t new_size);  // obj live
+  bool realloc_from_null(uint32_t thread, uint32_t obj, uint64_t size);
+  bool free(uint32_t thread, uint32_t obj, uint16_t flags = 0);
+  bool access(uint32_t thread, uint32_t obj, uint64_t offset, uint64_t length);
+  // Frees (flagged kFlagPhaseFree) every object `thread` allocated since its last phase end that
+  // is still live, then records the phase end.
+  bool phase_end(uint32_t thread);
+  bool thread_exit(uint32_t thread);
+
+  bool is_live(uint32_t obj) const noexcept {
+    return obj < objects_.size() && objects_[obj].live;
+  }
+  uint64_t live_size(uint32_t obj) const noexcept { return objects_[obj].size; }
+  const std::string& error() const noexcept { return error_; }
+  uint64_t events() const noexcept { return events_; }
+
+  void set_metadata_json(std::string json) { metadata_json_ = std::move(json); }
+  // Hands over the trace; the builder is left empty.
+  Trace finish();
+
+ private:
+  struct ObjectState {
+    uint64_t size = 0;
+    uint32_t last_thread = 0;  // thread that last allocated/resized/touched it
+    uint32_t last_index = 0;   // index of that event in its stream
+    uint32_t phase_owner = UINT32_MAX;
+    bool live = false;
+    bool was_live = false;  // ids are single-use: once freed, never allocated again
+  };
+
+  bool append(uint32_t thread, Event e);
+  bool check_thread(uint32_t thread);
+  bool fail(std::string message);
+  ObjectState& object(uint32_t obj);
+  bool begin_life(uint32_t thread, uint32_t obj, const char* what);
+  bool require_live(uint32_t obj, const char* what);
+
+  std::vector<ThreadStream> threads_;
+  std::unordered_map<uint64_t, uint32_t> thread_keys_;
+  std::vector<std::vector<uint32_t>> phase_objects_;        // per thread, current phase
+  std::vector<uint8_t> exited_;
+  std::vector<ObjectState> objects_;
+  MmapVector<ScheduleRun> schedule_;
+  std::string metadata_json_ = "{}";
+  std::string error_;
+  uint64_t events_ = 0;
+  uint32_t next_object_ = 0;
+};
+
+}  // namespace allocmark

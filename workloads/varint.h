@@ -1,0 +1,54 @@
+// LEB128 variable-length integers and zigzag signs for trace format v1.
+// Layer: workloads. Decoding is bounds-checked: a truncated or overlong integer is an error.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace allocmark {
+
+inline void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+inline uint64_t zigzag(int64_t v) noexcept {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+inline int64_t unzigzag(uint64_t v) noexcept {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
+
+// Cursor over a decoded payload. get_* return false at the end of data or on a malformed value;
+// `pos` then points at the offending byte for the error message.
+struct ByteReader {
+  const uint8_t* data;
+  size_t size;
+  size_t pos = 0;
+
+  [[gnu::always_inline]] bool get_varint(uint64_t* v) noexcept {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos >= size) return false;
+      const uint8_t byte = data[pos++];
+      if (shift == 63 && byte > 1) return false;  // more than 64 bits
+      result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) {
+        *v = result;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool get_byte(uint8_t* b) noexcept {
+    if (pos >= size) return false;
+    *b = data[pos++];
+    return true;
+  }
+};
+
+}  // namespace allocmark

@@ -1,5 +1,6 @@
-// One options table per allocator: parse `key=value`, read ALLOCMARK_<NAME>_<KEY>, describe as JSON.
-// Layer: allocators (leaf). Header-only; nothing here allocates except parse errors and describe().
+// One options table per allocator: parse `key=value`, read ALLOCMARK_<NAME>_<KEY>, describe as
+// JSON. Layer: allocators (leaf). Header-only; nothing here allocates except parse errors and
+// describe().
 #pragma once
 
 #include <array>
@@ -51,17 +52,30 @@ inline bool parse_unsigned(std::string_view text, bool allow_suffix, std::size_t
   }
   if (i == 0) return false;
   if (i < text.size()) {
-    if (!allow_suffix || i + 1 != text.size() && !(i + 2 == text.size() && (text[i + 1] == 'B' ||
-                                                                            text[i + 1] == 'b'))) {
-      return false;
-    }
+    // One suffix letter, optionally followed by B ("64K", "64KB").
+    const bool one = i + 1 == text.size();
+    const bool two = i + 2 == text.size() && (text[i + 1] == 'B' || text[i + 1] == 'b');
+    if (!allow_suffix || !(one || two)) return false;
     int shift = 0;
     switch (text[i]) {
-      case 'k': case 'K': shift = 10; break;
-      case 'm': case 'M': shift = 20; break;
-      case 'g': case 'G': shift = 30; break;
-      case 't': case 'T': shift = 40; break;
-      default: return false;
+      case 'k':
+      case 'K':
+        shift = 10;
+        break;
+      case 'm':
+      case 'M':
+        shift = 20;
+        break;
+      case 'g':
+      case 'G':
+        shift = 30;
+        break;
+      case 't':
+      case 'T':
+        shift = 40;
+        break;
+      default:
+        return false;
     }
     if (value > (SIZE_MAX >> shift)) return false;
     value <<= shift;
@@ -120,8 +134,8 @@ bool parse_option(O& opts, std::string_view key, std::string_view value, std::st
       known += known.empty() ? "" : ", ";
       known += spec.key;
     }
-    *error = std::string(O::kName) + ": unknown option '" + std::string(key) + "' (known: " +
-             known + ")";
+    *error = std::string(O::kName) + ": unknown option '" + std::string(key) +
+             "' (known: " + known + ")";
   }
   return false;
 }
@@ -137,8 +151,7 @@ bool parse_option(O& opts, std::string_view key_equals_value, std::string* error
     }
     return false;
   }
-  return parse_option(opts, key_equals_value.substr(0, eq), key_equals_value.substr(eq + 1),
-                      error);
+  return parse_option(opts, key_equals_value.substr(0, eq), key_equals_value.substr(eq + 1), error);
 }
 
 // Environment variable name for one option, e.g. ALLOCMARK_BUMP_CAPACITY. Writes into `buf`

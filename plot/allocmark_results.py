@@ -26,7 +26,12 @@ class Run:
 
     def _plan_order(self, key, plan_key):
         plan = self.meta.get("plan") if isinstance(self.meta.get("plan"), dict) else {}
-        seen = [str(x) for x in plan.get(plan_key, []) or [] if isinstance(x, (str, int))]
+        seen = []
+        for x in plan.get(plan_key, []) or []:
+            # Entries are names, or objects naming one (the harness writes workload objects).
+            name = x.get(key, x.get("name")) if isinstance(x, dict) else x
+            if isinstance(name, (str, int)) and str(name) not in seen:
+                seen.append(str(name))
         for r in self.records:
             if r[key] not in seen:
                 seen.append(r[key])

@@ -43,13 +43,21 @@ def new_figure(width, height, **subplots_kw):
 
 
 def save(fig, plots_dir, stem):
-    """Writes plots_dir/stem.svg and .png, closes the figure, returns the SVG bytes."""
+    """Writes plots_dir/stem.svg and .png, closes the figure, returns the SVG bytes.
+
+    The tight bounding box is computed once and reused, so the figure is laid out three times
+    (measure, SVG, PNG) instead of four: text layout dominates the cost of a chart.
+    """
     plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)
+    fig.canvas.draw()
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(
+        matplotlib.rcParams["savefig.pad_inches"])
     buf = io.BytesIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
+    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches=bbox)
     svg = buf.getvalue()
     (plots_dir / f"{stem}.svg").write_bytes(svg)
-    fig.savefig(plots_dir / f"{stem}.png", dpi=PNG_DPI, metadata={"Software": None})
+    fig.savefig(plots_dir / f"{stem}.png", dpi=PNG_DPI, metadata={"Software": None},
+                bbox_inches=bbox)
     plt.close(fig)
     return svg

@@ -36,4 +36,40 @@ struct MmapAllocator {
 template <class T>
 using MmapVector = std::vector<T, MmapAllocator<T>>;
 
+// A fixed-size, mmap-backed array for element types that cannot move (atomics).
+template <class T>
+class MmapArray {
+ public:
+  MmapArray() = default;
+  explicit MmapArray(std::size_t n) { reset(n); }
+  ~MmapArray() { clear(); }
+  MmapArray(const MmapArray&) = delete;
+  MmapArray& operator=(const MmapArray&) = delete;
+
+  void reset(std::size_t n) {
+    clear();
+    data_ = MmapAllocator<T>().allocate(n ? n : 1);
+    for (std::size_t i = 0; i < n; ++i) new (&data_[i]) T();
+    size_ = n;
+  }
+  T& operator[](std::size_t i) noexcept { return data_[i]; }
+  const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+  std::size_t size() const noexcept { return size_; }
+  T* begin() noexcept { return data_; }
+  T* end() noexcept { return data_ + size_; }
+  const T* begin() const noexcept { return data_; }
+  const T* end() const noexcept { return data_ + size_; }
+
+ private:
+  void clear() {
+    if (!data_) return;
+    for (std::size_t i = 0; i < size_; ++i) data_[i].~T();
+    MmapAllocator<T>().deallocate(data_, size_ ? size_ : 1);
+    data_ = nullptr;
+    size_ = 0;
+  }
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
 }  // namespace allocmark

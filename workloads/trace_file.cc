@@ -285,7 +285,8 @@ bool write_trace(const Trace& trace, const std::string& path, TraceError* error,
   return true;
 }
 
-bool read_trace(const std::string& path, Trace* trace, TraceError* error) {
+bool read_trace(const std::string& path, Trace* trace, TraceError* error,
+                TraceSummary* summary_out) {
   std::unique_ptr<int, FileCloser> fd(new int(open(path.c_str(), O_RDONLY | O_CLOEXEC)));
   if (*fd < 0) return fail(error, path, 0, "file", std::string("cannot open: ") + strerror(errno));
   struct stat st;
@@ -337,7 +338,7 @@ bool read_trace(const std::string& path, Trace* trace, TraceError* error) {
     return fail(error, path, payload_offset, "file", reason);
   if (!decode_payload(raw, h, trace, path, error)) return false;
   TraceSummary summary;
-  if (!check_trace(*trace, &summary, error)) {
+  if (!check_trace(*trace, summary_out ? summary_out : &summary, error)) {
     error->path = path;
     return false;
   }

@@ -28,7 +28,8 @@ bool write_trace(const Trace& trace, const std::string& path, TraceError* error,
 // Reads and fully validates a trace: structure, then semantics (objects allocated once, freed
 // only while live, dependencies that point backwards and can be met). Free events get their size
 // filled from the object table. Returns false with *error on the first problem.
-bool read_trace(const std::string& path, Trace* trace, TraceError* error);
+bool read_trace(const std::string& path, Trace* trace, TraceError* error,
+                TraceSummary* summary = nullptr);
 
 // Walks `trace` in its recorded order (schedule, or a dependency-respecting round robin when it
 // has none), checking semantics and computing the summary. Used by read_trace and by writers.

@@ -1,0 +1,518 @@
+// Pool slow paths: class table, thread cache life cycle, central lists, slabs, large blocks.
+// Layer: allocators (leaf). No heap use: also the engine of the pool malloc shim.
+#include "allocators/pool.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "allocators/os.h"
+
+namespace allocmark {
+
+namespace {
+
+enum SlabState : uint8_t { kUnused = 0, kPartial = 1, kFull = 2, kEmpty = 3 };
+
+// Large blocks carry this header just below the user pointer.
+struct LargeHeader {
+  std::size_t offset;  // user pointer - mapping start
+  std::size_t mapped;  // bytes mapped
+};
+static_assert(sizeof(LargeHeader) == 16);
+
+constexpr std::size_t kCacheBatchBytes = 64 << 10;
+
+pthread_key_t g_exit_key;
+pthread_once_t g_exit_once = PTHREAD_ONCE_INIT;
+
+template <class Node>
+void list_push(Node*& head, Node* n) noexcept {
+  n->prev = nullptr;
+  n->next = head;
+  if (head != nullptr) head->prev = n;
+  head = n;
+}
+
+template <class Node>
+void list_remove(Node*& head, Node* n) noexcept {
+  if (n->prev != nullptr) {
+    n->prev->next = n->next;
+  } else {
+    head = n->next;
+  }
+  if (n->next != nullptr) n->next->prev = n->prev;
+  n->next = n->prev = nullptr;
+}
+
+}  // namespace
+
+SpinLock Pool::registry_;
+Pool::ThreadCache* Pool::spare_caches_ = nullptr;
+ALLOCMARK_THREAD_LOCAL uint8_t Pool::thread_state_;
+ALLOCMARK_THREAD_LOCAL Pool::CacheSlot Pool::slots_[Pool::kSlots];
+
+// pthread key destructor: flush every cache this thread holds, in every live Pool.
+void pool_thread_exit_all(void*) noexcept {
+  Pool::thread_state_ = 2;  // from here on this thread allocates uncached
+  for (Pool::CacheSlot& s : Pool::slots_) {
+    if (s.cache == nullptr) continue;
+    SpinGuard g(Pool::registry_);
+    Pool::ThreadCache* c = s.cache;
+    if (c->pool != nullptr) {
+      c->pool->flush_cache_locked(c);
+      list_remove(c->pool->caches_, c);
+    }
+    c->next = Pool::spare_caches_;
+    Pool::spare_caches_ = c;
+    s = Pool::CacheSlot{0, nullptr};
+  }
+}
+
+Pool::Pool(const PoolOptions& options) : id_(next_instance_id()), options_(options) {
+  PoolOptions& o = options_;
+  if (!is_pow2(o.slab_size) || o.slab_size < (64 << 10) || o.slab_size > (16 << 20)) {
+    o.slab_size = PoolOptions{}.slab_size;
+  }
+  if (!is_pow2(o.classes_per_doubling) || o.classes_per_doubling > 8) o.classes_per_doubling = 4;
+  o.max_small = std::min({o.max_small, kMaxSmallLimit, o.slab_size / 4});
+  if (o.max_small < 256) o.max_small = 256;
+  if (o.cache_count < 2) o.cache_count = 2;
+  slab_shift_ = static_cast<unsigned>(__builtin_ctzll(o.slab_size));
+
+  // Classes: 16..128 by 16, then classes_per_doubling steps per power of two.
+  for (uint32_t sz = 16; sz <= 128 && sz <= o.max_small; sz += 16) class_size_[class_count_++] = sz;
+  for (std::size_t k = 128; class_count_ < kMaxClasses; k *= 2) {
+    const std::size_t step = k / o.classes_per_doubling;
+    bool done = false;
+    for (std::size_t j = 1; j <= o.classes_per_doubling; ++j) {
+      const std::size_t sz = k + step * j;
+      if (sz > o.max_small || class_count_ == kMaxClasses) {
+        done = true;
+        break;
+      }
+      class_size_[class_count_++] = static_cast<uint32_t>(sz);
+    }
+    if (done) break;
+  }
+  max_small_ = class_size_[class_count_ - 1];
+  o.max_small = max_small_;
+  std::memset(lut_, 0, sizeof lut_);
+  std::size_t cls = 0;
+  for (std::size_t idx = 0; idx <= max_small_ / 16; ++idx) {
+    while (class_size_[cls] < idx * 16) ++cls;
+    lut_[idx] = static_cast<uint8_t>(cls);
+  }
+  for (std::size_t i = 0; i < class_count_; ++i) {
+    std::size_t m = o.cache_bytes / class_size_[i];
+    if (m > o.cache_count) m = o.cache_count;
+    if (m < 2) m = 2;
+    if (m > (1u << 30)) m = 1u << 30;
+    class_max_[i] = static_cast<uint32_t>(m);
+  }
+
+  // The slab region, aligned to the slab size so a block's slab is found by shifting.
+  std::size_t r = o.reserve & ~(o.slab_size - 1);
+  void* region = nullptr;
+  while (r >= 16 * o.slab_size && (region = os::reserve(r, o.slab_size)) == nullptr) r /= 2;
+  if (region != nullptr) {
+    meta_ = static_cast<SlabMeta*>(os::reserve((r >> slab_shift_) * sizeof(SlabMeta)));
+    if (meta_ == nullptr) {
+      os::release(region, r);
+      region = nullptr;
+    }
+  }
+  if (region != nullptr) {
+    base_ = reinterpret_cast<uintptr_t>(region);
+    units_ = r >> slab_shift_;
+    o.reserve = r;
+    os_maps_.store(2, std::memory_order_relaxed);
+  } else {
+    o.reserve = 0;
+  }
+}
+
+Pool::~Pool() {
+  {
+    SpinGuard g(registry_);
+    for (ThreadCache* c = caches_; c != nullptr; c = c->next) c->pool = nullptr;
+    caches_ = nullptr;
+  }
+  if (base_ != 0) {
+    os::release(reinterpret_cast<void*>(base_), units_ << slab_shift_);
+    os::release(meta_, units_ * sizeof(SlabMeta));
+  }
+}
+
+int Pool::class_of(std::size_t n, std::size_t align) const noexcept {
+  if (n > max_small_) return -1;
+  if (align <= kDefaultAlign) return lut_[(n + 15) >> 4];
+  if (align > max_small_) return -1;
+  // Blocks sit at slab_base + i * size, so a class serves `align` when its size is a multiple
+  // of it (lowest set bit). Powers of two are classes, so the scan always ends by
+  // max(next_pow2(n), align).
+  for (std::size_t cls = lut_[(n + 15) >> 4]; cls < class_count_; ++cls) {
+    const uint32_t sz = class_size_[cls];
+    if ((sz & (~sz + 1)) >= align) return static_cast<int>(cls);
+  }
+  return -1;
+}
+
+Pool::ThreadCache* Pool::cache_for_thread() noexcept {
+  if (thread_state_ != 0 || base_ == 0) return nullptr;
+  thread_state_ = 1;  // pthread_setspecific may call calloc: that call goes uncached
+  pthread_once(&g_exit_once, [] { pthread_key_create(&g_exit_key, pool_thread_exit_all); });
+  CacheSlot& s = slots_[id_ & (kSlots - 1)];
+  ThreadCache* c = nullptr;
+  {
+    SpinGuard g(registry_);
+    if (s.cache != nullptr) {  // evict another Pool's cache from this slot
+      ThreadCache* old = s.cache;
+      if (old->pool != nullptr) {
+        old->pool->flush_cache_locked(old);
+        list_remove(old->pool->caches_, old);
+      }
+      old->next = spare_caches_;
+      spare_caches_ = old;
+      s = CacheSlot{0, nullptr};
+    }
+    if (spare_caches_ == nullptr) {
+      auto* batch = static_cast<unsigned char*>(os::reserve(kCacheBatchBytes));
+      if (batch != nullptr) {
+        for (std::size_t off = 0; off + sizeof(ThreadCache) <= kCacheBatchBytes;
+             off += sizeof(ThreadCache)) {
+          auto* t = reinterpret_cast<ThreadCache*>(batch + off);
+          t->next = spare_caches_;
+          spare_caches_ = t;
+        }
+      }
+    }
+    if (spare_caches_ != nullptr) {
+      c = spare_caches_;
+      spare_caches_ = c->next;
+      c->owner = id_;
+      c->pool = this;
+      for (std::size_t i = 0; i < kMaxClasses; ++i) {
+        c->lists[i] = FreeList{nullptr, 0, i < class_count_ ? class_max_[i] : 0};
+      }
+      list_push(caches_, c);
+    }
+  }
+  if (c != nullptr) {
+    pthread_setspecific(g_exit_key, reinterpret_cast<void*>(1));
+    s = CacheSlot{id_, c};
+  }
+  thread_state_ = 0;
+  return c;
+}
+
+void Pool::flush_cache_locked(ThreadCache* c) noexcept {
+  for (std::size_t cls = 0; cls < class_count_; ++cls) {
+    FreeList& fl = c->lists[cls];
+    if (fl.head != nullptr) flush(static_cast<unsigned>(cls), fl.head, fl.count);
+    fl.head = nullptr;
+    fl.count = 0;
+  }
+}
+
+void Pool::thread_exit() noexcept {
+  CacheSlot& s = slots_[id_ & (kSlots - 1)];
+  if (s.owner != id_ || s.cache == nullptr) return;
+  SpinGuard g(registry_);
+  ThreadCache* c = s.cache;
+  flush_cache_locked(c);
+  list_remove(caches_, c);
+  c->next = spare_caches_;
+  spare_caches_ = c;
+  s = CacheSlot{0, nullptr};
+}
+
+void* Pool::allocate_slow(std::size_t n, std::size_t align) noexcept {
+  const int cls_or_large = class_of(n, align);
+  if (cls_or_large < 0) return allocate_large(n, align);
+  const auto cls = static_cast<unsigned>(cls_or_large);
+  const CacheSlot& s = slots_[id_ & (kSlots - 1)];
+  ThreadCache* c = s.owner == id_ ? s.cache : cache_for_thread();
+  void* head = nullptr;
+  if (c == nullptr) return refill(cls, 1, &head) != 0 ? head : nullptr;  // uncached
+  FreeList& fl = c->lists[cls];
+  if (fl.head == nullptr) {
+    const std::size_t got = refill(cls, fl.max / 2 > 0 ? fl.max / 2 : 1, &fl.head);
+    fl.count = static_cast<uint32_t>(got);
+    if (got == 0) return nullptr;
+  }
+  void* p = fl.head;
+  fl.head = *static_cast<void**>(p);
+  --fl.count;
+  return p;
+}
+
+void Pool::deallocate_slow(void* p, std::size_t n, std::size_t align) noexcept {
+  if (p == nullptr) return;
+  const int cls = class_of(n, align);
+  if (cls < 0) return free_large(p);
+  free_to_cache_or_central(p, static_cast<unsigned>(cls));
+}
+
+void Pool::deallocate_unsized(void* p) noexcept {
+  if (p == nullptr) return;
+  if (!owns_small(p)) return free_large(p);
+  const unsigned cls = meta_of(p)->cls;
+  const CacheSlot& s = slots_[id_ & (kSlots - 1)];
+  if (s.owner == id_) {
+    FreeList& fl = s.cache->lists[cls];
+    if (fl.count < fl.max) {
+      *static_cast<void**>(p) = fl.head;
+      fl.head = p;
+      ++fl.count;
+      return;
+    }
+  }
+  free_to_cache_or_central(p, cls);
+}
+
+void Pool::free_to_cache_or_central(void* p, unsigned cls) noexcept {
+  const CacheSlot& s = slots_[id_ & (kSlots - 1)];
+  ThreadCache* c = s.owner == id_ ? s.cache : cache_for_thread();
+  if (c == nullptr) {
+    *static_cast<void**>(p) = nullptr;
+    flush(cls, p, 1);
+    return;
+  }
+  FreeList& fl = c->lists[cls];
+  if (fl.count >= fl.max) {
+    // Give back the half nearest the head in one locked batch; the rest stays warm.
+    const std::size_t k = fl.count / 2 > 0 ? fl.count / 2 : 1;
+    void* first = fl.head;
+    void* last = first;
+    for (std::size_t i = 1; i < k; ++i) last = *static_cast<void**>(last);
+    fl.head = *static_cast<void**>(last);
+    fl.count -= static_cast<uint32_t>(k);
+    *static_cast<void**>(last) = nullptr;
+    flush(cls, first, k);
+  }
+  *static_cast<void**>(p) = fl.head;
+  fl.head = p;
+  ++fl.count;
+}
+
+std::size_t Pool::refill(unsigned cls, std::size_t want, void** head) noexcept {
+  Central& c = central_[cls];
+  const std::size_t sz = class_size_[cls];
+  void* chain = nullptr;
+  void** tail = &chain;
+  std::size_t got = 0;
+  std::size_t carved = 0;
+  SpinGuard g(c.lock);
+  while (got < want) {
+    SlabMeta* s = c.partial;
+    if (s == nullptr) {
+      if (c.empty != nullptr) {
+        s = c.empty;
+        list_remove(c.empty, s);
+        --c.empty_count;
+      } else {
+        s = new_slab(cls);
+        if (s == nullptr) break;
+      }
+      s->state = kPartial;
+      list_push(c.partial, s);
+    }
+    while (got < want && s->free != nullptr) {
+      void* b = s->free;
+      s->free = *static_cast<void**>(b);
+      *tail = b;
+      tail = static_cast<void**>(b);
+      ++got;
+      ++s->used;
+    }
+    while (got < want && s->carve + sz <= s->end) {
+      void* b = reinterpret_cast<void*>(s->carve);
+      s->carve += sz;
+      *tail = b;
+      tail = static_cast<void**>(b);
+      ++got;
+      ++s->used;
+      carved += sz;
+    }
+    if (s->free == nullptr && s->carve + sz > s->end) {
+      list_remove(c.partial, s);
+      s->state = kFull;
+    }
+  }
+  *tail = nullptr;
+  *head = chain;
+  if (carved != 0) committed_.fetch_add(carved, std::memory_order_relaxed);
+  out_bytes_.fetch_add(got * sz, std::memory_order_relaxed);
+  return got;
+}
+
+void Pool::flush(unsigned cls, void* head, std::size_t count) noexcept {
+  Central& c = central_[cls];
+  SpinGuard g(c.lock);
+  while (head != nullptr) {
+    void* b = head;
+    head = *static_cast<void**>(b);
+    SlabMeta* s = meta_of(b);
+    *static_cast<void**>(b) = s->free;
+    s->free = b;
+    --s->used;
+    if (s->state == kFull) {
+      s->state = kPartial;
+      list_push(c.partial, s);
+    }
+    if (s->used == 0) {
+      list_remove(c.partial, s);
+      if (c.empty_count < options_.keep_empty || !options_.release_empty) {
+        s->state = kEmpty;
+        list_push(c.empty, s);
+        ++c.empty_count;
+      } else {
+        release_slab(s);
+      }
+    }
+  }
+  out_bytes_.fetch_sub(count * class_size_[cls], std::memory_order_relaxed);
+}
+
+Pool::SlabMeta* Pool::new_slab(unsigned cls) noexcept {
+  SlabMeta* s = nullptr;
+  {
+    SpinGuard g(units_lock_);
+    if (free_units_ != nullptr) {
+      s = free_units_;
+      free_units_ = s->next;
+    } else if (next_unit_ < units_) {
+      s = &meta_[next_unit_++];
+    } else {
+      return nullptr;
+    }
+    ++live_slabs_;
+  }
+  const uintptr_t base = slab_base(s);
+  const std::size_t sz = class_size_[cls];
+  const std::size_t cap = options_.slab_size / sz;
+  s->free = nullptr;
+  s->carve = base;
+  s->end = base + cap * sz;
+  s->next = s->prev = nullptr;
+  s->used = 0;
+  s->capacity = static_cast<uint32_t>(cap);
+  s->cls = static_cast<uint16_t>(cls);
+  s->state = kPartial;
+  return s;
+}
+
+void Pool::release_slab(SlabMeta* s) noexcept {
+  const uintptr_t base = slab_base(s);
+  // Only the carved part was ever touched; the rest of the slab holds no pages.
+  const std::size_t touched = align_up(s->carve - base, os::page_size());
+  if (touched != 0) os::decommit(reinterpret_cast<void*>(base), touched);
+  committed_.fetch_sub(s->carve - base, std::memory_order_relaxed);
+  s->free = nullptr;
+  s->carve = base;
+  s->state = kUnused;
+  released_.fetch_add(1, std::memory_order_relaxed);
+  SpinGuard g(units_lock_);
+  s->next = free_units_;
+  free_units_ = s;
+  --live_slabs_;
+}
+
+void* Pool::allocate_large(std::size_t n, std::size_t align) noexcept {
+  const std::size_t a = align > kDefaultAlign ? align : kDefaultAlign;
+  if (n > SIZE_MAX / 4 || a > SIZE_MAX / 4) return nullptr;
+  const std::size_t page = os::page_size();
+  std::size_t offset, map_align;
+  if (a <= page) {
+    offset = a;  // >= sizeof(LargeHeader), keeps the user pointer a-aligned
+    map_align = page;
+  } else {
+    offset = a;  // mapping aligned to a; header sits at the end of the first a bytes
+    map_align = a;
+  }
+  const std::size_t mapped = align_up(offset + n, page);
+  void* m = os::reserve(mapped, map_align);
+  if (m == nullptr) return nullptr;
+  os_maps_.fetch_add(1, std::memory_order_relaxed);
+  large_bytes_.fetch_add(mapped, std::memory_order_relaxed);
+  auto* user = static_cast<unsigned char*>(m) + offset;
+  reinterpret_cast<LargeHeader*>(user)[-1] = LargeHeader{offset, mapped};
+  return user;
+}
+
+void Pool::free_large(void* p) noexcept {
+  const LargeHeader h = reinterpret_cast<LargeHeader*>(p)[-1];
+  os_unmaps_.fetch_add(1, std::memory_order_relaxed);
+  large_bytes_.fetch_sub(h.mapped, std::memory_order_relaxed);
+  os::release(static_cast<unsigned char*>(p) - h.offset, h.mapped);
+}
+
+std::size_t Pool::usable_size(const void* p) const noexcept {
+  if (p == nullptr) return 0;
+  if (owns_small(p)) return class_size_[meta_of(p)->cls];
+  const LargeHeader h = reinterpret_cast<const LargeHeader*>(p)[-1];
+  return h.mapped - h.offset;
+}
+
+void* Pool::reallocate(void* p, std::size_t old_n, std::size_t n, std::size_t align) noexcept {
+  if (p == nullptr) return allocate(n, align);
+  const int oc = class_of(old_n, align);
+  const int nc = class_of(n, align);
+  if (oc >= 0 && oc == nc) return p;
+  if (oc < 0 && nc < 0) {
+    const std::size_t usable = usable_size(p);
+    if (n <= usable && n >= usable / 2) return p;  // keep the mapping unless it halves
+  }
+  void* q = allocate(n, align);
+  if (q == nullptr) return nullptr;
+  std::memcpy(q, p, old_n < n ? old_n : n);
+  deallocate(p, old_n, align);
+  return q;
+}
+
+void* Pool::reallocate_unsized(void* p, std::size_t n) noexcept {
+  if (p == nullptr) return allocate(n, 0);
+  const std::size_t usable = usable_size(p);
+  if (owns_small(p)) {
+    if (n <= max_small_ && lut_[(n + 15) >> 4] == meta_of(p)->cls) return p;
+  } else if (n <= usable && n >= usable / 2) {
+    return p;
+  }
+  void* q = allocate(n, 0);
+  if (q == nullptr) return nullptr;
+  std::memcpy(q, p, usable < n ? usable : n);
+  deallocate_unsized(p);
+  return q;
+}
+
+std::size_t Pool::live_slabs() const noexcept {
+  SpinGuard g(const_cast<SpinLock&>(units_lock_));
+  return live_slabs_;
+}
+
+AllocatorStats Pool::stats() const noexcept {
+  AllocatorStats st;
+  const uint64_t large = large_bytes_.load(std::memory_order_relaxed);
+  st.bytes_reserved = (units_ << slab_shift_) + units_ * sizeof(SlabMeta) + large;
+  st.bytes_committed = committed_.load(std::memory_order_relaxed) + large;
+  st.bytes_in_use = out_bytes_.load(std::memory_order_relaxed) + large;  // incl. thread caches
+  st.os_maps = os_maps_.load(std::memory_order_relaxed);
+  st.os_unmaps = os_unmaps_.load(std::memory_order_relaxed) + released_.load();
+  return st;
+}
+
+void Pool::lock_all() noexcept {
+  registry_.lock();
+  for (std::size_t i = 0; i < class_count_; ++i) central_[i].lock.lock();
+  units_lock_.lock();
+}
+
+void Pool::unlock_all() noexcept {
+  units_lock_.unlock();
+  for (std::size_t i = class_count_; i-- > 0;) central_[i].lock.unlock();
+  registry_.unlock();
+}
+
+}  // namespace allocmark

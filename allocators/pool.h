@@ -1,0 +1,291 @@
+// Pool allocator: size classes of fixed-size blocks carved from slabs, intrusive free lists,
+// per-thread caches in front of locked per-class central lists. Layer: allocators (leaf).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "allocators/allocator.h"
+#include "allocators/internal.h"
+#include "allocators/options.h"
+
+namespace allocmark {
+
+struct PoolOptions {
+  static constexpr std::string_view kName = "pool";
+  // Slab size: the unit carved into blocks of one class, aligned to its own size so a block's
+  // slab is found by masking. Power of two, 64 KiB .. 16 MiB.
+  std::size_t slab_size = std::size_t{256} << 10;
+  // Largest request served from slabs; larger ones are mapped directly. <= slab_size / 4.
+  std::size_t max_small = std::size_t{32} << 10;
+  // Size classes: multiples of 16 up to 128, then this many per doubling (1, 2, 4 or 8).
+  // More classes: less internal fragmentation, more partially used slabs.
+  std::size_t classes_per_doubling = 4;
+  // Thread cache bound per class: at most cache_count blocks and cache_bytes bytes (at least 2
+  // blocks). Beyond it half the list goes back to the central list in one locked batch.
+  std::size_t cache_count = 512;
+  std::size_t cache_bytes = std::size_t{64} << 10;
+  // Release policy: when a slab becomes empty its class keeps up to keep_empty empty slabs
+  // warm; past that, if release_empty, the slab's pages are returned with madvise(DONTNEED)
+  // and its address range is reused by any class.
+  std::size_t keep_empty = 1;
+  bool release_empty = true;
+  // Address space reserved for slabs (MAP_NORESERVE, committed as touched). Halved until the
+  // OS accepts it; when slabs run out small requests return null.
+  std::size_t reserve = std::size_t{64} << 30;
+
+  static constexpr auto options_table() {
+    using S = OptionSpec<PoolOptions>;
+    return std::array{
+        S{.key = "slab_size",
+          .kind = OptionKind::kSize,
+          .number = &PoolOptions::slab_size,
+          .min = 64 << 10,
+          .max = 16 << 20,
+          .power_of_two = true,
+          .help = "bytes per slab"},
+        S{.key = "max_small",
+          .kind = OptionKind::kSize,
+          .number = &PoolOptions::max_small,
+          .min = 256,
+          .max = 64 << 10,
+          .help = "largest size served from slabs"},
+        S{.key = "classes_per_doubling",
+          .kind = OptionKind::kCount,
+          .number = &PoolOptions::classes_per_doubling,
+          .min = 1,
+          .max = 8,
+          .power_of_two = true,
+          .help = "size classes per power of two above 128"},
+        S{.key = "cache_count",
+          .kind = OptionKind::kCount,
+          .number = &PoolOptions::cache_count,
+          .min = 2,
+          .max = 1 << 20,
+          .help = "thread cache blocks per class"},
+        S{.key = "cache_bytes",
+          .kind = OptionKind::kSize,
+          .number = &PoolOptions::cache_bytes,
+          .help = "thread cache bytes per class"},
+        S{.key = "keep_empty",
+          .kind = OptionKind::kCount,
+          .number = &PoolOptions::keep_empty,
+          .max = 1 << 20,
+          .help = "empty slabs kept per class"},
+        S{.key = "release_empty",
+          .kind = OptionKind::kBool,
+          .flag = &PoolOptions::release_empty,
+          .help = "return surplus empty slabs to the OS"},
+        S{.key = "reserve",
+          .kind = OptionKind::kSize,
+          .number = &PoolOptions::reserve,
+          .min = 1 << 20,
+          .help = "address space reserved for slabs"},
+    };
+  }
+};
+
+// Thread-safety: every member may be called from any thread at once, except construction and
+// destruction. A block may be freed by a thread other than the one that allocated it: it goes
+// into the freeing thread's cache and reaches its slab through the central list (tcmalloc's
+// scheme), so cross-thread frees need no atomics on the fast path. Thread caches are flushed by
+// thread_exit() or automatically when the thread ends (a pthread key destructor).
+// Failure: null when slabs or the OS run out; never throws, never aborts.
+class Pool {
+ public:
+  static constexpr std::size_t kMaxClasses = 96;
+  static constexpr std::size_t kMaxSmallLimit = 64 << 10;
+
+  Pool() : Pool(PoolOptions{}) {}
+  explicit Pool(const PoolOptions& options);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Fast path: two compares, a byte table lookup for the class, the TLS slot load and owner
+  // compare, then pop: load head, load next, store head, decrement count. About 14
+  // instructions, no atomic, no lock.
+  ALLOCMARK_ALWAYS_INLINE void* allocate(std::size_t n, std::size_t align) noexcept {
+    if (max_small_ > kMaxSmallLimit) __builtin_unreachable();  // no code: bounds lut_
+    if (align <= kDefaultAlign && n <= max_small_) [[likely]] {
+      const unsigned cls = lut_[(n + 15) >> 4];
+      const CacheSlot& s = slots_[id_ & (kSlots - 1)];
+      if (s.owner == id_) [[likely]] {
+        FreeList& fl = s.cache->lists[cls];
+        if (void* p = fl.head) [[likely]] {
+          fl.head = *static_cast<void**>(p);
+          --fl.count;
+          return p;
+        }
+      }
+    }
+    return allocate_slow(n, align);
+  }
+
+  // Fast path mirrors allocate: class from the size (no pointer lookup), push if the cache has
+  // room. About 14 instructions. n and align must be those the block was allocated with.
+  ALLOCMARK_ALWAYS_INLINE void deallocate(void* p, std::size_t n, std::size_t align) noexcept {
+    if (max_small_ > kMaxSmallLimit) __builtin_unreachable();  // no code: bounds lut_
+    if (align <= kDefaultAlign && n <= max_small_) [[likely]] {
+      const unsigned cls = lut_[(n + 15) >> 4];
+      const CacheSlot& s = slots_[id_ & (kSlots - 1)];
+      if (s.owner == id_) [[likely]] {
+        FreeList& fl = s.cache->lists[cls];
+        if (fl.count < fl.max) [[likely]] {
+          *static_cast<void**>(p) = fl.head;
+          fl.head = p;
+          ++fl.count;
+          return;
+        }
+      }
+    }
+    deallocate_slow(p, n, align);
+  }
+
+  // Free without the size (the malloc shim): the class comes from the slab's metadata (one
+  // extra dependent load). p may be null.
+  void deallocate_unsized(void* p) noexcept;
+  // Bytes usable at p (class size, or the mapping for large blocks). p must be live.
+  std::size_t usable_size(const void* p) const noexcept;
+
+  // Same class: returns p. Otherwise allocate, copy, free. Null (p untouched) on failure.
+  void* reallocate(void* p, std::size_t old_n, std::size_t n, std::size_t align) noexcept;
+  // realloc() without the old size: keeps p while n still maps to its class (or, for a large
+  // block, while n fits and uses at least half the mapping).
+  void* reallocate_unsized(void* p, std::size_t n) noexcept;
+
+  // Returns this thread's cached blocks to the central lists.
+  void thread_exit() noexcept;
+
+  AllocatorStats stats() const noexcept;
+  const PoolOptions& options() const noexcept { return options_; }
+  bool owns_small(const void* p) const noexcept {
+    return reinterpret_cast<uintptr_t>(p) - base_ < units_ * options_.slab_size;
+  }
+
+  // Size-class table, for tests and reports.
+  std::size_t class_count() const noexcept { return class_count_; }
+  std::size_t class_size(std::size_t cls) const noexcept { return class_size_[cls]; }
+  // Class serving (n, align), or -1 when the request is mapped directly.
+  int class_of(std::size_t n, std::size_t align) const noexcept;
+  // Slabs currently holding memory (in use or kept empty), and slabs released so far.
+  std::size_t live_slabs() const noexcept;
+  uint64_t released_slabs() const noexcept { return released_.load(std::memory_order_relaxed); }
+
+  // For the malloc shim's fork handlers: take every lock (prefork), release them (after fork,
+  // in parent and child). Lock order: registry, units, centrals by class.
+  void lock_all() noexcept;
+  void unlock_all() noexcept;
+
+ private:
+  struct FreeList {
+    void* head;
+    uint32_t count;
+    uint32_t max;
+  };
+  static_assert(sizeof(FreeList) == 16, "four lists per cache line");
+
+  struct ThreadCache {
+    uint64_t owner;     // id of the Pool this cache serves
+    Pool* pool;         // null once that Pool is destroyed (registry lock)
+    ThreadCache* next;  // in the pool's list of caches, or in the spare store
+    ThreadCache* prev;
+    void* reserved[4];  // pad the header to one cache line
+    FreeList lists[kMaxClasses];
+  };
+  static_assert(offsetof(ThreadCache, lists) == 64, "lists start on a cache line");
+
+  struct CacheSlot {
+    uint64_t owner;
+    ThreadCache* cache;
+  };
+  static constexpr std::size_t kSlots = 8;
+  static ALLOCMARK_THREAD_LOCAL CacheSlot slots_[kSlots];
+
+  // One per slab unit, in a separate NORESERVE array so slab memory holds only blocks.
+  struct SlabMeta {
+    void* free;       // blocks returned to this slab
+    uintptr_t carve;  // next never-used block
+    uintptr_t end;    // end of the last whole block
+    SlabMeta* next;   // partial / empty list, or next free unit
+    SlabMeta* prev;
+    uint32_t used;      // blocks outside the slab (in use or in thread caches)
+    uint32_t capacity;  // blocks in the slab
+    uint16_t cls;
+    uint8_t state;  // SlabState
+    uint8_t pad[13];
+  };
+  static_assert(sizeof(SlabMeta) == 64, "one cache line per slab header");
+
+  struct alignas(64) Central {
+    SpinLock lock;
+    SlabMeta* partial = nullptr;  // slabs with a free or never-used block
+    SlabMeta* empty = nullptr;    // kept empty slabs
+    std::size_t empty_count = 0;
+  };
+
+  ALLOCMARK_SLOW void* allocate_slow(std::size_t n, std::size_t align) noexcept;
+  ALLOCMARK_SLOW void deallocate_slow(void* p, std::size_t n, std::size_t align) noexcept;
+  ThreadCache* cache_for_thread() noexcept;  // creates on first use; null if impossible
+  void* allocate_large(std::size_t n, std::size_t align) noexcept;
+  void free_large(void* p) noexcept;
+  // Takes up to `want` blocks of `cls` from the central list, linked through their first word.
+  std::size_t refill(unsigned cls, std::size_t want, void** head) noexcept;
+  // Returns a chain of `count` blocks of `cls` to their slabs.
+  void flush(unsigned cls, void* head, std::size_t count) noexcept;
+  void free_to_cache_or_central(void* p, unsigned cls) noexcept;
+  void flush_cache_locked(ThreadCache* c) noexcept;  // registry lock held
+  SlabMeta* new_slab(unsigned cls) noexcept;         // central lock held
+  void release_slab(SlabMeta* s) noexcept;           // central lock held
+  SlabMeta* meta_of(const void* p) const noexcept {
+    return &meta_[(reinterpret_cast<uintptr_t>(p) - base_) >> slab_shift_];
+  }
+  uintptr_t slab_base(const SlabMeta* s) const noexcept {
+    return base_ + (static_cast<uintptr_t>(s - meta_) << slab_shift_);
+  }
+
+  friend void pool_thread_exit_all(void*) noexcept;
+
+  // Process-wide: guards every Pool's cache list, ThreadCache::pool, and the spare store of
+  // ThreadCache structs (which are never unmapped, so a thread may outlive its Pool safely).
+  static SpinLock registry_;
+  static ThreadCache* spare_caches_;
+  // 0: normal; 1: creating a cache (re-entrant calls go uncached); 2: thread is exiting.
+  static ALLOCMARK_THREAD_LOCAL uint8_t thread_state_;
+
+  // Hot, read-only after construction: first cache lines.
+  uint64_t id_;
+  std::size_t max_small_;
+  uint8_t lut_[kMaxSmallLimit / 16 + 1];  // (n + 15) >> 4 -> class
+  uint32_t class_size_[kMaxClasses];
+  uint32_t class_max_[kMaxClasses];  // thread cache bound per class
+  std::size_t class_count_ = 0;
+  PoolOptions options_;
+  unsigned slab_shift_ = 0;
+  uintptr_t base_ = 0;
+  std::size_t units_ = 0;  // slab units in the reserved region
+  SlabMeta* meta_ = nullptr;
+
+  SpinLock units_lock_;
+  std::size_t next_unit_ = 0;
+  SlabMeta* free_units_ = nullptr;
+  std::size_t live_slabs_ = 0;
+
+  ThreadCache* caches_ = nullptr;  // this pool's caches (registry lock)
+
+  std::atomic<uint64_t> released_{0};
+  std::atomic<uint64_t> committed_{0};  // bytes carved out of slabs, minus released
+  std::atomic<uint64_t> out_bytes_{0};  // small bytes outside the central lists
+  std::atomic<uint64_t> large_bytes_{0};
+  std::atomic<uint64_t> os_maps_{0};
+  std::atomic<uint64_t> os_unmaps_{0};
+
+  Central central_[kMaxClasses];
+};
+
+static_assert(Allocator<Pool> && Reallocating<Pool> && HasStats<Pool> && HasThreadExit<Pool>);
+
+}  // namespace allocmark

@@ -1,0 +1,219 @@
+// Unit tests for Pool: class boundaries, alignment, large blocks, reuse, thread caches,
+// cross-thread frees, empty slab release, stress. Layer: allocators tests.
+#include "allocators/pool.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "allocators/os.h"
+#include "allocators/test_util.h"
+
+namespace allocmark {
+namespace {
+
+TEST(Pool, ClassTableIsSortedAndCoversMaxSmall) {
+  Pool p;
+  ASSERT_GT(p.class_count(), 8u);
+  for (std::size_t i = 1; i < p.class_count(); ++i) {
+    EXPECT_GT(p.class_size(i), p.class_size(i - 1));
+    EXPECT_EQ(p.class_size(i) % 16, 0u);
+  }
+  EXPECT_EQ(p.class_size(p.class_count() - 1), p.options().max_small);
+  // Fragmentation bound from 4 classes per doubling: size / request < 1.25 above 128 bytes.
+  for (std::size_t n = 129; n <= p.options().max_small; n += 7) {
+    const int c = p.class_of(n, 0);
+    ASSERT_GE(c, 0);
+    EXPECT_GE(p.class_size(c), n);
+    EXPECT_LT(static_cast<double>(p.class_size(c)) / n, 1.25 + 1e-9) << n;
+  }
+}
+
+TEST(Pool, SizesNearEveryClassBoundary) {
+  Pool p;
+  std::vector<testing::Block> live;
+  for (std::size_t c = 0; c < p.class_count(); ++c) {
+    const std::size_t sz = p.class_size(c);
+    for (std::size_t n : {sz - 1, sz, sz + 1}) {
+      void* b = p.allocate(n, 0);
+      ASSERT_NE(b, nullptr) << n;
+      EXPECT_GE(p.usable_size(b), n);
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(b) % 16, 0u);
+      testing::fill(b, n, n);
+      live.push_back({b, n, 0, n});
+    }
+  }
+  for (auto& b : live) {
+    ASSERT_EQ(testing::verify(b.p, b.n, b.tag), b.n) << b.n;
+    p.deallocate(b.p, b.n, 0);
+  }
+}
+
+TEST(Pool, EveryPowerOfTwoAlignmentUpTo64KiB) {
+  Pool p;
+  for (std::size_t align = 1; align <= (64 << 10); align <<= 1) {
+    for (std::size_t n : {std::size_t{1}, std::size_t{24}, align, 3 * align, std::size_t{40000}}) {
+      void* b = p.allocate(n, align);
+      ASSERT_NE(b, nullptr) << n << " " << align;
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(b) % align, 0u) << n << " " << align;
+      std::memset(b, 0x11, n);
+      p.deallocate(b, n, align);
+    }
+  }
+}
+
+TEST(Pool, ZeroSizeGivesDistinctLiveBlocks) {
+  Pool p;
+  std::set<void*> seen;
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(seen.insert(p.allocate(0, 0)).second);
+  for (void* b : seen) p.deallocate(b, 0, 0);
+}
+
+TEST(Pool, HugeSizesReturnNull) {
+  Pool p;
+  EXPECT_EQ(p.allocate(SIZE_MAX, 0), nullptr);
+  EXPECT_EQ(p.allocate(SIZE_MAX / 2, 4096), nullptr);
+  EXPECT_EQ(p.allocate(std::size_t{1} << 50, 0), nullptr);  // the OS refuses 1 PiB
+  EXPECT_EQ(p.allocate(64, std::size_t{1} << 62), nullptr);
+  void* b = p.allocate(64, 0);
+  EXPECT_NE(b, nullptr);
+  p.deallocate(b, 64, 0);
+}
+
+TEST(Pool, LargeBlocksAreMappedAndUnmapped) {
+  Pool p;
+  const uint64_t before = os::counters().unmaps.load();
+  void* b = p.allocate(1 << 20, 0);
+  ASSERT_NE(b, nullptr);
+  EXPECT_FALSE(p.owns_small(b));
+  EXPECT_GE(p.usable_size(b), 1u << 20);
+  std::memset(b, 7, 1 << 20);
+  p.deallocate_unsized(b);
+  EXPECT_EQ(os::counters().unmaps.load(), before + 1);
+}
+
+TEST(Pool, ReuseAfterFreeIsLifoOnOneThread) {
+  Pool p;
+  void* a = p.allocate(48, 0);
+  p.deallocate(a, 48, 0);
+  EXPECT_EQ(p.allocate(48, 0), a);
+  p.deallocate(a, 48, 0);
+  // Same class, different request size: reused too.
+  EXPECT_EQ(p.allocate(40, 0), a);
+}
+
+TEST(Pool, UnsizedFreeFindsTheClass) {
+  Pool p;
+  void* a = p.allocate(1000, 0);
+  EXPECT_EQ(p.usable_size(a), p.class_size(p.class_of(1000, 0)));
+  p.deallocate_unsized(a);
+  EXPECT_EQ(p.allocate(1000, 0), a);
+}
+
+TEST(Pool, ReallocKeepsContents) {
+  Pool p;
+  void* a = p.allocate(20, 0);
+  testing::fill(a, 20, 3);
+  EXPECT_EQ(p.reallocate(a, 20, 30, 0), a);  // same 32-byte class
+  void* b = p.reallocate(a, 30, 5000, 0);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(testing::verify(b, 20, 3), 20u);
+  void* c = p.reallocate(b, 5000, 200000, 0);  // to a large block
+  EXPECT_EQ(testing::verify(c, 20, 3), 20u);
+  void* d = p.reallocate(c, 200000, 10, 0);
+  EXPECT_EQ(testing::verify(d, 10, 3), 10u);
+  p.deallocate(d, 10, 0);
+}
+
+TEST(Pool, EmptySlabsAreReleasedPastKeepEmpty) {
+  Pool p(PoolOptions{.slab_size = 64 << 10, .cache_count = 8, .keep_empty = 0});
+  std::vector<void*> v;
+  for (int i = 0; i < 10000; ++i) v.push_back(p.allocate(64, 0));  // ~10 slabs
+  EXPECT_GE(p.live_slabs(), 9u);
+  for (void* b : v) p.deallocate(b, 64, 0);
+  p.thread_exit();
+  EXPECT_EQ(p.live_slabs(), 0u);
+  EXPECT_GE(p.released_slabs(), 9u);
+  EXPECT_EQ(p.stats().bytes_in_use, 0u);
+}
+
+TEST(Pool, KeepEmptyKeepsSlabsWarm) {
+  Pool p(PoolOptions{.slab_size = 64 << 10, .cache_count = 8, .keep_empty = 2});
+  std::vector<void*> v;
+  for (int i = 0; i < 10000; ++i) v.push_back(p.allocate(64, 0));
+  for (void* b : v) p.deallocate(b, 64, 0);
+  p.thread_exit();
+  EXPECT_EQ(p.live_slabs(), 2u);
+}
+
+TEST(Pool, CrossThreadFreeReachesTheSlab) {
+  Pool p(PoolOptions{.slab_size = 64 << 10, .keep_empty = 0});
+  std::vector<void*> v;
+  std::thread([&] {
+    for (int i = 0; i < 5000; ++i) v.push_back(p.allocate(128, 0));
+  }).join();  // the allocating thread is gone; its cache was flushed at exit
+  for (void* b : v) p.deallocate(b, 128, 0);
+  p.thread_exit();
+  EXPECT_EQ(p.live_slabs(), 0u);
+}
+
+TEST(Pool, ThreadCachesGiveEachThreadItsOwnBlocks) {
+  Pool p;
+  std::vector<std::vector<void*>> got(2);
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 2; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 1000; ++i) got[t].push_back(p.allocate(32, 0));
+    });
+  }
+  for (auto& t : ts) t.join();
+  std::set<void*> all(got[0].begin(), got[0].end());
+  for (void* b : got[1]) EXPECT_TRUE(all.insert(b).second);
+}
+
+TEST(Pool, PoolDestroyedBeforeThreadExitIsSafe) {
+  std::atomic<int> stage{0};
+  auto* p = new Pool();
+  std::thread t([&] {
+    void* b = p->allocate(64, 0);
+    p->deallocate(b, 64, 0);  // the thread's cache now holds a block of *p
+    stage = 1;
+    while (stage != 2) std::this_thread::yield();
+  });
+  while (stage != 1) std::this_thread::yield();
+  delete p;
+  stage = 2;
+  t.join();  // the exit destructor must see the pool is gone
+  Pool q;    // and a new pool on the same thread works
+  EXPECT_NE(q.allocate(64, 0), nullptr);
+}
+
+TEST(Pool, SlabExhaustionReturnsNull) {
+  Pool p(PoolOptions{.slab_size = 64 << 10, .reserve = 1 << 20});
+  int n = 0;
+  while (p.allocate(4096, 0) != nullptr) ++n;
+  EXPECT_EQ(n, 16 * 16);               // 16 slabs of 16 blocks
+  void* big = p.allocate(1 << 20, 0);  // large blocks are independent of the slab region
+  EXPECT_NE(big, nullptr);
+  p.deallocate(big, 1 << 20, 0);
+}
+
+TEST(Pool, StressSingleThread) {
+  Pool p;
+  EXPECT_EQ(testing::stress(p, 1, 40000, 500, 64 << 10, false), 0u);
+  p.thread_exit();
+  EXPECT_EQ(p.stats().bytes_in_use, 0u);
+}
+
+TEST(Pool, StressFourThreadsCrossThreadFrees) {
+  Pool p(PoolOptions{.slab_size = 64 << 10, .cache_count = 16, .keep_empty = 0});
+  EXPECT_EQ(testing::stress(p, 4, 20000, 300, 16 << 10, true), 0u);
+  p.thread_exit();
+  EXPECT_EQ(p.stats().bytes_in_use, 0u);
+}
+
+}  // namespace
+}  // namespace allocmark

@@ -1,0 +1,249 @@
+// allocmark: the command line. Wires subcommands to the runner, the trace tools and the plot
+// tools; holds no logic of its own. Layer: harness. Bad flags: one line, exit status 2.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "harness/allocator_registry.h"
+#include "harness/python_tools.h"
+#include "harness/runner.h"
+#include "harness/trace_commands.h"
+#include "workloads/generator.h"
+#if __has_include("workloads/suite.h")
+#include "workloads/suite.h"
+#define ALLOCMARK_HAVE_SUITES 1
+#endif
+
+namespace allocmark {
+namespace {
+
+// "64M" -> bytes. False on anything else.
+bool parse_size(const std::string& text, uint64_t* out) {
+  size_t pos = 0;
+  unsigned long long v = 0;
+  try {
+    v = std::stoull(text, &pos);
+  } catch (...) {
+    return false;
+  }
+  const std::string suffix = text.substr(pos);
+  int shift = 0;
+  if (suffix.empty() || suffix == "B") shift = 0;
+  else if (suffix == "K" || suffix == "KiB" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "MiB") shift = 20;
+  else if (suffix == "G" || suffix == "GiB") shift = 30;
+  else return false;
+  if (v > (UINT64_MAX >> shift)) return false;
+  *out = v << shift;
+  return true;
+}
+
+int list_command(const std::string& what) {
+  if (what == "allocators") {
+    std::printf("%-14s %-8s %-10s %s\n", "name", "kind", "available", "description");
+    for (const auto& a : builtin_allocators()) {
+      std::printf("%-14s %-8s %-10s %s%s\n", a.name.c_str(), a.kind.c_str(),
+                  a.available ? "yes" : "no", a.description.c_str(),
+                  a.available ? "" : (" (" + a.why_unavailable + ")").c_str());
+    }
+    return 0;
+  }
+  for (const auto& g : generators()) {
+    std::printf("%-20s %s%s\n", g.name.c_str(), g.description.c_str(),
+                g.multi_threaded ? " [threads]" : "");
+    if (!g.follows.empty()) std::printf("%-20s   follows: %s\n", "", g.follows.c_str());
+    for (const auto& p : g.params)
+      std::printf("%-20s   %s=%s  %s\n", "", p.name.c_str(), p.default_value.c_str(),
+                  p.help.c_str());
+  }
+  return 0;
+}
+
+// Builds the workload list of a run from --suite, --workloads and --trace.
+bool plan_workloads(const std::string& suite, const std::vector<std::string>& names,
+                    const std::vector<std::string>& traces, const std::vector<uint32_t>& threads,
+                    uint64_t seed, std::vector<WorkloadSpec>* out) {
+  if (!suite.empty()) {
+#ifndef ALLOCMARK_HAVE_SUITES
+    std::fprintf(stderr, "allocmark: suites are not built yet\n");
+    return false;
+#else
+    std::string error;
+    const std::string path = find_suite_file(suite, &error);
+    std::vector<SuiteEntry> entries;
+    if (path.empty() || !load_suite(path, &entries, &error)) {
+      std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+      return false;
+    }
+    for (auto& e : entries) {
+      WorkloadSpec w;
+      w.name = e.name;
+      w.generator = find_generator(e.generator);
+      w.args = e.args;
+      w.threads = threads.empty() ? e.threads : threads;
+      out->push_back(std::move(w));
+    }
+#endif
+  }
+  for (const auto& name : names) {
+    const Generator* g = find_generator(name);
+    if (!g) {
+      std::string known;
+      for (const auto& gen : generators()) known += (known.empty() ? "" : ", ") + gen.name;
+      std::fprintf(stderr, "allocmark: --workloads: unknown workload '%s' (known: %s)\n",
+                   name.c_str(), known.c_str());
+      return false;
+    }
+    WorkloadSpec w;
+    w.name = name;
+    w.generator = g;
+    w.args.seed = seed;
+    w.threads = threads.empty() ? std::vector<uint32_t>{1} : threads;
+    out->push_back(std::move(w));
+  }
+  for (const auto& path : traces) {
+    WorkloadSpec w;
+    w.name = std::filesystem::path(path).stem().string();
+    w.trace_path = path;
+    out->push_back(std::move(w));
+  }
+  return true;
+}
+
+int main_impl(int argc, char** argv) {
+  CLI::App app{"allocmark: benchmark and compare memory allocators"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+
+  // run
+  RunOptions run;
+  std::string allocator_list, workload_list, suite, threads_list, mem_limit, resume_dir;
+  std::vector<std::string> trace_files, alloc_options;
+  auto* run_cmd = app.add_subcommand("run", "Run a benchmark matrix and write a report");
+  run_cmd->add_option("--allocators", allocator_list,
+                      "Comma-separated allocators (built-in names or NAME=/path/lib.so); "
+                      "default: every available built-in");
+  run_cmd->add_option("--workloads", workload_list, "Comma-separated generator names");
+  run_cmd->add_option("--suite", suite, "Suite name (workloads/suites/NAME.toml) or TOML file");
+  run_cmd->add_option("--trace", trace_files, "Trace file to replay (repeatable)");
+  run_cmd->add_option("--threads", threads_list, "Thread counts to sweep, e.g. 1,2,4");
+  run_cmd->add_option("--reps", run.reps, "Measured repetitions per cell")->check(CLI::Range(1, 1000));
+  run_cmd->add_option("--warmup", run.warmup, "Warm-up repetitions (not written)")
+      ->check(CLI::Range(0, 100));
+  run_cmd->add_option("--out", run.out_dir, "Run directory (default results/<timestamp>)");
+  run_cmd->add_option("--resume", resume_dir, "Finish the run in DIR: only missing cells run");
+  run_cmd->add_option("--timeout", run.timeout_s, "Seconds before a cell counts as hung")
+      ->check(CLI::PositiveNumber);
+  run_cmd->add_option("--mem-limit", mem_limit,
+                      "Cap each worker's address space (RLIMIT_AS), e.g. 512M");
+  run_cmd->add_option("--replay", run.mode, "serial or threads")
+      ->check(CLI::IsMember({"serial", "threads"}));
+  run_cmd->add_option("--touch", run.touch, "Memory touching: none, first, pages, full")
+      ->check(CLI::IsMember({"none", "first", "pages", "full"}));
+  run_cmd->add_option("--seed", run.seed, "Seed for generators and cell order");
+  run_cmd->add_option("--alloc-option", alloc_options,
+                      "NAME:key=value tunable of a native allocator (repeatable)");
+  run_cmd->add_flag("--quiet", run.quiet, "No progress output");
+  bool no_report = false;
+  run_cmd->add_flag("--no-report", no_report, "Do not draw the report at the end");
+
+  // report / compare
+  std::string report_dir, baseline, compare_base, compare_new;
+  auto* report_cmd = app.add_subcommand("report", "Write DIR/report.html from a run");
+  report_cmd->add_option("dir", report_dir, "Run directory")->required();
+  report_cmd->add_option("--baseline", baseline, "Allocator to normalise to (default glibc)");
+  auto* compare_cmd = app.add_subcommand("compare", "Compare two runs cell by cell");
+  compare_cmd->add_option("base", compare_base, "Baseline run directory")->required();
+  compare_cmd->add_option("new", compare_new, "New run directory")->required();
+
+  // list
+  std::string list_what;
+  auto* list_cmd = app.add_subcommand("list", "List allocators or workloads");
+  list_cmd->add_option("what", list_what, "allocators or workloads")
+      ->required()
+      ->check(CLI::IsMember({"allocators", "workloads"}));
+
+  TraceCommands trace_cmds;
+  trace_cmds.add_to(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    std::fprintf(stderr, "allocmark: %s (see allocmark --help)\n", msg.c_str());
+    return 2;
+  }
+
+  if (*list_cmd) return list_command(list_what);
+  if (*report_cmd) {
+    std::vector<std::string> args{report_dir};
+    if (!baseline.empty()) args.insert(args.end(), {"--baseline", baseline});
+    return run_plot_tool("report.py", args);
+  }
+  if (*compare_cmd) return run_plot_tool("compare.py", {compare_base, compare_new});
+  if (trace_cmds.selected()) return trace_cmds.run();
+
+  // run
+  std::string cmdline;
+  for (int i = 0; i < argc; ++i) cmdline += (i ? " " : "") + std::string(argv[i]);
+  run.command_line = cmdline;
+  run.report = !no_report;
+  if (!resume_dir.empty()) {
+    run.out_dir = resume_dir;
+    run.resume = true;
+  }
+  auto split = [](const std::string& s) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= s.size() && !s.empty()) {
+      const size_t comma = s.find(',', start);
+      const std::string item = s.substr(start, comma - start);
+      if (!item.empty()) out.push_back(item);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    return out;
+  };
+  run.allocators = allocator_list.empty() ? default_allocators() : split(allocator_list);
+  std::vector<uint32_t> threads;
+  for (const auto& t : split(threads_list)) {
+    char* end = nullptr;
+    const unsigned long v = std::strtoul(t.c_str(), &end, 10);
+    if (*end || v == 0 || v > 4096) {
+      std::fprintf(stderr, "allocmark: --threads: '%s' is not a thread count (1..4096)\n",
+                   t.c_str());
+      return 2;
+    }
+    threads.push_back(static_cast<uint32_t>(v));
+  }
+  if (!mem_limit.empty() && !parse_size(mem_limit, &run.mem_limit_bytes)) {
+    std::fprintf(stderr, "allocmark: --mem-limit: '%s' is not a size like 512M or 2G\n",
+                 mem_limit.c_str());
+    return 2;
+  }
+  for (const auto& opt : alloc_options) {
+    const size_t colon = opt.find(':');
+    if (colon == std::string::npos || colon == 0 || opt.find('=', colon) == std::string::npos) {
+      std::fprintf(stderr, "allocmark: --alloc-option: '%s' should be NAME:key=value\n",
+                   opt.c_str());
+      return 2;
+    }
+    std::string& text = run.alloc_options[opt.substr(0, colon)];
+    text += (text.empty() ? "" : ",") + opt.substr(colon + 1);
+  }
+  const auto names = split(workload_list);
+  if (suite.empty() && names.empty() && trace_files.empty()) suite = "standard";
+  if (!plan_workloads(suite, names, trace_files, threads, run.seed, &run.workloads)) return 2;
+  return run_benchmarks(std::move(run));
+}
+
+}  // namespace
+}  // namespace allocmark
+
+int main(int argc, char** argv) { return allocmark::main_impl(argc, argv); }

@@ -1,0 +1,363 @@
+// `allocmark run`: trace preparation, the cell loop with interleaved allocators, result files.
+// Layer: harness (parent side). The parent never loads an allocator under test.
+#include "harness/runner.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "harness/allocator_registry.h"
+#include "harness/python_tools.h"
+#include "harness/results_log.h"
+#include "harness/system_info.h"
+#include "harness/worker_process.h"
+#include "workloads/trace_file.h"
+
+namespace allocmark {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::atomic<int> g_interrupted{0};
+
+void on_interrupt(int) {
+  g_interrupted.store(1);
+  kill_current_worker();
+}
+
+std::string timestamp(const char* format) {
+  char buf[64];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+// A trace to replay: one per (workload, thread count).
+struct PreparedTrace {
+  std::string workload;
+  std::string path;
+  uint32_t threads = 1;
+  TraceSummary summary;
+};
+
+struct Cell {
+  const PreparedTrace* trace;
+  const AllocatorInfo* allocator;
+  int rep;  // negative: warm-up, not written
+};
+
+std::string cell_key(const std::string& workload, uint32_t threads, const std::string& alloc,
+                     int rep) {
+  return workload + "\x1f" + std::to_string(threads) + "\x1f" + alloc + "\x1f" +
+         std::to_string(rep);
+}
+
+bool prepare_traces(const RunOptions& o, const std::string& trace_dir,
+                    std::vector<PreparedTrace>* out) {
+  for (const auto& w : o.workloads) {
+    if (!w.generator) {
+      PreparedTrace p{w.name, w.trace_path};
+      Trace trace;
+      TraceError err;
+      if (!read_trace(w.trace_path, &trace, &err, &p.summary)) {
+        std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
+        return false;
+      }
+      p.threads = p.summary.threads;
+      out->push_back(std::move(p));
+      continue;
+    }
+    for (uint32_t threads : w.threads) {
+      PreparedTrace p{w.name, trace_dir + "/" + w.name + "-t" + std::to_string(threads) + ".amt",
+                      threads};
+      Trace trace;
+      TraceError err;
+      // Resumed runs reuse the traces they were measured with.
+      if (!fs::exists(p.path) || !read_trace(p.path, &trace, &err, &p.summary)) {
+        GeneratorArgs args = w.args;
+        args.threads = threads;
+        std::string error;
+        if (!generate_trace(*w.generator, args, &trace, &error)) {
+          std::fprintf(stderr, "allocmark: workload '%s': %s\n", w.name.c_str(), error.c_str());
+          return false;
+        }
+        if (!check_trace(trace, &p.summary, &err)) {
+          std::fprintf(stderr, "allocmark: workload '%s' generated a bad trace: %s\n",
+                       w.name.c_str(), err.message().c_str());
+          return false;
+        }
+        if (!write_trace(trace, p.path, &err, 3)) {
+          std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
+          return false;
+        }
+      }
+      out->push_back(std::move(p));
+    }
+  }
+  return true;
+}
+
+class Progress {
+ public:
+  Progress(bool quiet, size_t total) : quiet_(quiet), tty_(isatty(2)), total_(total) {}
+  void cell_done(size_t done, const Cell& c, const std::string& status, double secs) {
+    elapsed_ += secs;
+    if (quiet_) return;
+    const double eta = done ? elapsed_ / static_cast<double>(done) *
+                                  static_cast<double>(total_ - done)
+                            : 0;
+    char line[512];
+    std::snprintf(line, sizeof line, "[%zu/%zu] %s t%u %s %s%d: %s (%.2fs) ETA %.0fs", done,
+                  total_, c.trace->workload.c_str(), c.trace->threads, c.allocator->name.c_str(),
+                  c.rep < 0 ? "warm-up " : "rep ", c.rep < 0 ? -c.rep - 1 : c.rep,
+                  status.c_str(), secs, eta);
+    if (tty_) {
+      std::fprintf(stderr, "\r\033[K%s", line);
+      if (done == total_) std::fputc('\n', stderr);
+    } else {
+      std::fprintf(stderr, "%s\n", line);
+    }
+  }
+  void finish() {
+    if (tty_ && !quiet_) std::fputc('\n', stderr);
+  }
+
+ private:
+  bool quiet_, tty_;
+  size_t total_;
+  double elapsed_ = 0;
+};
+
+}  // namespace
+
+int run_benchmarks(RunOptions o) {
+  // Resolve allocators first: a typo must cost nothing.
+  std::vector<AllocatorInfo> allocators;
+  for (const auto& name : o.allocators) {
+    AllocatorInfo info;
+    std::string error;
+    if (!resolve_allocator(name, &info, &error)) {
+      std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+      return 2;
+    }
+    if (!info.available) {
+      std::fprintf(stderr, "allocmark: allocator '%s' is not available: %s\n", name.c_str(),
+                   info.why_unavailable.c_str());
+      return 2;
+    }
+    allocators.push_back(info);
+  }
+  for (const auto& [name, _] : o.alloc_options) {
+    if (std::none_of(allocators.begin(), allocators.end(),
+                     [&](const AllocatorInfo& a) { return a.name == name; })) {
+      std::fprintf(stderr, "allocmark: --alloc-option names '%s', which is not in this run\n",
+                   name.c_str());
+      return 2;
+    }
+  }
+  if (o.out_dir.empty()) o.out_dir = std::string(ALLOCMARK_SOURCE_DIR) + "/results/" + timestamp("%Y%m%d-%H%M%S");
+  const std::string results_path = o.out_dir + "/results.jsonl";
+  const std::string meta_path = o.out_dir + "/meta.json";
+  if (o.resume) {
+    if (!fs::exists(meta_path)) {
+      std::fprintf(stderr, "allocmark: --resume %s: no meta.json there, not a run directory\n",
+                   o.out_dir.c_str());
+      return 2;
+    }
+  } else if (fs::exists(results_path) || fs::exists(meta_path)) {
+    std::fprintf(stderr,
+                 "allocmark: --out %s already holds a run; choose another directory or add "
+                 "--resume to finish it\n",
+                 o.out_dir.c_str());
+    return 2;
+  }
+  std::error_code ec;
+  fs::create_directories(o.out_dir + "/traces", ec);
+  if (ec) {
+    std::fprintf(stderr, "allocmark: cannot create %s: %s\n", o.out_dir.c_str(),
+                 ec.message().c_str());
+    return 2;
+  }
+
+  std::vector<PreparedTrace> traces;
+  if (!prepare_traces(o, o.out_dir + "/traces", &traces)) return 2;
+
+  std::set<std::string> done_keys;
+  std::string warning;
+  if (o.resume) {
+    for (const auto& l : load_results(results_path, &warning))
+      done_keys.insert(cell_key(l.value("workload", ""), l.value("threads", 0u),
+                                l.value("allocator", ""), l.value("rep", -1)));
+    if (!warning.empty()) std::fprintf(stderr, "allocmark: %s\n", warning.c_str());
+  }
+
+  json meta;
+  meta["schema_version"] = 1;
+  meta["command_line"] = o.command_line;
+  meta["started"] = timestamp("%Y-%m-%dT%H:%M:%S%z");
+  meta["finished"] = nullptr;
+  meta["machine"] = machine_info();
+  meta["build"] = build_info();
+  meta["git_revision"] = meta["build"]["git_revision"];
+  meta["allocmark_version"] = meta["build"]["allocmark_version"];
+  json alloc_meta = json::object();
+  for (const auto& a : allocators) {
+    alloc_meta[a.name] = {{"kind", a.kind},
+                          {"path", a.library.empty() ? json(nullptr) : json(a.library)},
+                          {"description", a.description}};
+    if (o.alloc_options.count(a.name)) alloc_meta[a.name]["options"] = o.alloc_options[a.name];
+  }
+  meta["allocators"] = alloc_meta;
+  json plan_workloads = json::array();
+  for (const auto& t : traces)
+    plan_workloads.push_back({{"workload", t.workload},
+                              {"trace", t.path},
+                              {"threads", t.threads},
+                              {"events", t.summary.events},
+                              {"peak_live_bytes", t.summary.peak_live_bytes}});
+  meta["plan"] = {{"allocators", o.allocators}, {"workloads", plan_workloads},
+                  {"reps", o.reps},             {"warmup", o.warmup},
+                  {"seed", o.seed},             {"replay_mode", o.mode},
+                  {"touch", o.touch},           {"timeout_s", o.timeout_s},
+                  {"mem_limit_bytes", o.mem_limit_bytes}};
+  std::string error;
+  if (o.resume) {
+    std::ifstream f(meta_path);
+    json old = json::parse(f, nullptr, false);
+    if (!old.is_discarded()) meta["resumed_from"] = old.value("started", "");
+  }
+  if (!write_json_file(meta_path, meta, &error)) {
+    std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+    return 2;
+  }
+
+  // Cells: repetitions outermost, so slow drift of the machine spreads over every allocator;
+  // within a repetition and workload the allocator order is shuffled (seeded).
+  std::vector<Cell> cells;
+  std::mt19937_64 rng(o.seed);
+  for (int rep = -o.warmup; rep < o.reps; ++rep) {
+    for (const auto& t : traces) {
+      std::vector<const AllocatorInfo*> order;
+      for (const auto& a : allocators) order.push_back(&a);
+      std::shuffle(order.begin(), order.end(), rng);
+      for (const auto* a : order) {
+        if (rep >= 0 && done_keys.count(cell_key(t.workload, t.threads, a->name, rep))) continue;
+        cells.push_back({&t, a, rep});
+      }
+    }
+  }
+
+  struct sigaction sa{};
+  sa.sa_handler = on_interrupt;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const std::string worker = ALLOCMARK_WORKER_PATH;
+  Progress progress(o.quiet, cells.size());
+  size_t done = 0;
+  for (const Cell& c : cells) {
+    if (g_interrupted.load()) break;
+    WorkerRequest req;
+    req.executable = worker;
+    req.timeout_s = o.timeout_s;
+    req.mem_limit_bytes = o.mem_limit_bytes;
+    req.args = {"--trace", c.trace->path, "--allocator", c.allocator->name,
+                "--kind",  c.allocator->kind, "--mode", o.mode, "--touch", o.touch,
+                "--result-fd", "3"};
+    if (o.alloc_options.count(c.allocator->name))
+      req.args.insert(req.args.end(), {"--options", o.alloc_options[c.allocator->name]});
+    if (c.allocator->kind == "preload" && !c.allocator->library.empty())
+      req.env.push_back("LD_PRELOAD=" + c.allocator->library);
+    WorkerOutcome outcome = run_worker(req);
+    if (g_interrupted.load()) break;  // a cell cut short by Ctrl-C is not a result
+    json line = {{"workload", c.trace->workload},
+                 {"trace", c.trace->path},
+                 {"allocator", c.allocator->name},
+                 {"allocator_kind", c.allocator->kind},
+                 {"threads", c.trace->threads},
+                 {"rep", c.rep}};
+    if (!outcome.result_json.empty()) {
+      json r = json::parse(outcome.result_json, nullptr, false);
+      if (r.is_discarded() || !r.is_object()) {
+        line["status"] = "error";
+        line["detail"] = "worker wrote an unreadable result";
+      } else {
+        for (auto it = r.begin(); it != r.end(); ++it) line[it.key()] = *it;
+        if (line.value("status", "") != "ok" && !outcome.stderr_tail.empty())
+          line["stderr"] = outcome.stderr_tail;
+      }
+    } else {
+      line["status"] = outcome.status;
+      line["detail"] = outcome.detail;
+    }
+    line["peak_live_bytes"] = c.trace->summary.peak_live_bytes;
+    line["cell_seconds"] = outcome.elapsed_s;
+    ++done;
+    progress.cell_done(done, c, line.value("status", "?"), outcome.elapsed_s);
+    if (c.rep < 0) continue;
+    if (!append_result_line(results_path, line, &error)) {
+      std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+      return 1;
+    }
+  }
+  progress.finish();
+
+  const auto lines = load_results(results_path, &warning);
+  // The harness's own cost, from the null allocator's cells when it ran.
+  std::vector<double> null_ns;
+  for (const auto& l : lines)
+    if (l.value("allocator", "") == "null" && l.value("status", "") == "ok")
+      null_ns.push_back(l.value("ns_per_op", 0.0));
+  if (!null_ns.empty()) {
+    std::sort(null_ns.begin(), null_ns.end());
+    meta["harness_cost"] = {{"ns_per_event_median", null_ns[null_ns.size() / 2]},
+                            {"cells", null_ns.size()}};
+  }
+  // Versions as the workers reported them (the parent never loads an allocator itself).
+  for (const auto& l : lines) {
+    const std::string a = l.value("allocator", "");
+    if (meta["allocators"].contains(a) && l.contains("allocator_version"))
+      meta["allocators"][a]["version"] = l["allocator_version"];
+  }
+  meta["finished"] = g_interrupted.load() ? json(nullptr) : json(timestamp("%Y-%m-%dT%H:%M:%S%z"));
+  meta["interrupted"] = g_interrupted.load() != 0;
+  bool ok = write_json_file(meta_path, meta, &error) &&
+            write_results_csv(o.out_dir + "/results.csv", lines, &error) &&
+            write_gbench_json(o.out_dir + "/gbench.json", meta, lines, &error);
+  if (!ok) std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+  if (!o.quiet) std::printf("\n%s\n", markdown_summary(lines).c_str());
+  if (g_interrupted.load()) {
+    std::fprintf(stderr,
+                 "allocmark: interrupted; %zu result line(s) kept in %s (finish with --resume)\n",
+                 lines.size(), results_path.c_str());
+    return 130;
+  }
+  if (o.report) {
+    const int rc = run_plot_tool("report.py", {o.out_dir});
+    if (rc != 0) {
+      std::fprintf(stderr, "allocmark: report failed (exit %d); results are in %s\n", rc,
+                   o.out_dir.c_str());
+      return 1;
+    }
+    std::printf("report: %s/report.html\n", o.out_dir.c_str());
+  } else {
+    std::printf("results: %s\n", o.out_dir.c_str());
+  }
+  return ok ? 0 : 1;
+}
+
+}  // namespace allocmark

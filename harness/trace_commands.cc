@@ -1,0 +1,233 @@
+// The trace subcommands. Layer: harness. Each refuses bad input with one line and status 2.
+#include "harness/trace_commands.h"
+
+#include <bit>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "workloads/generator.h"
+#include "workloads/importer.h"
+#include "workloads/importers/android_format.h"
+#include "workloads/importers/text_format.h"
+#include "workloads/trace_file.h"
+
+namespace allocmark {
+namespace {
+
+// Reads FILE as our format, or through an importer when `from` names one.
+bool load_any(const std::string& path, const std::string& from, Trace* trace,
+              TraceSummary* summary) {
+  if (from == "amt") {
+    TraceError err;
+    if (!read_trace(path, trace, &err, summary)) {
+      std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
+      return false;
+    }
+    return true;
+  }
+  const Importer* imp = find_importer(from);
+  if (!imp) {
+    std::string known = "amt";
+    for (const auto& i : importers()) known += ", " + i.name;
+    std::fprintf(stderr, "allocmark: --from: unknown format '%s' (known: %s)\n", from.c_str(),
+                 known.c_str());
+    return false;
+  }
+  ImportStats stats;
+  std::string error;
+  if (!imp->import(path, trace, &stats, &error)) {
+    std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+    return false;
+  }
+  if (stats.unknown_frees || stats.null_frees || stats.skipped_lines)
+    std::fprintf(stderr,
+                 "allocmark: %s: kept going past %llu free(s) of unknown pointers, %llu free(NULL), "
+                 "%llu skipped line(s)%s%s\n",
+                 path.c_str(), static_cast<unsigned long long>(stats.unknown_frees),
+                 static_cast<unsigned long long>(stats.null_frees),
+                 static_cast<unsigned long long>(stats.skipped_lines),
+                 stats.notes.empty() ? "" : "; ", stats.notes.c_str());
+  TraceError err;
+  if (!check_trace(*trace, summary, &err)) {
+    err.path = path;
+    std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
+    return false;
+  }
+  return true;
+}
+
+nlohmann::json summary_json(const TraceSummary& s, const Trace& t) {
+  nlohmann::json by_op = nlohmann::json::object();
+  for (int i = 0; i < kOpCount; ++i)
+    if (s.by_op[i]) by_op[op_name(static_cast<Op>(i))] = s.by_op[i];
+  nlohmann::json hist = nlohmann::json::object();
+  for (int b = 0; b < 65; ++b) {
+    if (!s.size_histogram[b]) continue;
+    const std::string range = b == 0 ? "0" : std::to_string(b == 1 ? 1 : 1ull << (b - 1)) + "-" +
+                                                 std::to_string((b == 64 ? 0 : (1ull << b)) - 1);
+    hist[range] = s.size_histogram[b];
+  }
+  return {{"events", s.events},
+          {"events_by_op", by_op},
+          {"threads", s.threads},
+          {"objects", s.objects},
+          {"peak_live_bytes", s.peak_live_bytes},
+          {"peak_live_objects", s.peak_live_objects},
+          {"final_live_bytes", s.final_live_bytes},
+          {"final_live_objects", s.final_live_objects},
+          {"total_allocated_bytes", s.total_allocated_bytes},
+          {"cross_thread_frees", s.cross_thread_frees},
+          {"dependencies", s.dependencies},
+          {"recorded_order", !t.schedule.empty()},
+          {"size_histogram", hist},
+          {"metadata", nlohmann::json::parse(t.metadata_json, nullptr, false)}};
+}
+
+}  // namespace
+
+void TraceCommands::add_to(CLI::App& app) {
+  trace_ = app.add_subcommand("trace", "Inspect, validate, convert and generate traces");
+  trace_->require_subcommand(1);
+  info_ = trace_->add_subcommand("info", "Events by kind, threads, live bytes, sizes");
+  info_->add_option("file", file_, "Trace file")->required();
+  info_->add_option("--from", from_, "Input format (default: amt, ours)");
+  info_->add_flag("--json", json_, "Print JSON");
+  validate_ = trace_->add_subcommand("validate", "Check a trace fully; exit 1 if refused");
+  validate_->add_option("file", file_, "Trace file")->required();
+  validate_->add_option("--from", from_, "Input format (default: amt, ours)");
+  convert_ = trace_->add_subcommand("convert", "Convert between trace formats");
+  convert_->add_option("in", in_, "Input file (Android input may be a .zip)")->required();
+  convert_->add_option("out", out_, "Output file")->required();
+  convert_->add_option("--from", from_, "Input format: amt, text, android, malloclab, ...");
+  convert_->add_option("--to", to_, "Output format: amt (default), text, android");
+  convert_->add_option("--level", level_, "zstd level for amt output")->check(CLI::Range(1, 22));
+  gen_ = trace_->add_subcommand("gen", "Generate a workload's trace");
+  gen_->add_option("name", gen_name_, "Generator (allocmark list workloads)")->required();
+  gen_->add_option("--param", params_, "K=V parameter (repeatable)");
+  gen_->add_option("--threads", threads_, "Thread count")->check(CLI::Range(1, 4096));
+  gen_->add_option("--seed", seed_, "Seed");
+  gen_->add_option("-o,--out", out_, "Output file")->required();
+}
+
+bool TraceCommands::selected() const { return trace_ && trace_->parsed(); }
+
+int TraceCommands::run() {
+  if (info_->parsed()) return info();
+  if (validate_->parsed()) return validate();
+  if (convert_->parsed()) return convert();
+  return gen();
+}
+
+int TraceCommands::info() {
+  Trace trace;
+  TraceSummary s;
+  if (!load_any(file_, from_, &trace, &s)) return 2;
+  const auto j = summary_json(s, trace);
+  if (json_) {
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("trace           %s\n", file_.c_str());
+  std::printf("events          %llu\n", static_cast<unsigned long long>(s.events));
+  for (auto it = j["events_by_op"].begin(); it != j["events_by_op"].end(); ++it)
+    std::printf("  %-14s%s\n", it.key().c_str(), it->dump().c_str());
+  std::printf("threads         %u\n", s.threads);
+  std::printf("objects         %u\n", s.objects);
+  std::printf("peak live       %llu bytes, %llu objects\n",
+              static_cast<unsigned long long>(s.peak_live_bytes),
+              static_cast<unsigned long long>(s.peak_live_objects));
+  std::printf("final live      %llu bytes, %llu objects\n",
+              static_cast<unsigned long long>(s.final_live_bytes),
+              static_cast<unsigned long long>(s.final_live_objects));
+  std::printf("allocated       %llu bytes in total\n",
+              static_cast<unsigned long long>(s.total_allocated_bytes));
+  std::printf("cross-thread    %llu frees, %llu dependencies\n",
+              static_cast<unsigned long long>(s.cross_thread_frees),
+              static_cast<unsigned long long>(s.dependencies));
+  std::printf("recorded order  %s\n", trace.schedule.empty() ? "no" : "yes");
+  std::printf("sizes\n");
+  for (auto it = j["size_histogram"].begin(); it != j["size_histogram"].end(); ++it)
+    std::printf("  %-22s%s\n", it.key().c_str(), it->dump().c_str());
+  return 0;
+}
+
+int TraceCommands::validate() {
+  Trace trace;
+  TraceSummary s;
+  if (!load_any(file_, from_, &trace, &s)) return 1;
+  std::printf("%s: valid, %llu events, %u threads\n", file_.c_str(),
+              static_cast<unsigned long long>(s.events), s.threads);
+  return 0;
+}
+
+int TraceCommands::convert() {
+  Trace trace;
+  TraceSummary s;
+  if (!load_any(in_, from_, &trace, &s)) return 2;
+  std::string error;
+  if (to_ == "amt") {
+    TraceError err;
+    if (!write_trace(trace, out_, &err, level_)) {
+      std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
+      return 2;
+    }
+  } else if (to_ == "text" || to_ == "android") {
+    FILE* f = std::fopen(out_.c_str(), "w");
+    if (!f) {
+      std::fprintf(stderr, "allocmark: %s: cannot create\n", out_.c_str());
+      return 2;
+    }
+    const bool ok = to_ == "text" ? export_text(trace, f, &error) : export_android(trace, f, &error);
+    if (std::fclose(f) != 0 || !ok) {
+      std::fprintf(stderr, "allocmark: %s: %s\n", out_.c_str(),
+                   error.empty() ? "write failed" : error.c_str());
+      return 2;
+    }
+  } else {
+    std::fprintf(stderr, "allocmark: --to: unknown format '%s' (known: amt, text, android)\n",
+                 to_.c_str());
+    return 2;
+  }
+  std::printf("%s: %llu events, %u threads, peak live %llu bytes\n", out_.c_str(),
+              static_cast<unsigned long long>(s.events), s.threads,
+              static_cast<unsigned long long>(s.peak_live_bytes));
+  return 0;
+}
+
+int TraceCommands::gen() {
+  const Generator* g = find_generator(gen_name_);
+  if (!g) {
+    std::fprintf(stderr, "allocmark: unknown workload '%s' (see allocmark list workloads)\n",
+                 gen_name_.c_str());
+    return 2;
+  }
+  GeneratorArgs args;
+  args.threads = threads_;
+  args.seed = seed_;
+  for (const auto& p : params_) {
+    const size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "allocmark: --param: '%s' should be K=V\n", p.c_str());
+      return 2;
+    }
+    args.values[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  Trace trace;
+  std::string error;
+  if (!generate_trace(*g, args, &trace, &error)) {
+    std::fprintf(stderr, "allocmark: %s: %s\n", gen_name_.c_str(), error.c_str());
+    return 2;
+  }
+  TraceError err;
+  TraceSummary s;
+  if (!check_trace(trace, &s, &err) || !write_trace(trace, out_, &err, level_)) {
+    std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
+    return 2;
+  }
+  std::printf("%s: %llu events, %u threads, peak live %llu bytes\n", out_.c_str(),
+              static_cast<unsigned long long>(s.events), s.threads,
+              static_cast<unsigned long long>(s.peak_live_bytes));
+  return 0;
+}
+
+}  // namespace allocmark

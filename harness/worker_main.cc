@@ -1,0 +1,242 @@
+// allocmark-worker: replays one trace against one allocator, once, and writes one JSON object.
+// Layer: harness. Started by the parent (never by users); one allocator per process.
+//
+// Order matters for honest memory figures: decode the trace and build every table (mmap) and the
+// sampler thread first, touch them, then read the baseline RSS, then replay.
+#include <dlfcn.h>
+#include <gnu/libc-version.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "allocators/null_allocator.h"
+#include "harness/latency.h"
+#include "harness/malloc_api.h"
+#include "harness/native_allocators.h"
+#include "harness/proc_stats.h"
+#include "harness/replay.h"
+#include "harness/timeline.h"
+#include "workloads/trace_file.h"
+
+namespace allocmark {
+namespace {
+
+struct WorkerArgs {
+  std::string trace;
+  std::string allocator = "glibc";
+  std::string kind = "preload";
+  std::string options;
+  ReplayConfig config;
+  int result_fd = 1;
+};
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::fprintf(stderr, "allocmark-worker: %s\n", msg.c_str());
+  std::exit(2);
+}
+
+WorkerArgs parse_args(int argc, char** argv) {
+  WorkerArgs a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string key = argv[i];
+    if (i + 1 >= argc) usage_error("flag " + key + " needs a value");
+    const std::string value = argv[++i];
+    if (key == "--trace") a.trace = value;
+    else if (key == "--allocator") a.allocator = value;
+    else if (key == "--kind") a.kind = value;
+    else if (key == "--options") a.options = value;
+    else if (key == "--result-fd") a.result_fd = std::atoi(value.c_str());
+    else if (key == "--mode") {
+      if (value == "serial") a.config.mode = ReplayMode::kSerial;
+      else if (value == "threads") a.config.mode = ReplayMode::kThreads;
+      else usage_error("--mode expects serial or threads, got '" + value + "'");
+    } else if (key == "--touch") {
+      if (!parse_touch_policy(value, &a.config.touch))
+        usage_error("--touch expects none, first, pages or full, got '" + value + "'");
+    } else if (key == "--latency-period") {
+      a.config.latency_period = static_cast<uint32_t>(std::max(1, std::atoi(value.c_str())));
+    } else {
+      usage_error("unknown flag " + key);
+    }
+  }
+  if (a.trace.empty()) usage_error("--trace is required");
+  return a;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\', out += c;
+    else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else out += c;
+  }
+  return out;
+}
+
+// Which library serves malloc in this process, and its version where it says.
+std::string malloc_provider() {
+  Dl_info info{};
+  void* sym = dlsym(RTLD_DEFAULT, "malloc");
+  if (sym && dladdr(sym, &info) && info.dli_fname) return info.dli_fname;
+  return "?";
+}
+
+std::string allocator_version() {
+  if (auto mi = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "mi_version"))) {
+    const int v = mi();
+    return std::to_string(v / 100) + "." + std::to_string(v / 10 % 10) + "." +
+           std::to_string(v % 10);
+  }
+  if (auto tc = reinterpret_cast<const char* (*)(int*, int*, const char**)>(
+          dlsym(RTLD_DEFAULT, "tc_version"))) {
+    int major, minor;
+    const char* patch;
+    return tc(&major, &minor, &patch);
+  }
+  using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
+  if (auto je = reinterpret_cast<Mallctl>(dlsym(RTLD_DEFAULT, "mallctl"))) {
+    const char* v = nullptr;
+    size_t len = sizeof v;
+    if (je("version", &v, &len, nullptr, 0) == 0 && v) return v;
+  }
+  return std::string("glibc ") + gnu_get_libc_version();
+}
+
+struct Result {
+  std::string status = "ok";
+  std::string detail;
+  std::string extra;  // pre-rendered JSON members, each starting with ','
+};
+
+template <class A>
+Result replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayConfig config) {
+  Replayer<A> replayer(alloc, trace, config);
+  replayer.phase_reset_ok_ = phase_ends_leave_heap_empty(trace, config.mode);
+  RssReader rss;
+  TimelineSampler sampler(
+      rss, [](const void* r) { return static_cast<const Replayer<A>*>(r)->live_bytes(); },
+      &replayer);
+  const double timer_ns = timer_overhead_ns();
+
+  const uint64_t baseline = rss.rss_bytes();
+  const bool hwm_reset = reset_peak_rss();
+  const Usage before = process_usage();
+  sampler.start();
+  const uint64_t wall = replayer.run();
+  sampler.stop();
+  const Usage used = process_usage() - before;
+  const uint64_t final_rss = rss.rss_bytes();
+  uint64_t peak = sampler.peak_rss();
+  if (hwm_reset) peak = std::max(peak, peak_rss_bytes());
+  const int64_t final_live = replayer.live_bytes();
+  replayer.drain();
+  const uint64_t drained = rss.rss_bytes();
+
+  Result r;
+  if (replayer.failure().failed) {
+    r.status = replayer.failure().status;
+    r.detail = replayer.failure().detail;
+  }
+  const uint64_t events = replayer.events_done();
+  uint64_t sampled = 0;
+  for (const auto& l : replayer.latency()) sampled += l.used;
+  const double secs = static_cast<double>(wall) / 1e9;
+  const uint64_t footprint = peak > baseline ? peak - baseline : 0;
+  auto num = [](const char* k, double v) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, ",\"%s\":%.6g", k, v);
+    return std::string(buf);
+  };
+  auto u64 = [](const char* k, uint64_t v) {
+    return ",\"" + std::string(k) + "\":" + std::to_string(v);
+  };
+  std::string& x = r.extra;
+  x += u64("events", events) + u64("wall_ns", wall);
+  x += num("ops_per_sec", secs > 0 ? static_cast<double>(events) / secs : 0);
+  x += num("ns_per_op", events ? static_cast<double>(wall) / static_cast<double>(events) : 0);
+  x += u64("user_ns", used.user_ns) + u64("sys_ns", used.sys_ns);
+  x += u64("baseline_rss_bytes", baseline) + u64("peak_rss_bytes", peak);
+  x += u64("final_rss_bytes", final_rss) + u64("drained_rss_bytes", drained);
+  x += u64("peak_live_bytes", summary.peak_live_bytes);
+  x += u64("final_live_bytes", final_live > 0 ? static_cast<uint64_t>(final_live) : 0);
+  if (summary.peak_live_bytes) {
+    x += num("fragmentation",
+             static_cast<double>(footprint) / static_cast<double>(summary.peak_live_bytes));
+  }
+  if (footprint) {
+    x += num("utilisation",
+             static_cast<double>(summary.peak_live_bytes) / static_cast<double>(footprint));
+  }
+  x += u64("minor_faults", used.minor_faults) + u64("major_faults", used.major_faults);
+  x += u64("voluntary_switches", used.voluntary_switches);
+  x += u64("involuntary_switches", used.involuntary_switches);
+  x += u64("phase_resets", replayer.resets());
+  x += ",\"peak_rss_source\":\"" + std::string(hwm_reset ? "VmHWM+samples" : "samples") + "\"";
+  x += num("latency_timer_ns", timer_ns);
+  x += num("latency_sampled_fraction",
+           events ? static_cast<double>(sampled) / static_cast<double>(events) : 0);
+  // What sampling adds to the measured wall time: two clock reads per sampled event.
+  x += num("latency_distortion",
+           wall ? static_cast<double>(sampled) * timer_ns / static_cast<double>(wall) : 0);
+  x += ",\"latency\":" + latency_json(replayer.latency());
+  x += ",\"timeline\":" + sampler.json();
+  return r;
+}
+
+int worker_main(int argc, char** argv) {
+  WorkerArgs args = parse_args(argc, argv);
+  Trace trace;
+  TraceError error;
+  TraceSummary summary;
+  FILE* out = fdopen(args.result_fd, "w");
+  if (!out) usage_error("cannot write to result fd " + std::to_string(args.result_fd));
+  if (!read_trace(args.trace, &trace, &error, &summary)) {
+    std::fprintf(out, "{\"status\":\"error\",\"detail\":\"%s\"}\n",
+                 json_escape(error.message()).c_str());
+    std::fclose(out);
+    return 0;
+  }
+  mark_dependency_targets(trace);
+  ReplayConfig config = args.config;
+  Result result;
+  std::string options_json = "{}";
+  if (args.kind == "native") {
+    std::string err;
+    const bool known = with_native_allocator(
+        args.allocator, args.options, &options_json, &err, [&](auto& alloc) {
+          ReplayConfig cfg = config;
+          using A = std::decay_t<decltype(alloc)>;
+          // The null allocator hands out one shared scratch page: never write past it.
+          if constexpr (std::is_same_v<A, NullAllocator>) cfg.touch_limit = A::kScratchSize;
+          result = replay_with(alloc, trace, summary, cfg);
+        });
+    if (!known) {
+      result.status = "error";
+      result.detail = err;
+    }
+  } else {
+    MallocApi api;
+    result = replay_with(api, trace, summary, config);
+  }
+  std::fprintf(out,
+               "{\"status\":\"%s\",\"detail\":\"%s\",\"replay_mode\":\"%s\",\"touch\":\"%s\","
+               "\"allocator_version\":\"%s\",\"malloc_provider\":\"%s\",\"options\":%s%s}\n",
+               result.status.c_str(), json_escape(result.detail).c_str(),
+               config.mode == ReplayMode::kSerial ? "serial" : "threads",
+               touch_policy_name(config.touch),
+               json_escape(args.kind == "native" ? args.allocator : allocator_version()).c_str(),
+               json_escape(malloc_provider()).c_str(), options_json.c_str(),
+               result.extra.c_str());
+  std::fflush(out);
+  return 0;
+}
+
+}  // namespace
+}  // namespace allocmark
+
+int main(int argc, char** argv) { return allocmark::worker_main(argc, argv); }

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""allocmark report: draws DIR/report.html and DIR/plots/*.svg|png from one run directory.
+Layer: plot/ entry point (called by `allocmark report DIR`); reads only result files.
+"""
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import deps
+
+deps.require("report.py", "matplotlib", "numpy")
+
+import allocmark_results  # noqa: E402
+import palette  # noqa: E402
+import report_charts  # noqa: E402
+import report_html  # noqa: E402
+from summary import FEW_REPS, NOISY_SPREAD, Summary  # noqa: E402
+
+
+def _notes(run, summary):
+    notes = list(run.warnings)
+    if run.meta.get("interrupted") is True:
+        notes.append("The run was interrupted: some cells may be missing or incomplete.")
+    if summary.baseline_note:
+        notes.append(summary.baseline_note)
+    reps = summary.rep_counts()
+    if not any(c.ok for c in summary.cells.values()):
+        notes.append("No repetition succeeded: there is nothing to chart. The failed cells and "
+                     "their reasons are listed below.")
+    elif reps == [1]:
+        notes.append("Every cell has a single successful repetition, so no confidence interval "
+                     "can be given and no error bars are drawn (run with --reps 5 or more).")
+    else:
+        if 1 in reps:
+            notes.append("Some cells have a single successful repetition: they have no interval.")
+        if reps and min(reps) < FEW_REPS:
+            notes.append(f"Some cells have only {min(reps)} successful repetitions; intervals "
+                         f"from fewer than {FEW_REPS} are wide or below 95% coverage.")
+    failed = summary.failed_cells()
+    if failed:
+        notes.append(f"{len(failed)} of {len(summary.cells)} cells have failed repetitions; "
+                     "see 'Failed and noisy cells'.")
+    return notes
+
+
+# Set before the pool forks, so workers inherit the summary instead of unpickling it.
+_WORK = None
+
+
+def _draw(index):
+    summary, colours, plots_dir = _WORK
+    return report_charts.CHARTS[index](summary, colours, plots_dir)
+
+
+def _draw_all(summary, colours, plots_dir, jobs):
+    """Draws every chart, in forked worker processes when jobs > 1 (charts are independent)."""
+    global _WORK
+    _WORK = (summary, colours, plots_dir)
+    n = len(report_charts.CHARTS)
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [_draw(i) for i in range(n)]
+    with ProcessPoolExecutor(max_workers=min(jobs, n),
+                             mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(_draw, range(n)))
+
+
+def default_jobs():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def build_report(run_dir, baseline="glibc", noisy=NOISY_SPREAD, jobs=1):
+    """Writes the report and charts; returns (report path, charts drawn, seconds taken).
+
+    Raises allocmark_results.ResultsError on bad input.
+    """
+    start = time.perf_counter()
+    run = allocmark_results.load_run(run_dir)
+    summary = Summary(run, baseline)
+    colours = palette.colours(summary.allocators)
+    plots_dir = Path(run_dir) / "plots"
+    charts = _draw_all(summary, colours, plots_dir, jobs)
+    elapsed = time.perf_counter() - start
+    page = report_html.render(summary, colours, charts, _notes(run, summary),
+                              f"charts drawn in {elapsed:.1f} s", noisy)
+    out = Path(run_dir) / "report.html"
+    tmp = out.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)  # never leave a half-written report behind
+    drawn = [c for c in charts if hasattr(c, "svg")]
+    return out, drawn, time.perf_counter() - start
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="report.py", description=__doc__.splitlines()[0])
+    p.add_argument("dir", help="run directory holding results.jsonl and meta.json")
+    p.add_argument("--baseline", default="glibc",
+                   help="allocator every relative figure is divided by (default: glibc)")
+    p.add_argument("--noisy", type=float, default=NOISY_SPREAD,
+                   help="flag cells whose (max-min)/median wall time exceeds this "
+                        f"(default {NOISY_SPREAD})")
+    p.add_argument("--jobs", type=int, default=default_jobs(),
+                   help="charts drawn in parallel processes (default: the usable CPUs)")
+    args = p.parse_args(argv)
+    try:
+        out, drawn, secs = build_report(args.dir, args.baseline, args.noisy, args.jobs)
+    except allocmark_results.ResultsError as e:
+        sys.stderr.write(f"report.py: {e}\n")
+        return 2
+    print(f"report: {out} ({len(drawn)} charts in {out.parent / 'plots'}, {secs:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

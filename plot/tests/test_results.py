@@ -1,0 +1,108 @@
+"""plot/allocmark_results.py and summary.py: loading, bad input, cells and relative figures."""
+import json
+
+import numpy as np
+import pytest
+
+import allocmark_results
+from allocmark_results import ResultsError, load_run
+from make_fixture import make_run
+from summary import FOOTPRINT, TIME, Summary
+
+
+def test_loads_fixture_in_plan_order(tmp_path):
+    d = make_run(tmp_path / "r", allocators=("mimalloc", "glibc"), workloads=("b", "a"), reps=2)
+    run = load_run(d)
+    assert run.allocators() == ["mimalloc", "glibc"]
+    assert run.workloads() == ["b", "a"]
+    assert run.thread_counts() == [1]
+    assert len(run.records) == 8
+    assert run.warnings == []
+
+
+def test_missing_directory_and_file(tmp_path):
+    with pytest.raises(ResultsError, match="not a directory"):
+        load_run(tmp_path / "nope")
+    with pytest.raises(ResultsError, match="results.jsonl: missing"):
+        load_run(tmp_path)
+
+
+def test_bad_line_names_file_and_line(tmp_path):
+    d = make_run(tmp_path / "r", reps=1)
+    lines = (d / "results.jsonl").read_text().splitlines()
+    lines.insert(1, "{not json")
+    (d / "results.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ResultsError, match=r"results\.jsonl:2: not valid JSON"):
+        load_run(d)
+
+
+def test_truncated_last_line_is_skipped_with_warning(tmp_path):
+    d = make_run(tmp_path / "r", reps=1)
+    with open(d / "results.jsonl", "a") as f:
+        f.write('{"workload": "churn", "allocator": "gl')
+    run = load_run(d)
+    assert len(run.records) == 6
+    assert any("truncated last line" in w for w in run.warnings)
+
+
+def test_missing_required_field(tmp_path):
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / "results.jsonl").write_text(json.dumps({"workload": "w", "status": "ok"}) + "\n")
+    with pytest.raises(ResultsError, match=r":1: field 'allocator' must be a non-empty string"):
+        load_run(d)
+    (d / "results.jsonl").write_text(
+        json.dumps({"workload": "w", "allocator": "a", "status": "ok", "threads": "x"}) + "\n")
+    with pytest.raises(ResultsError, match="'threads' must be an integer"):
+        load_run(d)
+
+
+def test_minimal_lines_and_no_meta(tmp_path):
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / "results.jsonl").write_text(
+        json.dumps({"workload": "w", "allocator": "a", "status": "crashed"}) + "\n")
+    run = load_run(d)
+    assert run.records[0]["threads"] == 1 and run.records[0]["rep"] == 0
+    assert any("meta.json is missing" in w for w in run.warnings)
+
+
+def _exact(w, a, t, rep):
+    base = {"glibc": 100e6, "mimalloc": {"churn": 50e6, "larson": 200e6}[w], "jemalloc": 100e6}
+    return int(base[a] * (1 + 0.01 * rep))  # spread, but the ratios of medians are exact
+
+
+def test_relative_matrix_and_geomean(tmp_path):
+    d = make_run(tmp_path / "r", allocators=("glibc", "mimalloc", "jemalloc"),
+                 workloads=("churn", "larson"), reps=5, wall_ns=_exact)
+    s = Summary(load_run(d))
+    assert s.baseline == "glibc" and s.baseline_note == ""
+    m, counts = s.relative_matrix(TIME)
+    np.testing.assert_allclose(m[0], [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(m[1], [0.5, 2.0, 1.0])  # geomean(0.5, 2) = 1
+    np.testing.assert_allclose(m[2], [1.0, 1.0, 1.0])
+    assert counts == [2, 2, 2]
+    rel = s.relative(TIME, ("churn", 1), "mimalloc")
+    assert rel.ci is not None and rel.ci.lo <= 0.5 <= rel.ci.hi
+    # Memory: footprint = peak - baseline RSS, so relative memory is about the allocator only.
+    c = s.cell(("churn", 1), "glibc")
+    r0 = c.ok[0]
+    assert c.values(FOOTPRINT)[0] == r0["peak_rss_bytes"] - r0["baseline_rss_bytes"]
+
+
+def test_failed_baseline_and_fallback(tmp_path):
+    d = make_run(tmp_path / "r", allocators=("glibc", "mimalloc"), workloads=("churn", "larson"),
+                 reps=3, failures={("larson", "glibc", 1): [(None, "crashed", "SIGSEGV")]})
+    s = Summary(load_run(d))
+    m, counts = s.relative_matrix(TIME)
+    assert np.isnan(m[1, 1]) and counts == [1, 1]
+    assert s.relative(TIME, ("larson", 1), "mimalloc").reason == "baseline glibc failed"
+    assert [c.allocator for c in s.failed_cells()] == ["glibc"]
+    s2 = Summary(load_run(d), baseline="tcmalloc")
+    assert s2.baseline == "glibc"
+    assert "tcmalloc is not in this run" in s2.baseline_note
+
+
+def test_module_imports_without_third_party():
+    # The loader is the contract with the C++ side; it needs nothing beyond the standard library.
+    assert "numpy" not in allocmark_results.__dict__

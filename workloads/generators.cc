@@ -1,0 +1,164 @@
+// The generator registry, typed parameter parsing and generate_trace (checks, provenance).
+// Layer: workloads. The generators themselves live one per file in workloads/generators/.
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "workloads/generator.h"
+#include "workloads/generators/gen_util.h"
+#include "workloads/generators/generator_list.h"
+
+namespace allocmark {
+
+// Explicit list rather than static self-registration: static initialisers in a static library
+// are dropped by the linker unless referenced, and the order here is the order users see.
+const std::vector<Generator>& generators() {
+  static const std::vector<Generator> kAll = [] {
+    using namespace gen;
+    return std::vector<Generator>{
+        alloc_only_generator(),
+        churn_generator(),
+        phase_reset_generator(),
+        larson_generator(),
+        xmalloc_generator(),
+        mstress_generator(),
+        alloc_test_generator(),
+        glibc_simple_generator(),
+        glibc_thread_generator(),
+        lifo_free_generator(),
+        cache_thrash_generator(),
+        cache_scratch_generator(),
+        large_buffers_generator(),
+        realloc_growth_generator(),
+        frag_checkerboard_generator(),
+        frag_sawtooth_generator(),
+        short_lived_threads_generator(),
+        fleet_generator(),
+    };
+  }();
+  return kAll;
+}
+
+const Generator* find_generator(std::string_view name) {
+  for (const Generator& g : generators())
+    if (g.name == name) return &g;
+  return nullptr;
+}
+
+std::string ParamReader::text(std::string_view name) {
+  if (auto it = args_.values.find(std::string(name)); it != args_.values.end()) return it->second;
+  for (const GeneratorParam& p : params_)
+    if (p.name == name) return p.default_value;
+  // A generator asked for a parameter it does not declare: a bug, but report it, not crash.
+  if (error_.empty()) error_ = "param '" + std::string(name) + "' is not declared";
+  return "0";
+}
+
+uint64_t ParamReader::u64(std::string_view name) {
+  const std::string s = text(name);
+  auto bad = [&](const char* what) -> uint64_t {
+    if (error_.empty())
+      error_ = "param '" + std::string(name) + "': expected " + what + ", got '" + s + "'";
+    return 0;
+  };
+  size_t i = 0;
+  uint64_t v = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+    const uint64_t digit = static_cast<uint64_t>(s[i] - '0');
+    if (v > (UINT64_MAX - digit) / 10) return bad("an integer below 2^64");
+    v = v * 10 + digit;
+    ++i;
+  }
+  if (i == 0) return bad("a non-negative integer (suffixes K, M, G, T: powers of 1024)");
+  int shift = 0;
+  if (i < s.size()) {
+    switch (s[i]) {
+      case 'k':
+      case 'K':
+        shift = 10;
+        break;
+      case 'm':
+      case 'M':
+        shift = 20;
+        break;
+      case 'g':
+      case 'G':
+        shift = 30;
+        break;
+      case 't':
+      case 'T':
+        shift = 40;
+        break;
+      default:
+        return bad("a non-negative integer (suffixes K, M, G, T: powers of 1024)");
+    }
+    ++i;
+    // Accept the spellings people type: 64K, 64KB, 64KiB.
+    const std::string rest = s.substr(i);
+    if (!(rest.empty() || rest == "B" || rest == "iB"))
+      return bad("a non-negative integer (suffixes K, M, G, T: powers of 1024)");
+  }
+  if (shift > 0 && v > (UINT64_MAX >> shift)) return bad("an integer below 2^64");
+  return v << shift;
+}
+
+double ParamReader::real(std::string_view name) {
+  const std::string s = text(name);
+  char* end = nullptr;
+  errno = 0;
+  const double v = s.empty() ? 0.0 : std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || errno == ERANGE || !std::isfinite(v)) {
+    if (error_.empty())
+      error_ = "param '" + std::string(name) + "': expected a number, got '" + s + "'";
+    return 0.0;
+  }
+  return v;
+}
+
+bool generate_trace(const Generator& gen, const GeneratorArgs& args, Trace* trace,
+                    std::string* error) {
+  auto fail = [&](std::string message) {
+    *error = "generator '" + gen.name + "': " + std::move(message);
+    return false;
+  };
+  for (const auto& [name, value] : args.values) {
+    bool known = false;
+    for (const GeneratorParam& p : gen.params) known = known || p.name == name;
+    if (!known) {
+      std::string list;
+      for (const GeneratorParam& p : gen.params) list += (list.empty() ? "" : ", ") + p.name;
+      return fail("unknown param '" + name + "' (known: " + (list.empty() ? "none" : list) + ")");
+    }
+  }
+  if (args.threads == 0) return fail("threads must be at least 1");
+  if (args.threads > gen::kMaxThreads)
+    return fail("threads must be at most " + std::to_string(gen::kMaxThreads) + ", got " +
+                std::to_string(args.threads));
+  if (!gen.multi_threaded && args.threads > 1)
+    return fail("is single-threaded, so threads must be 1 (got " + std::to_string(args.threads) +
+                ")");
+
+  ParamReader reader(gen.params, args);
+  Trace out;
+  std::string why;
+  if (!gen.generate(args, reader, &out, &why)) return fail(why);
+  if (!reader.error().empty()) return fail(reader.error());
+
+  // Effective values (defaults included), as text, so the metadata alone reproduces the trace.
+  nlohmann::ordered_json params = nlohmann::ordered_json::object();
+  for (const GeneratorParam& p : gen.params) {
+    auto it = args.values.find(p.name);
+    params[p.name] = it != args.values.end() ? it->second : p.default_value;
+  }
+  nlohmann::ordered_json meta = {{"source", "generator"},
+                                 {"generator", gen.name},
+                                 {"params", params},
+                                 {"threads", args.threads},
+                                 {"seed", args.seed}};
+  out.metadata_json = meta.dump();
+  *trace = std::move(out);
+  return true;
+}
+
+}  // namespace allocmark

@@ -1,0 +1,82 @@
+// alloc-test: slots picked with an 80/20 (Pareto) skew; a pick allocates a power-law size into
+// an empty slot or frees a full one. Layer: workloads. (alloctest.cc: *_test.cc means a test.)
+#include "workloads/generators/gen_util.h"
+#include "workloads/generators/generator_list.h"
+
+namespace allocmark::gen {
+namespace {
+
+// 80 % of picks go to the first 20 % of the range, applied recursively `levels` deep: a few hot
+// slots churn constantly (short lifetimes) while most live long, like the real programs the
+// original alloc-test imitates. Integer-only so it is identical everywhere.
+uint64_t pareto_slot(Rng& r, uint64_t n, int levels) {
+  uint64_t lo = 0, width = n;
+  for (int i = 0; i < levels && width >= 5; ++i) {
+    const uint64_t hot = width / 5;
+    if (r.chance(80, 100)) {
+      width = hot;
+    } else {
+      lo += hot;
+      width -= hot;
+      break;
+    }
+  }
+  return lo + r.below(width);
+}
+
+bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+  const uint64_t steps = p.u64("steps"), slots = p.u64("slots");
+  const uint64_t min_size = p.u64("min_size"), max_size = p.u64("max_size");
+  if (!check_params(p, error) || !check_positive(slots, "slots", error) ||
+      !check_positive(min_size, "min_size", error) ||
+      !check_size_range(min_size, max_size, "min_size", "max_size", error) ||
+      !check_events(sat_mul(args.threads, sat_add(steps, slots)), error))
+    return false;
+  Emitter e(args.threads);
+  struct State {
+    Rng rng;
+    std::vector<uint32_t> slot;
+    uint64_t step = 0;
+  };
+  std::vector<State> st;
+  for (uint32_t t = 0; t < args.threads; ++t)
+    st.push_back({Rng(args.seed, t), std::vector<uint32_t>(slots, kNoObject)});
+  interleave(e, args.threads, 64, [&](uint32_t t) {
+    State& s = st[t];
+    if (s.step++ >= steps) {
+      for (uint32_t obj : s.slot)
+        if (obj != kNoObject) e.free(t, obj);
+      return false;
+    }
+    uint32_t& obj = s.slot[pareto_slot(s.rng, slots, 6)];
+    if (obj == kNoObject) {
+      // Power law: an octave by a geometric draw (each larger octave half as likely), then
+      // log-uniform inside it: small sizes dominate, large ones still appear.
+      uint64_t lo = min_size;
+      while (lo < max_size / 2 && s.rng.chance(1, 2)) lo *= 2;
+      obj = e.malloc(t, s.rng.log_uniform(lo, std::min(max_size, lo * 2)));
+    } else {
+      e.free(t, obj);
+      obj = kNoObject;
+    }
+    return true;
+  });
+  return e.finish(trace, error);
+}
+
+}  // namespace
+
+Generator alloc_test_generator() {
+  return {"alloc-test",
+          "random slot toggling with Pareto (80/20, recursive) slot selection and power-law "
+          "sizes; independent per thread",
+          "alloc-test (node-dot-cpp alloc-test; mimalloc-bench alloc-test1/alloc-testN)",
+          {{"steps", "1000000", "slot picks per thread (each one malloc or one free)"},
+           {"slots", "100000", "slots per thread"},
+           {"min_size", "8", "smallest request in bytes"},
+           {"max_size", "64K", "largest request in bytes"}},
+          true,
+          generate};
+}
+
+}  // namespace allocmark::gen

@@ -1,0 +1,58 @@
+// glibc-thread: each thread keeps a working set of slots and replaces a random one per step with
+// a block of inverse-square distributed size. Layer: workloads. Per-thread caches, small sizes.
+#include "workloads/generators/gen_util.h"
+#include "workloads/generators/generator_list.h"
+
+namespace allocmark::gen {
+namespace {
+
+bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+  const uint64_t steps = p.u64("steps"), slots = p.u64("slots");
+  const uint64_t min_size = p.u64("min_size"), max_size = p.u64("max_size");
+  if (!check_params(p, error) || !check_positive(slots, "slots", error) ||
+      !check_positive(min_size, "min_size", error) ||
+      !check_size_range(min_size, max_size, "min_size", "max_size", error) ||
+      !check_events(sat_mul(args.threads, sat_add(sat_mul(steps, 2), slots)), error))
+    return false;
+  Emitter e(args.threads);
+  struct State {
+    Rng rng;
+    std::vector<uint32_t> slot;
+    uint64_t step = 0;
+  };
+  std::vector<State> st;
+  for (uint32_t t = 0; t < args.threads; ++t)
+    st.push_back({Rng(args.seed, t), std::vector<uint32_t>(slots, kNoObject)});
+  // bench-malloc-thread starts with empty slots and frees whatever a slot held before refilling
+  // it, so the working set fills up over the first steps.
+  interleave(e, args.threads, 64, [&](uint32_t t) {
+    State& s = st[t];
+    if (s.step++ >= steps) {
+      for (uint32_t obj : s.slot)
+        if (obj != kNoObject) e.free(t, obj);
+      return false;
+    }
+    uint32_t& obj = s.slot[s.rng.below(slots)];
+    if (obj != kNoObject) e.free(t, obj);
+    obj = e.malloc(t, s.rng.inverse_square(min_size, max_size));
+    return true;
+  });
+  return e.finish(trace, error);
+}
+
+}  // namespace
+
+Generator glibc_thread_generator() {
+  return {"glibc-thread",
+          "per-thread working set; each step frees a random slot and refills it with a size "
+          "drawn with density 1/size^2 between 4 and 32768 bytes",
+          "glibc benchtests bench-malloc-thread (mimalloc-bench glibc-thread)",
+          {{"steps", "500000", "replacements per thread"},
+           {"slots", "1024", "working-set slots per thread"},
+           {"min_size", "4", "smallest request in bytes"},
+           {"max_size", "32768", "largest request in bytes"}},
+          true,
+          generate};
+}
+
+}  // namespace allocmark::gen

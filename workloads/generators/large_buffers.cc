@@ -1,0 +1,47 @@
+// large-buffers: a handful of slots holding 5-25 MiB buffers, one random slot replaced per step.
+// Layer: workloads. Exercises the allocator's large-object path: mmap thresholds, page reuse.
+#include "workloads/generators/gen_util.h"
+#include "workloads/generators/generator_list.h"
+
+namespace allocmark::gen {
+namespace {
+
+bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+  const uint64_t steps = p.u64("steps"), slots = p.u64("slots");
+  const uint64_t min_size = p.u64("min_size"), max_size = p.u64("max_size");
+  if (!check_params(p, error) || !check_positive(slots, "slots", error) ||
+      !check_positive(min_size, "min_size", error) ||
+      !check_size_range(min_size, max_size, "min_size", "max_size", error) ||
+      !check_events(sat_mul(2, sat_add(steps, slots)), error))
+    return false;
+  if (slots > 4096)
+    return fail(error, "param 'slots' must be at most 4096 (each is a large buffer)");
+  Emitter e(1);
+  Rng rng(args.seed);
+  std::vector<uint32_t> slot(slots, kNoObject);
+  for (uint64_t i = 0; i < steps && e.ok(); ++i) {
+    uint32_t& obj = slot[rng.below(slots)];
+    if (obj != kNoObject) e.free(0, obj);
+    obj = e.malloc(0, rng.range(min_size, max_size));
+  }
+  for (uint32_t obj : slot)
+    if (obj != kNoObject) e.free(0, obj);
+  return e.finish(trace, error);
+}
+
+}  // namespace
+
+Generator large_buffers_generator() {
+  return {"large-buffers",
+          "large buffers: a random one of a few slots freed and replaced by a 5-25 MiB buffer "
+          "each step",
+          "malloc-large (mimalloc-bench)",
+          {{"steps", "100", "replacements (each touches up to max_size bytes at replay)"},
+           {"slots", "20", "buffers kept"},
+           {"min_size", "5M", "smallest buffer"},
+           {"max_size", "25M", "largest buffer"}},
+          false,
+          generate};
+}
+
+}  // namespace allocmark::gen

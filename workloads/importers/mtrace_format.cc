@@ -1,0 +1,223 @@
+// glibc mtrace() log import. Line forms from glibc's malloc/mtrace-impl.c (2.34+, printed by
+// libc_malloc_debug.so): tr_where's "@ CALLER " prefix, then the record. Layer: workloads.
+#include "workloads/importers/mtrace_format.h"
+
+#include <string_view>
+
+#include "workloads/importers/pointer_map.h"
+#include "workloads/importers/text_input.h"
+#include "workloads/trace_builder.h"
+
+namespace allocmark {
+namespace {
+
+constexpr std::string_view kRecords = "a record (+, -, <, >, !, =)";
+
+class MtraceImporter {
+ public:
+  MtraceImporter(const std::string& path, ImportStats* stats, std::string* error)
+      : path_(path), stats_(stats), error_(error), thread_(builder_.thread(0)) {}
+
+  bool run(std::string_view text) {
+    LineCursor lines(text);
+    std::string_view l;
+    while (lines.next(&l)) {
+      line_ = lines.line_number();
+      if (Fields(l).at_end()) {
+        ++stats_->skipped_lines;
+        continue;
+      }
+      if (!record(l)) return false;
+    }
+    stats_->lines = lines.line_number();
+    if (pending_) {
+      line_ = pending_line_;
+      return fail_expected("'> NEWPTR SIZE' after this '<' (truncated?)", "");
+    }
+    if (!started_) return fail_expected("'= Start' (an mtrace log)", "");
+    return true;
+  }
+
+  TraceBuilder& builder() { return builder_; }
+  uint64_t failed() const { return failed_; }
+  uint64_t live_reused() const { return live_reused_; }
+
+ private:
+  bool fail(std::string_view what) {
+    *error_ = line_error(path_, line_, what);
+    return false;
+  }
+  bool fail_expected(std::string_view expected, std::string_view text) {
+    *error_ = expected_error(path_, line_, expected, text);
+    return false;
+  }
+  bool builder_failed() { return fail(builder_.error()); }
+
+  // glibc prints a null pointer as "(nil)".
+  bool pointer(Fields& f, uint64_t* v) {
+    std::string_view s = f.next();
+    if (s == "(nil)") {
+      *v = 0;
+      return true;
+    }
+    return parse_hex(s, v) || fail_expected("a pointer (0x... or (nil))", s);
+  }
+  bool size(Fields& f, uint64_t* v) {
+    std::string_view s = f.next();
+    return parse_hex(s, v) || fail_expected("a size (hex with 0x)", s);
+  }
+  bool checked_size(std::string_view text, uint64_t v) {
+    return v <= kMaxImportSize || fail_expected("a size of at most 2^47", text);
+  }
+  bool end_of_line(Fields& f) { return f.at_end() || fail_expected("end of line", f.rest()); }
+
+  bool record(std::string_view l) {
+    Fields f(l);
+    f.at_end();
+    std::string_view rest = f.rest();
+    if (rest.starts_with("= ")) {
+      const std::string_view what = Fields(rest.substr(2)).next();
+      if (what == "Start") {
+        started_ = true;
+      } else if (what != "End") {
+        return fail_expected("'= Start' or '= End'", rest);
+      }
+      return true;
+    }
+    if (!started_) return fail_expected("'= Start' (an mtrace log)", rest);
+    if (rest.starts_with("@ ")) {
+      // Caller: "./prog:[0x11de]" or "/lib/libc.so.6:(fn+0x1c)[0x7f...]"; a path may hold
+      // spaces, so the caller ends at the first "] ".
+      const size_t end = rest.find("] ");
+      if (end == std::string_view::npos)
+        return fail_expected("a caller '@ WHERE[0xADDR] ' before the record", rest);
+      rest.remove_prefix(end + 2);
+    }
+    Fields g(rest);
+    const std::string_view op = g.next();
+    if (pending_ && op != ">") return fail_expected("'> NEWPTR SIZE' after '<'", op);
+    uint64_t ptr = 0, n = 0;
+    if (op == "+") {
+      if (!pointer(g, &ptr)) return false;
+      const std::string_view size_text = g.rest();
+      if (!size(g, &n) || !end_of_line(g)) return false;
+      if (ptr == 0) return skip_failed();
+      if (!checked_size(Fields(size_text).next(), n)) return false;
+      const uint32_t obj = bind(ptr);
+      return obj != kNoObject && (builder_.malloc(thread_, obj, n) || builder_failed());
+    }
+    if (op == "-") {
+      if (!pointer(g, &ptr) || !end_of_line(g)) return false;
+      if (ptr == 0) {
+        ++stats_->null_frees;
+        return true;
+      }
+      const uint32_t obj = blocks_.erase(ptr);
+      if (obj == PointerMap::kAbsent) {
+        ++stats_->unknown_frees;
+        return true;
+      }
+      return builder_.free(thread_, obj) || builder_failed();
+    }
+    if (op == "<") {
+      if (!pointer(g, &ptr) || !end_of_line(g)) return false;
+      if (ptr == 0) return fail_expected("a non-null pointer after '<'", "(nil)");
+      pending_ = true;
+      pending_old_ = ptr;
+      pending_line_ = line_;
+      return true;
+    }
+    if (op == ">") {
+      if (!pending_) return fail_expected("'<' before '>'", op);
+      pending_ = false;
+      if (!pointer(g, &ptr)) return false;
+      const std::string_view size_text = g.rest();
+      if (!size(g, &n) || !end_of_line(g)) return false;
+      if (!checked_size(Fields(size_text).next(), n)) return false;
+      if (ptr == 0) return fail_expected("a non-null pointer after '>'", "(nil)");
+      const uint32_t obj = blocks_.erase(pending_old_);
+      if (obj == PointerMap::kAbsent) {  // allocated before mtrace(): realloc of the unknown
+        ++stats_->unknown_frees;
+        const uint32_t fresh = bind(ptr);
+        return fresh != kNoObject &&
+               (builder_.realloc_from_null(thread_, fresh, n) || builder_failed());
+      }
+      const uint32_t other = blocks_.find(ptr);
+      if (other != PointerMap::kAbsent) {
+        ++live_reused_;
+        blocks_.erase(ptr);
+        if (!builder_.free(thread_, other)) return builder_failed();
+      }
+      blocks_.put(ptr, obj);
+      return builder_.realloc(thread_, obj, n) || builder_failed();
+    }
+    if (op == "!") {  // realloc(OLD, SIZE) failed; OLD stays live
+      if (!pointer(g, &ptr) || !size(g, &n) || !end_of_line(g)) return false;
+      return skip_failed();
+    }
+    return fail_expected(kRecords, op);
+  }
+
+  bool skip_failed() {
+    ++failed_;
+    ++stats_->skipped_lines;
+    return true;
+  }
+
+  // A new block at ptr; a live pointer means the log missed a free (e.g. from another thread
+  // while the log was being written).
+  uint32_t bind(uint64_t ptr) {
+    const uint32_t old = blocks_.find(ptr);
+    if (old != PointerMap::kAbsent) {
+      ++live_reused_;
+      if (!builder_.free(thread_, old)) {
+        builder_failed();
+        return kNoObject;
+      }
+    }
+    const uint32_t obj = builder_.new_object();
+    blocks_.put(ptr, obj);
+    return obj;
+  }
+
+  const std::string& path_;
+  ImportStats* stats_;
+  std::string* error_;
+  TraceBuilder builder_;
+  uint32_t thread_;
+  PointerMap blocks_;
+  uint64_t line_ = 0;
+  bool started_ = false;
+  bool pending_ = false;
+  uint64_t pending_old_ = 0;
+  uint64_t pending_line_ = 0;
+  uint64_t failed_ = 0;
+  uint64_t live_reused_ = 0;
+};
+
+}  // namespace
+
+bool import_mtrace(const std::string& path, Trace* trace, ImportStats* stats, std::string* error) {
+  *stats = ImportStats{};
+  std::string text, member;
+  if (!load_input(path, /*allow_zip=*/false, &text, &member, error)) return false;
+  MtraceImporter importer(path, stats, error);
+  if (!importer.run(text)) return false;
+  std::string notes;
+  if (importer.failed() != 0)
+    notes = std::to_string(importer.failed()) + " failed allocations or reallocs were skipped";
+  if (importer.live_reused() != 0)
+    notes += (notes.empty() ? "" : "; ") + std::to_string(importer.live_reused()) +
+             " allocations returned a live pointer: its old block was freed";
+  stats->notes = notes;
+  TraceBuilder& b = importer.builder();
+  b.set_metadata_json("{\"source\":\"glibc mtrace\",\"importer\":\"mtrace\",\"file\":" +
+                      json_string(base_name(path)) +
+                      ",\"null_frees\":" + std::to_string(stats->null_frees) +
+                      ",\"unknown_frees\":" + std::to_string(stats->unknown_frees) +
+                      ",\"notes\":" + json_string(notes) + "}");
+  *trace = b.finish();
+  return true;
+}
+
+}  // namespace allocmark

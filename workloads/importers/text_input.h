@@ -1,0 +1,65 @@
+// Shared plumbing of the text importers: whole-file loading (plain or a one-member .zip), a line
+// cursor, overflow-checked number parsing and the one-line error format. Layer: workloads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace allocmark {
+
+// Largest size an importer accepts: larger than any address space we replay on (check_trace
+// refuses the same), so a corrupt number is refused here instead of reaching an allocator.
+inline constexpr uint64_t kMaxImportSize = 1ull << 47;
+
+// Reads `path` whole into *data. With `allow_zip`, a file starting with a zip local header is
+// unpacked (it must hold exactly one file); *member gets that member's name ("" otherwise).
+// Returns false with one line in *error ("PATH: why").
+bool load_input(const std::string& path, bool allow_zip, std::string* data, std::string* member,
+                std::string* error);
+
+// Yields the lines of a text one at a time without copying; "\n" and "\r\n" both end a line.
+// Cost: one memchr per line.
+class LineCursor {
+ public:
+  explicit LineCursor(std::string_view text) : rest_(text) {}
+  bool next(std::string_view* line);
+  uint64_t line_number() const noexcept { return line_; }  // of the last line returned
+
+ private:
+  std::string_view rest_;
+  uint64_t line_ = 0;
+};
+
+// Splits one line into whitespace-separated fields (space and tab).
+class Fields {
+ public:
+  explicit Fields(std::string_view line) : rest_(line) {}
+  // The next field, or an empty view at the end of the line.
+  std::string_view next();
+  bool at_end();
+  std::string_view rest() const noexcept { return rest_; }
+
+ private:
+  std::string_view rest_;
+};
+
+// Whole-field parsers; false on anything but digits or on overflow of 64 bits.
+bool parse_dec(std::string_view s, uint64_t* value);
+bool parse_signed_dec(std::string_view s, int64_t* value);
+bool parse_hex(std::string_view s, uint64_t* value);  // "0x" or "0X" prefix required
+
+// "got 'TEXT'" for an error message: at most 40 characters, non-printable bytes as \xNN, and
+// "got end of line" for an empty field.
+std::string got(std::string_view text);
+// "PATH:LINE: WHAT" (the one-line error every importer returns).
+std::string line_error(const std::string& path, uint64_t line, std::string_view what);
+// "PATH:LINE: expected EXPECTED, got 'TEXT'".
+std::string expected_error(const std::string& path, uint64_t line, std::string_view expected,
+                           std::string_view text);
+// The last path component, for messages and metadata.
+std::string base_name(const std::string& path);
+// `text` as a JSON string literal, quotes included.
+std::string json_string(std::string_view text);
+
+}  // namespace allocmark

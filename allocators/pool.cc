@@ -3,6 +3,7 @@
 #include "allocators/pool.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cstring>
@@ -44,6 +45,12 @@ void list_remove(Node*& head, Node* n) noexcept {
   }
   if (n->next != nullptr) n->next->prev = n->prev;
   n->next = n->prev = nullptr;
+}
+
+uint32_t coarse_ms() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // vDSO, ~10 ns; slow path only
+  return static_cast<uint32_t>(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 }  // namespace
@@ -308,9 +315,15 @@ std::size_t Pool::refill(unsigned cls, std::size_t want, void** head) noexcept {
   while (got < want) {
     SlabMeta* s = c.partial;
     if (s == nullptr) {
-      if (c.empty != nullptr) {
+      if (c.empty != nullptr) {  // most recently emptied: its pages are the warmest
         s = c.empty;
-        list_remove(c.empty, s);
+        c.empty = s->next;
+        if (c.empty != nullptr) {
+          c.empty->prev = nullptr;
+        } else {
+          c.empty_tail = nullptr;
+        }
+        s->next = s->prev = nullptr;
         --c.empty_count;
       } else {
         s = new_slab(cls);
@@ -350,6 +363,7 @@ std::size_t Pool::refill(unsigned cls, std::size_t want, void** head) noexcept {
 
 void Pool::flush(unsigned cls, void* head, std::size_t count) noexcept {
   Central& c = central_[cls];
+  uint32_t now = 0;  // read the clock at most once per flush, and only if a slab empties
   SpinGuard g(c.lock);
   while (head != nullptr) {
     void* b = head;
@@ -364,13 +378,34 @@ void Pool::flush(unsigned cls, void* head, std::size_t count) noexcept {
     }
     if (s->used == 0) {
       list_remove(c.partial, s);
-      if (c.empty_count < options_.keep_empty || !options_.release_empty) {
-        s->state = kEmpty;
-        list_push(c.empty, s);
-        ++c.empty_count;
+      s->state = kEmpty;
+      s->empty_since = now != 0 ? now : (now = coarse_ms());
+      s->prev = nullptr;
+      s->next = c.empty;
+      if (c.empty != nullptr) {
+        c.empty->prev = s;
       } else {
-        release_slab(s);
+        c.empty_tail = s;
       }
+      c.empty = s;
+      ++c.empty_count;
+    }
+  }
+  // Release the longest-empty surplus slabs whose delay has passed.
+  if (options_.release_empty && c.empty_count > options_.keep_empty) {
+    if (now == 0) now = coarse_ms();
+    while (c.empty_count > options_.keep_empty &&
+           now - c.empty_tail->empty_since >= options_.release_delay_ms) {
+      SlabMeta* s = c.empty_tail;
+      c.empty_tail = s->prev;
+      if (c.empty_tail != nullptr) {
+        c.empty_tail->next = nullptr;
+      } else {
+        c.empty = nullptr;
+      }
+      s->next = s->prev = nullptr;
+      --c.empty_count;
+      release_slab(s);
     }
   }
   out_bytes_.fetch_sub(count * class_size_[cls], std::memory_order_relaxed);

@@ -28,11 +28,15 @@ struct PoolOptions {
   // blocks). Beyond it half the list goes back to the central list in one locked batch.
   std::size_t cache_count = 512;
   std::size_t cache_bytes = std::size_t{64} << 10;
-  // Release policy: when a slab becomes empty its class keeps up to keep_empty empty slabs
-  // warm; past that, if release_empty, the slab's pages are returned with madvise(DONTNEED)
-  // and its address range is reused by any class.
+  // Release policy: a slab that becomes empty stays on its class's empty list (reused first,
+  // pages still committed). Each class keeps up to keep_empty of them indefinitely; beyond that,
+  // if release_empty, a slab empty for at least release_delay_ms is returned with
+  // madvise(DONTNEED) and its address range reused by any class. The check runs when the class
+  // next returns blocks (slow path), so an idle class keeps its empty slabs. The delay stops
+  // alloc-all/free-all cycles from refaulting every page (as mimalloc's purge delay does).
   std::size_t keep_empty = 1;
   bool release_empty = true;
+  std::size_t release_delay_ms = 10;
   // Address space reserved for slabs (MAP_NORESERVE, committed as touched). Halved until the
   // OS accepts it; when slabs run out small requests return null.
   std::size_t reserve = std::size_t{64} << 30;
@@ -215,15 +219,17 @@ class Pool {
     uint32_t used;      // blocks outside the slab (in use or in thread caches)
     uint32_t capacity;  // blocks in the slab
     uint16_t cls;
-    uint8_t state;  // SlabState
-    uint8_t pad[13];
+    uint8_t state;         // SlabState
+    uint32_t empty_since;  // coarse monotonic ms when it became empty
+    uint8_t pad[8];
   };
   static_assert(sizeof(SlabMeta) == 64, "one cache line per slab header");
 
   struct alignas(64) Central {
     SpinLock lock;
     SlabMeta* partial = nullptr;  // slabs with a free or never-used block
-    SlabMeta* empty = nullptr;    // kept empty slabs
+    SlabMeta* empty = nullptr;  // empty slabs, most recently emptied first
+    SlabMeta* empty_tail = nullptr;
     std::size_t empty_count = 0;
   };
 

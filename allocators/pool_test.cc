@@ -129,7 +129,8 @@ TEST(Pool, ReallocKeepsContents) {
 }
 
 TEST(Pool, EmptySlabsAreReleasedPastKeepEmpty) {
-  Pool p(PoolOptions{.slab_size = 64 << 10, .cache_count = 8, .keep_empty = 0});
+  Pool p(PoolOptions{
+      .slab_size = 64 << 10, .cache_count = 8, .keep_empty = 0, .release_delay_ms = 0});
   std::vector<void*> v;
   for (int i = 0; i < 10000; ++i) v.push_back(p.allocate(64, 0));  // ~10 slabs
   EXPECT_GE(p.live_slabs(), 9u);
@@ -138,6 +139,24 @@ TEST(Pool, EmptySlabsAreReleasedPastKeepEmpty) {
   EXPECT_EQ(p.live_slabs(), 0u);
   EXPECT_GE(p.released_slabs(), 9u);
   EXPECT_EQ(p.stats().bytes_in_use, 0u);
+}
+
+TEST(Pool, SurplusEmptySlabsWaitForTheDelay) {
+  Pool p(PoolOptions{
+      .slab_size = 64 << 10, .cache_count = 8, .keep_empty = 0, .release_delay_ms = 200});
+  std::vector<void*> v;
+  for (int i = 0; i < 10000; ++i) v.push_back(p.allocate(64, 0));
+  for (void* b : v) p.deallocate(b, 64, 0);
+  p.thread_exit();
+  const std::size_t kept = p.live_slabs();
+  EXPECT_GE(kept, 9u);  // emptied just now: still warm
+  EXPECT_EQ(p.released_slabs(), 0u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  void* b = p.allocate(64, 0);  // takes one empty slab back
+  p.deallocate(b, 64, 0);
+  p.thread_exit();  // a flush on the class runs the release check
+  EXPECT_EQ(p.live_slabs(), 0u);
+  EXPECT_GE(p.released_slabs(), kept - 1);
 }
 
 TEST(Pool, KeepEmptyKeepsSlabsWarm) {
@@ -150,7 +169,7 @@ TEST(Pool, KeepEmptyKeepsSlabsWarm) {
 }
 
 TEST(Pool, CrossThreadFreeReachesTheSlab) {
-  Pool p(PoolOptions{.slab_size = 64 << 10, .keep_empty = 0});
+  Pool p(PoolOptions{.slab_size = 64 << 10, .keep_empty = 0, .release_delay_ms = 0});
   std::vector<void*> v;
   std::thread([&] {
     for (int i = 0; i < 5000; ++i) v.push_back(p.allocate(128, 0));
@@ -209,7 +228,8 @@ TEST(Pool, StressSingleThread) {
 }
 
 TEST(Pool, StressFourThreadsCrossThreadFrees) {
-  Pool p(PoolOptions{.slab_size = 64 << 10, .cache_count = 16, .keep_empty = 0});
+  Pool p(PoolOptions{
+      .slab_size = 64 << 10, .cache_count = 16, .keep_empty = 0, .release_delay_ms = 0});
   EXPECT_EQ(testing::stress(p, 4, 20000, 300, 16 << 10, true), 0u);
   p.thread_exit();
   EXPECT_EQ(p.stats().bytes_in_use, 0u);

@@ -37,18 +37,24 @@ struct Mimalloc {
   void deallocate(void* p, std::size_t, std::size_t) noexcept { mi_free(p); }
 };
 
-// One shared instance per allocator, as the replay uses it (threads share it).
+// One shared instance per allocator, as the replay uses it (threads share it). Options come
+// from ALLOCMARK_<NAME>_* like everywhere else, and are printed in the context.
 Bump& bump() {
-  static Bump b;
+  static Bump b(options_from_env<BumpOptions>());
   return b;
 }
 Arena& arena() {
   // Phase-reset configuration: enough warm chunks that a batch never goes back to the OS.
-  static Arena a(ArenaOptions{.warm_chunks = 64});
+  static Arena a([] {
+    ArenaOptions o;
+    o.warm_chunks = 64;
+    load_env(o, nullptr);
+    return o;
+  }());
   return a;
 }
 Pool& pool() {
-  static Pool p;
+  static Pool p(options_from_env<PoolOptions>());
   return p;
 }
 SystemMalloc g_glibc;

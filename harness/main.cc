@@ -11,10 +11,7 @@
 #include "harness/runner.h"
 #include "harness/trace_commands.h"
 #include "workloads/generator.h"
-#if __has_include("workloads/suite.h")
 #include "workloads/suite.h"
-#define ALLOCMARK_HAVE_SUITES 1
-#endif
 
 namespace allocmark {
 namespace {
@@ -66,26 +63,22 @@ bool plan_workloads(const std::string& suite, const std::vector<std::string>& na
                     const std::vector<std::string>& traces, const std::vector<uint32_t>& threads,
                     uint64_t seed, std::vector<WorkloadSpec>* out) {
   if (!suite.empty()) {
-#ifndef ALLOCMARK_HAVE_SUITES
-    std::fprintf(stderr, "allocmark: suites are not built yet\n");
-    return false;
-#else
     std::string error;
     const std::string path = find_suite_file(suite, &error);
-    std::vector<SuiteEntry> entries;
-    if (path.empty() || !load_suite(path, &entries, &error)) {
+    Suite loaded;
+    if (path.empty() || !load_suite(path, &loaded, &error)) {
       std::fprintf(stderr, "allocmark: %s\n", error.c_str());
       return false;
     }
-    for (auto& e : entries) {
+    for (auto& e : loaded.workloads) {
       WorkloadSpec w;
       w.name = e.name;
       w.generator = find_generator(e.generator);
-      w.args = e.args;
+      w.args = e.args(1);
       w.threads = threads.empty() ? e.threads : threads;
+      if (!w.generator->multi_threaded) w.threads = {1};
       out->push_back(std::move(w));
     }
-#endif
   }
   for (const auto& name : names) {
     const Generator* g = find_generator(name);

@@ -21,7 +21,7 @@ import report_html  # noqa: E402
 from summary import FEW_REPS, NOISY_SPREAD, Summary  # noqa: E402
 
 
-def _notes(run, summary):
+def _notes(run, summary, noisy_threshold):
     notes = list(run.warnings)
     if run.meta.get("interrupted") is True:
         notes.append("The run was interrupted: some cells may be missing or incomplete.")
@@ -40,6 +40,11 @@ def _notes(run, summary):
         if reps and min(reps) < FEW_REPS:
             notes.append(f"Some cells have only {min(reps)} successful repetitions; intervals "
                          f"from fewer than {FEW_REPS} are wide or below 95% coverage.")
+    noisy = summary.noisy_cells(noisy_threshold)
+    if noisy and len(noisy) * 4 >= len(summary.cells):
+        notes.append(f"{len(noisy)} of {len(summary.cells)} cells are noisy (repetitions spread "
+                     f"over more than {noisy_threshold:.0%} of their median): the machine may have "
+                     "been busy; small differences are not to be trusted.")
     failed = summary.failed_cells()
     if failed:
         notes.append(f"{len(failed)} of {len(summary.cells)} cells have failed repetitions; "
@@ -87,7 +92,7 @@ def build_report(run_dir, baseline="glibc", noisy=NOISY_SPREAD, jobs=1):
     plots_dir = Path(run_dir) / "plots"
     charts = _draw_all(summary, colours, plots_dir, jobs)
     elapsed = time.perf_counter() - start
-    page = report_html.render(summary, colours, charts, _notes(run, summary),
+    page = report_html.render(summary, colours, charts, _notes(run, summary, noisy),
                               f"charts drawn in {elapsed:.1f} s", noisy)
     out = Path(run_dir) / "report.html"
     tmp = out.with_suffix(".html.tmp")

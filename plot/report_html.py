@@ -117,7 +117,9 @@ def _medians_table(summary, colours):
             f"<td class=n>{_num(stats.median(fr)) if fr.size else '–'}</td>"
             f"<td class=n>{_num(stats.median(npo)) if npo.size else '–'}</td>"
             f"<td class=n>{'–' if not np.isfinite(sp) else f'{sp * 100:.1f}%'}</td></tr>")
-    return f"<table>{head}{''.join(rows)}</table>"
+    return (f"<table>{head}{''.join(rows)}</table><p class=sub>† the interval is the range of "
+            "the repetitions: with 5 or fewer, no order-statistic interval reaches 95% "
+            "(see Method for its real coverage).</p>")
 
 
 def _problems_table(summary, noisy_threshold):

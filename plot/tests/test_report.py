@@ -168,3 +168,26 @@ def test_bad_input_is_one_line_and_status_2(tmp_path, tool):
     res = tool("report.py", tmp_path / "absent")
     assert res.returncode == 2
     assert res.stderr.count("\n") == 1 and "not a directory" in res.stderr
+
+
+def test_noisy_cells_are_flagged(tmp_path, tool):
+    def noisy(w, a, t, rep):
+        return int(100e6 * (1.0, 1.3, 1.0, 0.9, 1.1)[rep] if a == "mimalloc" else 100e6 + rep)
+
+    d = make_run(tmp_path / "r", allocators=("glibc", "mimalloc"), reps=5, wall_ns=noisy)
+    assert tool("report.py", d).returncode == 0
+    page = (d / "report.html").read_text(encoding="utf-8")
+    problems = page.split('id="problems"')[1].split('id="machine"')[0]
+    assert problems.count("<td>noisy</td>") == 2  # mimalloc on both workloads
+    assert "span 40.0% of their median" in problems
+    assert "2 of 4 cells are noisy" in page
+
+
+def test_timeline_axis_stops_short_of_an_outlier(tmp_path, tool):
+    # The fixture's bump allocator holds 16x live bytes on every fourth workload ("d").
+    d = make_run(tmp_path / "r", allocators=("glibc", "mimalloc", "jemalloc", "bump"),
+                 workloads=("a", "b", "c", "d"), reps=2)
+    assert tool("report.py", d).returncode == 0
+    texts = _svg_texts(d / "plots" / "memory_timeline.svg")
+    flagged = [t for t in texts if "↑ peak" in t]
+    assert len(flagged) == 1 and flagged[0].startswith("bump ↑ peak")

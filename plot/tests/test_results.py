@@ -106,3 +106,12 @@ def test_failed_baseline_and_fallback(tmp_path):
 def test_module_imports_without_third_party():
     # The loader is the contract with the C++ side; it needs nothing beyond the standard library.
     assert "numpy" not in allocmark_results.__dict__
+
+
+def test_plan_entries_may_be_objects(tmp_path):
+    # The harness writes plan.workloads as objects ({"workload": ..., "threads": ...}).
+    d = make_run(tmp_path / "r", workloads=("a", "b"), reps=1)
+    meta = json.loads((d / "meta.json").read_text())
+    meta["plan"]["workloads"] = [{"workload": "b", "threads": 1}, {"workload": "a", "threads": 1}]
+    (d / "meta.json").write_text(json.dumps(meta))
+    assert load_run(d).workloads() == ["b", "a"]

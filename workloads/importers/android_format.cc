@@ -251,7 +251,7 @@ bool import_android(const std::string& path, Trace* trace, ImportStats* stats,
   std::string text, member;
   if (!load_input(path, /*allow_zip=*/true, &text, &member, error)) return false;
   // Errors name the member too when the text came out of a zip: "a.zip:systemui.txt:12: ...".
-  const std::string shown = member.empty() ? path : path + ":" + member;
+  const std::string shown = member.empty() ? path : path + ":" + printable(member);
   AndroidImporter importer(shown, stats, error);
   if (!importer.run(text)) return false;
   std::string notes;

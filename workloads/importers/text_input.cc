@@ -99,24 +99,27 @@ bool parse_hex(std::string_view s, uint64_t* value) {
   return ec == std::errc() && end == s.data() + s.size();
 }
 
-std::string got(std::string_view text) {
-  if (text.empty()) return "got end of line";
-  constexpr size_t kShown = 40;
-  std::string out = "got '";
-  for (size_t i = 0; i < text.size() && i < kShown; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
+std::string printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
     if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
+      out += ch;
     } else {
-      static constexpr char kHex[] = "0123456789abcdef";
       out += "\\x";
       out += kHex[c >> 4];
       out += kHex[c & 15];
     }
   }
-  if (text.size() > kShown) out += "...";
-  out += '\'';
   return out;
+}
+
+std::string got(std::string_view text) {
+  if (text.empty()) return "got end of line";
+  constexpr size_t kShown = 40;
+  return "got '" + printable(text.substr(0, kShown)) + (text.size() > kShown ? "...'" : "'");
 }
 
 std::string line_error(const std::string& path, uint64_t line, std::string_view what) {

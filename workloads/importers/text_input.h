@@ -52,6 +52,9 @@ bool parse_hex(std::string_view s, uint64_t* value);  // "0x" or "0X" prefix req
 // "got 'TEXT'" for an error message: at most 40 characters, non-printable bytes as \xNN, and
 // "got end of line" for an empty field.
 std::string got(std::string_view text);
+// `text` with bytes outside printable ASCII (and backslash) as \xNN: safe inside a one-line
+// message whatever a file holds.
+std::string printable(std::string_view text);
 // "PATH:LINE: WHAT" (the one-line error every importer returns).
 std::string line_error(const std::string& path, uint64_t line, std::string_view what);
 // "PATH:LINE: expected EXPECTED, got 'TEXT'".

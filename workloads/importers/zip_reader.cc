@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "workloads/importers/text_input.h"
+
 namespace allocmark {
 namespace {
 
@@ -129,8 +131,9 @@ bool unzip_single(std::string_view zip, std::string* out, std::string* member,
     std::string name(reinterpret_cast<const char*>(c + kCentralBytes), name_len);
     pos = next;
     if (name.empty() || name.back() == '/' || name.starts_with("__MACOSX/")) continue;
-    if (++files > 1) return fail(error, "holds more than one file ('" + found.name + "', '" + name +
-                                            "'): unpack the one you want");
+    if (++files > 1)
+      return fail(error, "holds more than one file ('" + printable(found.name) + "', '" +
+                             printable(name) + "'): unpack the one you want");
     found.name = std::move(name);
     found.flags = le16(c + 8);
     found.method = le16(c + 10);
@@ -140,11 +143,11 @@ bool unzip_single(std::string_view zip, std::string* out, std::string* member,
     found.local_offset = le32(c + 42);
   }
   if (files == 0) return fail(error, "holds no file");
-  if (found.flags & 1) return fail(error, "'" + found.name + "' is encrypted");
+  if (found.flags & 1) return fail(error, "'" + printable(found.name) + "' is encrypted");
   if (found.csize == 0xffffffff || found.usize == 0xffffffff || found.local_offset == 0xffffffff)
     return fail(error, "zip64 members are not supported");
   if (found.method != 0 && found.method != 8)
-    return fail(error, "'" + found.name + "' uses compression method " +
+    return fail(error, "'" + printable(found.name) + "' uses compression method " +
                            std::to_string(found.method) + " (only stored and deflate)");
   if (static_cast<uint64_t>(found.local_offset) + kLocalBytes > cd_offset)
     return fail(error, "local header lies outside the archive");
@@ -166,7 +169,7 @@ bool unzip_single(std::string_view zip, std::string* out, std::string* member,
   }
   const uint32_t crc = static_cast<uint32_t>(
       crc32(0, reinterpret_cast<const Bytef*>(out->data()), static_cast<uInt>(out->size())));
-  if (crc != found.crc) return fail(error, "CRC mismatch in '" + found.name + "'");
+  if (crc != found.crc) return fail(error, "CRC mismatch in '" + printable(found.name) + "'");
   *member = found.name;
   return true;
 }

@@ -2,12 +2,13 @@
 # Builds the libFuzzer targets of workloads/ with clang (ASan + UBSan) into build/fuzz and runs
 # each for SECONDS (default 10). Usage: workloads/fuzz/run.sh [SECONDS] [TARGET...]
 # Exit status: 0 all clean, 1 a target crashed (input under build/fuzz/artifacts/), 2 no clang.
+# ALLOCMARK_FUZZ_OUT overrides the output folder (CTest puts it in its build tree).
 # Needs clang (Debian package clang), libzstd-dev, libxxhash-dev, zlib1g-dev.
 set -eu
 seconds=${1:-10}
 [ $# -gt 0 ] && shift
 root=$(cd "$(dirname "$0")/../.." && pwd)
-out="$root/build/fuzz"
+out=${ALLOCMARK_FUZZ_OUT:-"$root/build/fuzz"}
 cxx=${CLANGXX:-clang++}
 command -v "$cxx" >/dev/null 2>&1 || { echo "run.sh: $cxx not found (apt install clang)" >&2; exit 2; }
 targets=${*:-"trace_reader android text malloclab mtrace valgrind"}

@@ -175,6 +175,7 @@ class TextImporter {
         exited_.resize(n, 0);
       } else {
         declared_objects_ = n;
+        objects_line_ = line_;
       }
     } else if (key == "schedule") {
       if (value != "recorded" && value != "none")
@@ -346,7 +347,12 @@ class TextImporter {
     const uint64_t objects = declared_objects_ ? *declared_objects_ : any_object_ ? max_object_ + 1 : 0;
     // As the binary reader: object_count <= event count keeps every table proportional to input.
     if (objects > events_) {
-      line_ = declared_objects_ ? line_ : max_object_line_;
+      if (declared_objects_) {
+        line_ = objects_line_;
+        return fail("'objects " + std::to_string(objects) + "' is more than the " +
+                    std::to_string(events_) + " events (ids must be dense)");
+      }
+      line_ = max_object_line_;
       return fail("object ids reach " + std::to_string(objects - 1) + " but there are only " +
                   std::to_string(events_) + " events (ids must be dense)");
     }
@@ -383,6 +389,7 @@ class TextImporter {
   uint64_t events_ = 0;
   uint64_t max_object_ = 0;
   uint64_t max_object_line_ = 0;
+  uint64_t objects_line_ = 0;
   bool any_object_ = false;
 };
 

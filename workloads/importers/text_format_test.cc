@@ -226,6 +226,9 @@ TEST(TextForm, RefusesBadInputWithOneLine) {
       {"T0 malloc #0 1\nthreads 1\n",
        "in.txt:3: expected an event line 'T<thread> op ...' (headers go first), got 'threads'"},
       {"T0 calloc #0 10 nmemb=3\n", "in.txt:2: calloc size 10 is not a multiple of nmemb=3"},
+      {"objects 4000000000\nT0 malloc #0 1\n",
+       "in.txt:2: 'objects 4000000000' is more than the 1 events (ids must be dense)"},
+      {"threads 99999999\n", "in.txt:2: expected a thread count up to 2^20, got '99999999'"},
   };
   for (const BadCase& c : cases) {
     std::string text = c.text;

@@ -228,7 +228,7 @@ class Pool {
   struct alignas(64) Central {
     SpinLock lock;
     SlabMeta* partial = nullptr;  // slabs with a free or never-used block
-    SlabMeta* empty = nullptr;  // empty slabs, most recently emptied first
+    SlabMeta* empty = nullptr;    // empty slabs, most recently emptied first
     SlabMeta* empty_tail = nullptr;
     std::size_t empty_count = 0;
   };

@@ -1,7 +1,6 @@
 // The registry of importers: the values of `trace convert --from`. Layer: workloads.
 // Adding a format: one file pair under importers/, one row here, a test beside it.
 #include "workloads/importer.h"
-
 #include "workloads/importers/android_format.h"
 #include "workloads/importers/malloclab_format.h"
 #include "workloads/importers/mtrace_format.h"

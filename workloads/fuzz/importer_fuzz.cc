@@ -39,8 +39,8 @@ void round_trip(const allocmark::Trace& trace, const allocmark::TraceSummary& or
   std::fclose(f);
   allocmark::Trace back;
   allocmark::ImportStats stats;
-  must(allocmark::find_importer(importer)->import(out.path(), &back, &stats, &error),
-       "re-import", error);
+  must(allocmark::find_importer(importer)->import(out.path(), &back, &stats, &error), "re-import",
+       error);
   allocmark::TraceSummary s;
   allocmark::TraceError te;
   must(allocmark::check_trace(back, &s, &te), "check after re-import", te.message());
@@ -73,9 +73,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
        te.message());
   round_trip(trace, summary, &allocmark::export_text, "text", /*exact=*/true);
   // The Android form has no phase ends or accesses, and an empty Android file is refused.
-  const uint64_t android_events =
-      summary.events - summary.by_op[static_cast<int>(allocmark::Op::kPhaseEnd)] -
-      summary.by_op[static_cast<int>(allocmark::Op::kAccess)];
+  const uint64_t android_events = summary.events -
+                                  summary.by_op[static_cast<int>(allocmark::Op::kPhaseEnd)] -
+                                  summary.by_op[static_cast<int>(allocmark::Op::kAccess)];
   if (android_events != 0)
     round_trip(trace, summary, &allocmark::export_android, "android", /*exact=*/false);
   return 0;

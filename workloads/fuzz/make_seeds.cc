@@ -1,7 +1,8 @@
 // Writes the seed inputs of the fuzz targets that need our own formats: corpus/text/*.txt and
-// corpus/trace_reader/*.amt. Layer: workloads fuzzing only. Build and run from the repo root:
-//   c++ -std=c++20 -I. workloads/fuzz/make_seeds.cc build/h-imp/workloads/liballocmark_workloads.a \
-//       $(pkg-config --libs libzstd libxxhash zlib) -o /tmp/make_seeds && /tmp/make_seeds
+// corpus/trace_reader/*.amt. Layer: workloads fuzzing only. Build and run from the repo root
+// (LIB = a built liballocmark_workloads.a, e.g. build/release/workloads/...):
+//   c++ -std=c++20 -I. workloads/fuzz/make_seeds.cc LIB $(pkg-config --libs libzstd libxxhash
+//   zlib) -o /tmp/make_seeds && /tmp/make_seeds
 #include <cstdio>
 #include <string>
 

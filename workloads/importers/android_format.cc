@@ -62,8 +62,7 @@ class AndroidImporter {
       ++events;
     }
     stats_->lines = lines.line_number();
-    if (events == 0)
-      return fail_expected("a line 'TID: op PTR ...'", "");  // empty file
+    if (events == 0) return fail_expected("a line 'TID: op PTR ...'", "");  // empty file
     return true;
   }
 
@@ -245,8 +244,7 @@ class AndroidImporter {
 
 }  // namespace
 
-bool import_android(const std::string& path, Trace* trace, ImportStats* stats,
-                    std::string* error) {
+bool import_android(const std::string& path, Trace* trace, ImportStats* stats, std::string* error) {
   *stats = ImportStats{};
   std::string text, member;
   if (!load_input(path, /*allow_zip=*/true, &text, &member, error)) return false;
@@ -294,8 +292,9 @@ bool export_android(const Trace& trace, std::FILE* out, std::string* error) {
         switch (e.op) {
           case Op::kMalloc:
             if (e.align_log2 != 0) {
-              n = std::snprintf(buf, sizeof buf, "%u: memalign 0x%" PRIx64 " %" PRIu64 " %" PRIu64
-                                "\n", tid, ptr(e.obj), uint64_t{1} << (e.align_log2 & 63), e.size);
+              n = std::snprintf(buf, sizeof buf,
+                                "%u: memalign 0x%" PRIx64 " %" PRIu64 " %" PRIu64 "\n", tid,
+                                ptr(e.obj), uint64_t{1} << (e.align_log2 & 63), e.size);
             } else {
               n = std::snprintf(buf, sizeof buf, "%u: malloc 0x%" PRIx64 " %" PRIu64 "\n", tid,
                                 ptr(e.obj), e.size);
@@ -309,13 +308,14 @@ bool export_android(const Trace& trace, std::FILE* out, std::string* error) {
             break;
           }
           case Op::kAlignedAlloc:
-            n = std::snprintf(buf, sizeof buf, "%u: memalign 0x%" PRIx64 " %" PRIu64 " %" PRIu64
-                              "\n", tid, ptr(e.obj), uint64_t{1} << (e.align_log2 & 63), e.size);
+            n = std::snprintf(buf, sizeof buf,
+                              "%u: memalign 0x%" PRIx64 " %" PRIu64 " %" PRIu64 "\n", tid,
+                              ptr(e.obj), uint64_t{1} << (e.align_log2 & 63), e.size);
             break;
           case Op::kRealloc:
-            n = std::snprintf(buf, sizeof buf, "%u: realloc 0x%" PRIx64 " 0x%" PRIx64 " %" PRIu64
-                              "\n", tid, ptr(e.obj),
-                              (e.flags & kFlagFromNull) ? uint64_t{0} : ptr(e.obj), e.size);
+            n = std::snprintf(
+                buf, sizeof buf, "%u: realloc 0x%" PRIx64 " 0x%" PRIx64 " %" PRIu64 "\n", tid,
+                ptr(e.obj), (e.flags & kFlagFromNull) ? uint64_t{0} : ptr(e.obj), e.size);
             break;
           case Op::kFree:
             n = std::snprintf(buf, sizeof buf, "%u: free 0x%" PRIx64 "\n", tid, ptr(e.obj));

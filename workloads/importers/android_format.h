@@ -14,8 +14,7 @@ namespace allocmark {
 // `free 0x0` (null_frees), frees of pointers never seen (unknown_frees), allocations that
 // returned 0x0 and reallocs of unknown pointers (skipped_lines, explained in notes). Anything
 // else malformed: false, *error = "PATH:LINE: expected ..., got '...'". Not thread-safe.
-bool import_android(const std::string& path, Trace* trace, ImportStats* stats,
-                    std::string* error);
+bool import_android(const std::string& path, Trace* trace, ImportStats* stats, std::string* error);
 
 // Writes `trace` as Android lines in its global order. Objects become synthetic pointers
 // ((id + 1) * 16), thread i becomes tid i + 1, realloc keeps its pointer. The format has no

@@ -3,10 +3,9 @@
 #include "workloads/importers/android_format.h"
 
 #include <gtest/gtest.h>
-
-#include <chrono>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -121,15 +120,15 @@ TEST(AndroidImport, EveryOperationAndQuirk) {
                                      "1: malloc 0x10 100\n"
                                      "2: calloc 0x20 4 8\n"
                                      "1: memalign 0x30 64 10\n"
-                                     "2: free 0x10\n"               // cross-thread free
-                                     "1: realloc 0x40 0x30 200\n"   // moves the block
-                                     "1: realloc 0x50 0x0 7\n"      // realloc(NULL)
-                                     "1: realloc 0x0 0x50 0\n"      // realloc(p, 0) = free
-                                     "1: free 0x0\n"                // null free
-                                     "1: free 0x999\n"              // unknown free
+                                     "2: free 0x10\n"              // cross-thread free
+                                     "1: realloc 0x40 0x30 200\n"  // moves the block
+                                     "1: realloc 0x50 0x0 7\n"     // realloc(NULL)
+                                     "1: realloc 0x0 0x50 0\n"     // realloc(p, 0) = free
+                                     "1: free 0x0\n"               // null free
+                                     "1: free 0x999\n"             // unknown free
                                      "2: thread_done 0x0\n"
-                                     "2: malloc 0x60 1\n"           // tid 2 reused: new thread
-                                     "1: free 0x40 10 20\n");       // with timestamps
+                                     "2: malloc 0x60 1\n"      // tid 2 reused: new thread
+                                     "1: free 0x40 10 20\n");  // with timestamps
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.stats.null_frees, 1u);
   EXPECT_EQ(r.stats.unknown_frees, 1u);
@@ -151,11 +150,11 @@ TEST(AndroidImport, EveryOperationAndQuirk) {
 
 TEST(AndroidImport, FailedAllocationsAndReusedPointersAreCounted) {
   const ImportResult r = import_text("android",
-                                     "1: malloc 0x0 100\n"        // failed malloc
+                                     "1: malloc 0x0 100\n"  // failed malloc
                                      "1: malloc 0x10 8\n"
-                                     "1: malloc 0x10 9\n"         // missed free of 0x10
-                                     "1: realloc 0x0 0x10 50\n"   // failed realloc
-                                     "1: realloc 0x20 0x77 5\n"); // unknown old pointer
+                                     "1: malloc 0x10 9\n"          // missed free of 0x10
+                                     "1: realloc 0x0 0x10 50\n"    // failed realloc
+                                     "1: realloc 0x20 0x77 5\n");  // unknown old pointer
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.stats.skipped_lines, 2u);
   EXPECT_NE(r.stats.notes.find("1 allocations returned a live pointer"), std::string::npos)
@@ -202,8 +201,9 @@ TEST(AndroidImport, RefusesBadInputWithOneLine) {
        "in.txt:1: expected a pointer (hex with 0x), got '0xfffffffffffffffff'"},
       {"\x7f\x45\x4c\x46\x02\x01\xfe\xff\n",
        "in.txt:1: expected 'TID:', got '\\x7fELF\\x02\\x01\\xfe\\xff'"},
-      {"1: malloc 0x10 8\n1: mal", "in.txt:2: expected an operation (malloc, calloc, memalign, "
-                                   "realloc, free, thread_done), got 'mal'"},
+      {"1: malloc 0x10 8\n1: mal",
+       "in.txt:2: expected an operation (malloc, calloc, memalign, "
+       "realloc, free, thread_done), got 'mal'"},
   };
   for (const BadCase& c : cases) {
     const ImportResult r = import_text("android", std::string_view(c.text, std::strlen(c.text)));

@@ -17,8 +17,8 @@ namespace allocmark::testing_util {
 // Writes `content` to a fresh file under the test temp dir and returns its path.
 inline std::string temp_file(std::string_view name, std::string_view content) {
   static int counter = 0;
-  const std::string path = ::testing::TempDir() + "/allocmark_" + std::to_string(::getpid()) +
-                           "_" + std::to_string(counter++) + "_" + std::string(name);
+  const std::string path = ::testing::TempDir() + "/allocmark_" + std::to_string(::getpid()) + "_" +
+                           std::to_string(counter++) + "_" + std::string(name);
   std::FILE* f = std::fopen(path.c_str(), "wb");
   EXPECT_NE(f, nullptr) << path;
   if (f) {

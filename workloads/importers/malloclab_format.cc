@@ -33,9 +33,9 @@ class MallocLabImporter {
           for (std::string_view s = f.next(); !s.empty(); s = f.next()) {
             uint64_t v = 0;
             if (!parse_dec(s, &v) || header_.size() == 4)
-              return fail_expected(header_.size() == 4 ? "a request line (a, r or f)"
-                                                       : "a header number (decimal)",
-                                   s);
+              return fail_expected(
+                  header_.size() == 4 ? "a request line (a, r or f)" : "a header number (decimal)",
+                  s);
             header_.push_back(v);
           }
           continue;
@@ -97,9 +97,7 @@ class MallocLabImporter {
     if (*v > kMaxImportSize) return fail_expected("a size of at most 2^47", s);
     return true;
   }
-  bool end_of_line(Fields& f) {
-    return f.at_end() || fail_expected("end of line", f.rest());
-  }
+  bool end_of_line(Fields& f) { return f.at_end() || fail_expected("end of line", f.rest()); }
 
   uint32_t live(uint64_t id) const {
     auto it = live_.find(id);

@@ -50,10 +50,10 @@ TEST(MallocLabImport, HeaderOnOneLineAsFscanfAllows) {
 TEST(MallocLabImport, NullFreeReallocOfDeadIdAndReallocToZero) {
   const ImportResult r = import_text("malloclab",
                                      "0\n2\n6\n1\n"
-                                     "f -1\n"     // free(NULL): skipped, counted
-                                     "r 0 10\n"   // realloc(NULL, 10)
-                                     "r 0 0\n"    // realloc(p, 0) = free
-                                     "a 0 5\n"    // the id is free again: a new object
+                                     "f -1\n"    // free(NULL): skipped, counted
+                                     "r 0 10\n"  // realloc(NULL, 10)
+                                     "r 0 0\n"   // realloc(p, 0) = free
+                                     "a 0 5\n"   // the id is free again: a new object
                                      "a 1 7\n"
                                      "f 1\n");
   ASSERT_TRUE(r.ok) << r.error;
@@ -75,7 +75,8 @@ TEST(MallocLabImport, RefusesBadInputWithOneLine) {
   const BadCase cases[] = {
       {"", "in.txt:0: expected a header of 3 or 4 numbers (ids, ops, ...), got end of line"},
       {"a 0 1\n", "in.txt:1: expected a header of 3 or 4 numbers (ids, ops, ...), got 'a 0 1'"},
-      {"1\n2\na 0 1\n", "in.txt:3: expected 3 or 4 header numbers, then request lines, got 'a 0 1'"},
+      {"1\n2\na 0 1\n",
+       "in.txt:3: expected 3 or 4 header numbers, then request lines, got 'a 0 1'"},
       {"1\n2\n3\n4\n5\n", "in.txt:5: expected a request line (a, r or f), got '5'"},
       {"0\n1\n2\n1\na 0 1\n", "in.txt:5: header says 2 requests, the file has 1 (truncated?)"},
       {"0\n1\n1\n1\na 0 1\nf 0\n", "in.txt:6: more requests than the header's 1"},
@@ -94,8 +95,9 @@ TEST(MallocLabImport, RefusesBadInputWithOneLine) {
       {"0\n1\n1\n1\nf -2\n", "in.txt:5: expected a request id (decimal), got '-2'"},
       {"0\n99999999999999999999\n1\n1\n",
        "in.txt:2: expected a header number (decimal), got '99999999999999999999'"},
-      {"\x01\x02\xff\n", "in.txt:1: expected a header of 3 or 4 numbers (ids, ops, ...), got "
-                         "'\\x01\\x02\\xff'"},
+      {"\x01\x02\xff\n",
+       "in.txt:1: expected a header of 3 or 4 numbers (ids, ops, ...), got "
+       "'\\x01\\x02\\xff'"},
   };
   for (const BadCase& c : cases) {
     const ImportResult r = import_text("malloclab", c.text);

@@ -19,9 +19,9 @@ TEST(MtraceImport, RealLogFromGlibc) {
   Trace trace;
   ImportStats stats;
   std::string error;
-  ASSERT_TRUE(import_mtrace(std::string(ALLOCMARK_SOURCE_DIR) +
-                                "/workloads/testdata/mtrace/sample.log",
-                            &trace, &stats, &error))
+  ASSERT_TRUE(
+      import_mtrace(std::string(ALLOCMARK_SOURCE_DIR) + "/workloads/testdata/mtrace/sample.log",
+                    &trace, &stats, &error))
       << error;
   TraceSummary s;
   TraceError te;

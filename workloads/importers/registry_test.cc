@@ -21,7 +21,8 @@ TEST(ImporterRegistry, ListsEveryFormatOnce) {
     EXPECT_NE(i.import, nullptr) << i.name;
     EXPECT_EQ(find_importer(i.name), &i);
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"android", "text", "malloclab", "mtrace", "valgrind"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"android", "text", "malloclab", "mtrace", "valgrind"}));
   EXPECT_EQ(find_importer("nope"), nullptr);
 }
 

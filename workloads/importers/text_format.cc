@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <bit>
 #include <cinttypes>
-#include <string_view>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -28,9 +28,10 @@ struct FlagName {
   std::string_view name;
   uint16_t bit;
 };
-constexpr FlagName kFlagNames[] = {
-    {"from_null", kFlagFromNull}, {"sized", kFlagSizedFree}, {"phase", kFlagPhaseFree},
-    {"cxx", kFlagCxx}};
+constexpr FlagName kFlagNames[] = {{"from_null", kFlagFromNull},
+                                   {"sized", kFlagSizedFree},
+                                   {"phase", kFlagPhaseFree},
+                                   {"cxx", kFlagCxx}};
 
 bool parse_op(std::string_view s, Op* op) {
   for (int i = 0; i < kOpCount; ++i) {
@@ -43,9 +44,7 @@ bool parse_op(std::string_view s, Op* op) {
 }
 
 bool has_object(Op op) { return op != Op::kPhaseEnd && op != Op::kThreadExit; }
-bool allocates(Op op) {
-  return op == Op::kMalloc || op == Op::kCalloc || op == Op::kAlignedAlloc;
-}
+bool allocates(Op op) { return op == Op::kMalloc || op == Op::kCalloc || op == Op::kAlignedAlloc; }
 
 // Metadata is one line: backslash, control bytes and newlines are escaped.
 std::string escape_metadata(std::string_view s) {
@@ -153,7 +152,8 @@ class TextImporter {
 
   bool header(Fields& f) {
     std::string_view key = f.next();
-    if (events_ != 0) return fail_expected("an event line 'T<thread> op ...' (headers go first)", key);
+    if (events_ != 0)
+      return fail_expected("an event line 'T<thread> op ...' (headers go first)", key);
     if (key == "metadata") {
       std::string_view rest = f.rest();
       if (!rest.empty()) rest.remove_prefix(1);  // the one separating space
@@ -243,8 +243,7 @@ class TextImporter {
             known = true;
           }
         }
-        if (!known)
-          return fail_expected("a flag (from_null, sized, phase, cxx) or key=value", s);
+        if (!known) return fail_expected("a flag (from_null, sized, phase, cxx) or key=value", s);
         continue;
       }
       const std::string_view key = s.substr(0, eq), value = s.substr(eq + 1);
@@ -260,7 +259,8 @@ class TextImporter {
         e.aux = static_cast<uint32_t>(v);
         have_aux = true;
       } else if (key == "dep") {
-        if (!explicit_deps_) return fail_expected("no dep= unless the header says 'deps explicit'", s);
+        if (!explicit_deps_)
+          return fail_expected("no dep= unless the header says 'deps explicit'", s);
         const size_t colon = value.find(':');
         uint32_t dt = 0;
         if (colon == std::string_view::npos || dep_thread != UINT64_MAX ||
@@ -276,8 +276,8 @@ class TextImporter {
       return fail_expected("align=<power of two> on aligned_alloc", "");
     if (e.op == Op::kAccess && !have_aux) return fail_expected("at=<offset> on access", "");
     if (e.op == Op::kCalloc && e.aux != 0 && e.size % e.aux != 0)
-      return fail("calloc size " + std::to_string(e.size) + " is not a multiple of nmemb=" +
-                  std::to_string(e.aux));
+      return fail("calloc size " + std::to_string(e.size) +
+                  " is not a multiple of nmemb=" + std::to_string(e.aux));
     if (dep_thread != UINT64_MAX) {
       if (dep_thread == t) return fail("dep= names the event's own thread");
       if (dep_thread >= threads_.size() || dep_index >= threads_[dep_thread].events.size())
@@ -302,8 +302,9 @@ class TextImporter {
       const bool fresh = allocates(e.op) || (e.op == Op::kRealloc && (e.flags & kFlagFromNull));
       if (fresh) {
         if (o.state != 0)
-          return fail(std::string(op_name(e.op)) + " of " + id +
-                      (o.state == 1 ? " which is already live" : " which was freed (ids are single-use)"));
+          return fail(
+              std::string(op_name(e.op)) + " of " + id +
+              (o.state == 1 ? " which is already live" : " which was freed (ids are single-use)"));
       } else if (o.state != 1) {
         return fail(std::string(op_name(e.op)) + " of " + id +
                     (o.state == 0 ? " which was never allocated"
@@ -344,7 +345,9 @@ class TextImporter {
   }
 
   bool finish(Trace* trace) {
-    const uint64_t objects = declared_objects_ ? *declared_objects_ : any_object_ ? max_object_ + 1 : 0;
+    const uint64_t objects = declared_objects_ ? *declared_objects_
+                             : any_object_     ? max_object_ + 1
+                                               : 0;
     // As the binary reader: object_count <= event count keeps every table proportional to input.
     if (objects > events_) {
       if (declared_objects_) {
@@ -358,10 +361,13 @@ class TextImporter {
     }
     Trace t;
     t.threads = std::move(threads_);
-    if (keep_schedule_) t.schedule = std::move(schedule_);
+    // Checked along the line order even for `schedule none` (the lines are a valid order, and a
+    // schedule-less check is a round robin that costs threads x rounds); dropped afterwards.
+    t.schedule = std::move(schedule_);
     t.object_count = static_cast<uint32_t>(objects);
-    t.metadata_json = have_metadata_ ? metadata_ : "{\"source\":\"text\",\"file\":" +
-                                                       json_string(base_name(path_)) + "}";
+    t.metadata_json = have_metadata_
+                          ? metadata_
+                          : "{\"source\":\"text\",\"file\":" + json_string(base_name(path_)) + "}";
     // The line checks above are the ones check_trace makes; this is the safety net.
     TraceSummary summary;
     TraceError te;
@@ -369,6 +375,7 @@ class TextImporter {
       *error_ = path_ + ": " + te.where + ": " + te.reason;
       return false;
     }
+    if (!keep_schedule_) t.schedule.clear();
     *trace = std::move(t);
     return true;
   }
@@ -454,8 +461,8 @@ bool export_text(const Trace& trace, std::FILE* out, std::string* error) {
         const Event& e = trace.threads[t].events[i];
         line = "T" + std::to_string(t) + " " + op_name(e.op);
         if (static_cast<uint8_t>(e.op) >= kOpCount) {
-          *error = "thread " + std::to_string(t) + " event " + std::to_string(i) +
-                   ": unknown operation";
+          *error =
+              "thread " + std::to_string(t) + " event " + std::to_string(i) + ": unknown operation";
           return ok = false;
         }
         if (has_object(e.op)) {

@@ -190,7 +190,8 @@ TEST(TextForm, RefusesBadInputWithOneLine) {
   const std::string h = "allocmark-text 1\n";
   const BadCase cases[] = {
       {"", "in.txt:0: expected the first line 'allocmark-text 1', got end of line"},
-      {"T0 malloc #0 1\n", "in.txt:1: expected the first line 'allocmark-text 1', got 'T0 malloc #0 1'"},
+      {"T0 malloc #0 1\n",
+       "in.txt:1: expected the first line 'allocmark-text 1', got 'T0 malloc #0 1'"},
       {"allocmark-text 2\n", "in.txt:1: expected text form version 1, got '2'"},
       {"+T0 malloc #0 1\n", nullptr},  // (prefixed below with the header: an unknown header)
       {"T0 mallocx #0 1\n",
@@ -232,7 +233,8 @@ TEST(TextForm, RefusesBadInputWithOneLine) {
   };
   for (const BadCase& c : cases) {
     std::string text = c.text;
-    if (!text.starts_with("allocmark") && !text.empty() && !std::string(c.error ? c.error : "").starts_with("in.txt:1:"))
+    if (!text.starts_with("allocmark") && !text.empty() &&
+        !std::string(c.error ? c.error : "").starts_with("in.txt:1:"))
       text = h + text;
     const ImportResult r = import_text("text", text);
     EXPECT_FALSE(r.ok) << text;

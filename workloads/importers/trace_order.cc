@@ -26,11 +26,16 @@ bool walk_in_order(const Trace& trace, const std::function<bool(uint32_t, uint32
       }
     return true;
   }
-  // No schedule: run each thread until it waits on an event not yet visited.
+  // No schedule: run each thread until it waits on an event not yet visited. Only threads with
+  // events left are visited, so empty threads cost nothing per round.
+  std::vector<uint32_t> active;
+  for (uint32_t t = 0; t < threads; ++t)
+    if (!trace.threads[t].events.empty()) active.push_back(t);
   bool remaining = true, progress = true;
   while (remaining && progress) {
     remaining = progress = false;
-    for (uint32_t t = 0; t < threads; ++t) {
+    size_t kept = 0;
+    for (const uint32_t t : active) {
       const auto& events = trace.threads[t].events;
       while (done[t] < events.size()) {
         const Event& e = events[done[t]];
@@ -42,7 +47,9 @@ bool walk_in_order(const Trace& trace, const std::function<bool(uint32_t, uint32
         if (!visit(t, static_cast<uint32_t>(done[t]++))) return true;
         progress = true;
       }
+      if (done[t] < events.size()) active[kept++] = t;
     }
+    active.resize(kept);
   }
   if (remaining) {
     *error = "dependencies cannot be met (cycle or bad thread)";

@@ -18,8 +18,18 @@
 namespace allocmark {
 namespace {
 
-enum class Kind { kMalloc, kCalloc, kRealloc, kMemalign, kValloc, kNew, kAlignedNew, kFree,
-                  kDelete, kIgnored };
+enum class Kind {
+  kMalloc,
+  kCalloc,
+  kRealloc,
+  kMemalign,
+  kValloc,
+  kNew,
+  kAlignedNew,
+  kFree,
+  kDelete,
+  kIgnored
+};
 
 constexpr std::string_view kFunctions =
     "an allocation function (malloc, calloc, realloc, memalign, valloc, free, _Znwm, _ZdlPv, ...)";
@@ -40,8 +50,8 @@ bool classify(std::string_view name, Kind* kind) {
   } else if (name.starts_with("_Znw") || name.starts_with("_Zna") || name == "__builtin_new" ||
              name == "__builtin_vec_new") {
     *kind = name.find("align_val_t") != std::string_view::npos ? Kind::kAlignedNew : Kind::kNew;
-  } else if (name.starts_with("_Zdl") || name.starts_with("_Zda") ||
-             name == "__builtin_delete" || name == "__builtin_vec_delete") {
+  } else if (name.starts_with("_Zdl") || name.starts_with("_Zda") || name == "__builtin_delete" ||
+             name == "__builtin_vec_delete") {
     *kind = Kind::kDelete;
   } else if (name == "malloc_usable_size" || name == "malloc_size" || name == "mallinfo" ||
              name == "mallinfo2" || name == "malloc_trim" || name == "malloc_stats" ||
@@ -276,7 +286,8 @@ class ValgrindImporter {
     uint64_t ptr = 0;
     if (!parse_number(s, &ptr)) return fail_expected("a result pointer after ' = '", s);
     *content = f.rest();
-    if (!content->empty() && !content->starts_with(" ")) return fail_expected("end of line", *content);
+    if (!content->empty() && !content->starts_with(" "))
+      return fail_expected("end of line", *content);
     if (Fields(*content).at_end()) *content = {};
     const uint32_t t = p.thread;
     uint64_t size = 0, nmemb = 0, align = 0;
@@ -323,8 +334,7 @@ class ValgrindImporter {
         if (ptr == 0) return skip_failed();
         if (!std::has_single_bit(align) || align > kMaxImportSize) {
           line_ = c.line;
-          return fail(c.name + ": alignment " + std::to_string(align) +
-                      " is not a power of two");
+          return fail(c.name + ": alignment " + std::to_string(align) + " is not a power of two");
         }
         if (!checked_size(c, size)) return false;
         const uint32_t obj = bind(p, ptr);
@@ -424,12 +434,12 @@ bool import_valgrind(const std::string& path, Trace* trace, ImportStats* stats,
              " allocations returned a live pointer: its old block was freed";
   stats->notes = notes;
   TraceBuilder& b = importer.builder();
-  b.set_metadata_json("{\"source\":\"valgrind --trace-malloc=yes\",\"importer\":\"valgrind\","
-                      "\"file\":" +
-                      json_string(base_name(path)) +
-                      ",\"null_frees\":" + std::to_string(stats->null_frees) +
-                      ",\"unknown_frees\":" + std::to_string(stats->unknown_frees) +
-                      ",\"notes\":" + json_string(notes) + "}");
+  b.set_metadata_json(
+      "{\"source\":\"valgrind --trace-malloc=yes\",\"importer\":\"valgrind\","
+      "\"file\":" +
+      json_string(base_name(path)) + ",\"null_frees\":" + std::to_string(stats->null_frees) +
+      ",\"unknown_frees\":" + std::to_string(stats->unknown_frees) +
+      ",\"notes\":" + json_string(notes) + "}");
   *trace = b.finish();
   flag_cxx(trace, importer.aligned_new_events());
   return true;

@@ -17,7 +17,6 @@ namespace allocmark {
 // pointers never seen as unknown_frees, failed allocations (`= 0`) are skipped. An unknown
 // allocation function, a non-power-of-two alignment or anything malformed: false with
 // "PATH:LINE: expected ..., got '...'".
-bool import_valgrind(const std::string& path, Trace* trace, ImportStats* stats,
-                     std::string* error);
+bool import_valgrind(const std::string& path, Trace* trace, ImportStats* stats, std::string* error);
 
 }  // namespace allocmark

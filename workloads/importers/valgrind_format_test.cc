@@ -64,10 +64,10 @@ TEST(ValgrindImport, RealCxxLog) {
   EXPECT_EQ(ev[3].op, Op::kAlignedAlloc);
   EXPECT_EQ(ev[3].align_log2, 6);
   EXPECT_EQ(ev[3].size, 64u);
-  EXPECT_FALSE(ev[6].flags & kFlagCxx);       // malloc(16)
-  EXPECT_TRUE(ev[7].flags & kFlagSizedFree);  // _ZdlPvm
-  EXPECT_FALSE(ev[8].flags & kFlagSizedFree); // _ZdaPv
-  EXPECT_TRUE(ev[9].flags & kFlagSizedFree);  // _ZdlPvmSt11align_val_t
+  EXPECT_FALSE(ev[6].flags & kFlagCxx);        // malloc(16)
+  EXPECT_TRUE(ev[7].flags & kFlagSizedFree);   // _ZdlPvm
+  EXPECT_FALSE(ev[8].flags & kFlagSizedFree);  // _ZdaPv
+  EXPECT_TRUE(ev[9].flags & kFlagSizedFree);   // _ZdlPvmSt11align_val_t
 }
 
 TEST(ValgrindImport, TwoProcessesAreTwoThreads) {
@@ -89,12 +89,15 @@ struct BadCase {
 
 TEST(ValgrindImport, RefusesBadInputWithOneLine) {
   const BadCase cases[] = {
-      {"", "in.txt:0: expected '--PID-- malloc(SIZE) = 0xPTR' lines (valgrind --trace-malloc=yes), "
-           "got end of line"},
-      {"\x01\x02\xff random\n", "in.txt:1: expected '--PID-- malloc(SIZE) = 0xPTR' lines "
-                                "(valgrind --trace-malloc=yes), got end of line"},
+      {"",
+       "in.txt:0: expected '--PID-- malloc(SIZE) = 0xPTR' lines (valgrind --trace-malloc=yes), "
+       "got end of line"},
+      {"\x01\x02\xff random\n",
+       "in.txt:1: expected '--PID-- malloc(SIZE) = 0xPTR' lines "
+       "(valgrind --trace-malloc=yes), got end of line"},
       {"--1-- mallocx(8) = 0x10\n",
-       "in.txt:1: expected an allocation function (malloc, calloc, realloc, memalign, valloc, free, "
+       "in.txt:1: expected an allocation function (malloc, calloc, realloc, memalign, valloc, "
+       "free, "
        "_Znwm, _ZdlPv, ...), got 'mallocx'"},
       {"--1-- malloc(8\n", "in.txt:1: expected ')' closing the arguments, got 'malloc(8'"},
       {"--1-- malloc(x) = 0x10\n",
@@ -111,7 +114,8 @@ TEST(ValgrindImport, RefusesBadInputWithOneLine) {
       {"--1-- realloc(0x10,0)\n",
        "in.txt:1: expected ' = RESULT' of this call later on (truncated?), got end of line"},
       {"--1--  = 0x10\n", "in.txt:1: expected a call before ' = RESULT', got '= 0x10'"},
-      {"--1-- malloc(8) = 0x10 junk\n", "in.txt:1: expected another call or ' = RESULT', got 'junk'"},
+      {"--1-- malloc(8) = 0x10 junk\n",
+       "in.txt:1: expected another call or ' = RESULT', got 'junk'"},
   };
   for (const BadCase& c : cases) {
     const ImportResult r = import_text("valgrind", c.text);

@@ -90,8 +90,7 @@ bool looks_like_zip(std::string_view bytes) noexcept {
          le32(reinterpret_cast<const unsigned char*>(bytes.data())) == kLocalSig;
 }
 
-bool unzip_single(std::string_view zip, std::string* out, std::string* member,
-                  std::string* error) {
+bool unzip_single(std::string_view zip, std::string* out, std::string* member, std::string* error) {
   const auto* base = reinterpret_cast<const unsigned char*>(zip.data());
   const size_t n = zip.size();
   if (n < kEndBytes) return fail(error, "too short to hold an end-of-central-directory record");
@@ -153,8 +152,8 @@ bool unzip_single(std::string_view zip, std::string* out, std::string* member,
     return fail(error, "local header lies outside the archive");
   const unsigned char* l = base + found.local_offset;
   if (le32(l) != kLocalSig) return fail(error, "bad local header signature");
-  const uint64_t data = static_cast<uint64_t>(found.local_offset) + kLocalBytes + le16(l + 26) +
-                        le16(l + 28);
+  const uint64_t data =
+      static_cast<uint64_t>(found.local_offset) + kLocalBytes + le16(l + 26) + le16(l + 28);
   if (data + found.csize > cd_offset) return fail(error, "member data lies outside the archive");
 
   const unsigned char* src = base + data;

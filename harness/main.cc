@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "harness/allocator_registry.h"
+#include "harness/merge.h"
 #include "harness/python_tools.h"
 #include "harness/runner.h"
+#include "harness/record_command.h"
 #include "harness/trace_commands.h"
 #include "workloads/generator.h"
 #include "workloads/suite.h"
@@ -118,6 +120,14 @@ int main_impl(int argc, char** argv) {
   run_cmd->add_option("--allocators", allocator_list,
                       "Comma-separated allocators (built-in names or NAME=/path/lib.so); "
                       "default: every available built-in");
+  std::vector<std::string> allocator_flags;
+  run_cmd->add_option("--allocator", allocator_flags,
+                      "One more allocator: a built-in name or NAME=/path/lib.so, a malloc "
+                      "replacement run by preloading it (repeatable)");
+  run_cmd->add_option("--plugin", run.plugins,
+                      "[NAME=]/path/plugin.so exporting allocmark_plugin_v1 "
+                      "(include/allocmark/plugin.h); named after the plugin unless NAME= "
+                      "(repeatable)");
   run_cmd->add_option("--workloads", workload_list, "Comma-separated generator names");
   run_cmd->add_option("--suite", suite, "Suite name (workloads/suites/NAME.toml) or TOML file");
   run_cmd->add_option("--trace", trace_files, "Trace file to replay (repeatable)");
@@ -137,10 +147,26 @@ int main_impl(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "first", "pages", "full"}));
   run_cmd->add_option("--seed", run.seed, "Seed for generators and cell order");
   run_cmd->add_option("--alloc-option", alloc_options,
-                      "NAME:key=value tunable of a native allocator (repeatable)");
+                      "NAME:key=value tunable of a native allocator or plugin (repeatable)");
   run_cmd->add_flag("--quiet", run.quiet, "No progress output");
+  run_cmd->add_flag("--check", run.check,
+                    "Verify every returned block (alignment, no overlap, contents kept until "
+                    "free); a bad block ends the cell as 'invalid'. Times are not comparable");
   bool no_report = false;
   run_cmd->add_flag("--no-report", no_report, "Do not draw the report at the end");
+  std::string shard;
+  run_cmd->add_option("--shard", shard,
+                      "K/N: run only workloads whose index is K-1 modulo N (one machine of N)");
+
+  // merge
+  MergeOptions merge;
+  auto* merge_cmd = app.add_subcommand("merge", "Join the run directories of --shard runs");
+  merge_cmd->add_option("dirs", merge.inputs, "Shard run directories")->required();
+  merge_cmd->add_option("-o,--out", merge.out_dir, "Merged run directory (must not hold a run)")
+      ->required();
+  merge_cmd->add_flag("--quiet", merge.quiet, "No summary table");
+  bool merge_no_report = false;
+  merge_cmd->add_flag("--no-report", merge_no_report, "Do not draw the report");
 
   // report / compare
   std::string report_dir, baseline, compare_base, compare_new;
@@ -160,6 +186,8 @@ int main_impl(int argc, char** argv) {
 
   TraceCommands trace_cmds;
   trace_cmds.add_to(app);
+  RecordCommand record_cmd;
+  record_cmd.add_to(app);
 
   try {
     app.parse(argc, argv);
@@ -181,10 +209,17 @@ int main_impl(int argc, char** argv) {
   }
   if (*compare_cmd) return run_plot_tool("compare.py", {compare_base, compare_new});
   if (trace_cmds.selected()) return trace_cmds.run();
+  if (record_cmd.selected()) return record_cmd.run();
 
-  // run
   std::string cmdline;
   for (int i = 0; i < argc; ++i) cmdline += (i ? " " : "") + std::string(argv[i]);
+  if (*merge_cmd) {
+    merge.report = !merge_no_report;
+    merge.command_line = cmdline;
+    return merge_runs(merge);
+  }
+
+  // run
   run.command_line = cmdline;
   run.report = !no_report;
   if (!resume_dir.empty()) {
@@ -203,7 +238,9 @@ int main_impl(int argc, char** argv) {
     }
     return out;
   };
-  run.allocators = allocator_list.empty() ? default_allocators() : split(allocator_list);
+  run.allocators = split(allocator_list);
+  run.allocators.insert(run.allocators.end(), allocator_flags.begin(), allocator_flags.end());
+  if (run.allocators.empty()) run.allocators = default_allocators();
   std::vector<uint32_t> threads;
   for (const auto& t : split(threads_list)) {
     char* end = nullptr;
@@ -214,6 +251,17 @@ int main_impl(int argc, char** argv) {
       return 2;
     }
     threads.push_back(static_cast<uint32_t>(v));
+  }
+  if (!shard.empty()) {
+    int k = 0, n = 0;
+    char tail = 0;
+    if (std::sscanf(shard.c_str(), "%d/%d%c", &k, &n, &tail) != 2 || n < 1 || k < 1 || k > n) {
+      std::fprintf(stderr, "allocmark: --shard: '%s' should be K/N with 1 <= K <= N, e.g. 2/4\n",
+                   shard.c_str());
+      return 2;
+    }
+    run.shard_index = k;
+    run.shard_count = n;
   }
   if (!mem_limit.empty() && !parse_size(mem_limit, &run.mem_limit_bytes)) {
     std::fprintf(stderr, "allocmark: --mem-limit: '%s' is not a size like 512M or 2G\n",

@@ -12,15 +12,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "allocators/allocator.h"
+#include "harness/block_checker.h"
 #include "harness/latency.h"
 #include "workloads/mmap_allocator.h"
 #include "workloads/trace.h"
@@ -43,6 +46,7 @@ struct ReplayConfig {
   TouchPolicy touch = TouchPolicy::kPages;
   uint32_t latency_period = 61;  // sample one event in this many (prime: avoids aliasing)
   size_t touch_limit = SIZE_MAX;  // clamp for allocators with fake memory (null)
+  bool check = false;             // verify every block (BlockChecker); not a timed run
 };
 
 // Where a replay stopped early.
@@ -96,6 +100,7 @@ class Replayer {
  public:
   Replayer(A& alloc, Trace& trace, const ReplayConfig& config)
       : alloc_(alloc), trace_(trace), config_(config) {
+    if (config.check) checker_ = std::make_unique<BlockChecker>();
     slots_.resize(trace.object_count);
     std::memset(slots_.data(), 0, slots_.size() * sizeof(Slot));  // resident before baseline
     counters_.reset(trace.threads.size());
@@ -179,6 +184,14 @@ class Replayer {
     wake_all();
   }
 
+  [[gnu::noinline, gnu::cold]] void fail_invalid() {
+    if (aborted_.exchange(true)) return;
+    failure_.failed = true;
+    std::snprintf(failure_.status, sizeof failure_.status, "invalid");
+    std::snprintf(failure_.detail, sizeof failure_.detail, "%s", checker_->problem());
+    wake_all();
+  }
+
   void wake_all() {
     for (auto& c : counters_) {
       c.progress.fetch_add(0, std::memory_order_seq_cst);
@@ -186,10 +199,13 @@ class Replayer {
     }
   }
 
-  // Blocks until thread `dt` has run event `di`. Spins briefly, then sleeps on the futex.
+  // Blocks until thread `dt` has run event `di`. Spins first, then sleeps on the futex. With no
+  // more replay threads than cores the other thread is running, so a longer spin (a few
+  // microseconds) saves the futex round trip (~5-10 us); with more threads than cores spinning
+  // would steal the core the awaited thread needs, so it is kept short.
   [[gnu::noinline]] bool wait_for(uint32_t dt, uint32_t di) {
     ThreadCounters& c = counters_[dt];
-    for (int spin = 0; spin < 64; ++spin) {
+    for (uint32_t spin = 0; spin < spin_limit_; ++spin) {
       if (c.progress.load(std::memory_order_acquire) > di) return true;
       __builtin_ia32_pause();
     }
@@ -226,7 +242,12 @@ class Replayer {
           if (p && e.op == Op::kCalloc) std::memset(p, 0, std::min<uint64_t>(e.size, config_.touch_limit));
         }
         if (!p && e.size) return fail_oom(t, i, e), false;
-        if (e.op != Op::kCalloc) touch(p, e.size);
+        if (checker_) [[unlikely]] {
+          if (p && !checker_->on_allocate(t, i, e, p, e.size, align, e.op == Op::kCalloc))
+            return fail_invalid(), false;
+        } else if (e.op != Op::kCalloc) {
+          touch(p, e.size);
+        }
         s.ptr = p;
         s.size = e.size | (uint64_t{e.align_log2} << 56);
         c.live_bytes.store(c.live_bytes.load(std::memory_order_relaxed) + e.size,
@@ -236,6 +257,8 @@ class Replayer {
       case Op::kRealloc: {
         const uint64_t old = (e.flags & kFlagFromNull) ? 0 : s.size & kSizeMask;
         void* old_ptr = (e.flags & kFlagFromNull) ? nullptr : s.ptr;
+        if (checker_ && old_ptr && !checker_->on_release(t, i, e, old_ptr, old))
+          return fail_invalid(), false;
         void* p;
         if constexpr (Reallocating<A>) {
           p = alloc_.reallocate(old_ptr, old, e.size, 0);
@@ -247,7 +270,11 @@ class Replayer {
           }
         }
         if (!p && e.size) return fail_oom(t, i, e), false;
-        if (e.size > old && old < config_.touch_limit)
+        if (checker_) [[unlikely]] {
+          const bool ok = old_ptr ? checker_->on_reallocate(t, i, e, p, old, e.size)
+                                  : checker_->on_allocate(t, i, e, p, e.size, 0, false);
+          if (!ok) return fail_invalid(), false;
+        } else if (e.size > old && old < config_.touch_limit)
           touch(static_cast<char*>(p) + old, std::min<uint64_t>(e.size, config_.touch_limit) - old);
         s.ptr = p;
         s.size = e.size;
@@ -256,6 +283,8 @@ class Replayer {
         return true;
       }
       case Op::kFree:
+        if (checker_ && !checker_->on_release(t, i, e, s.ptr, s.size & kSizeMask))
+          return fail_invalid(), false;
         if constexpr (Resettable<A>) {
           // Arena-style allocators release phase objects in bulk at kPhaseEnd.
           if ((e.flags & kFlagPhaseFree) && phase_reset_ok_) {
@@ -271,8 +300,9 @@ class Replayer {
                            std::memory_order_relaxed);
         return true;
       case Op::kAccess:
-        // Writes the bytes the trace names (clamped for allocators with fake memory).
-        if (e.aux < config_.touch_limit)
+        // Writes the bytes the trace names (clamped for allocators with fake memory); a check
+        // run keeps the fill pattern instead.
+        if (!checker_ && e.aux < config_.touch_limit)
           std::memset(static_cast<char*>(s.ptr) + e.aux, static_cast<int>(i),
                       std::min<uint64_t>(e.size, config_.touch_limit - e.aux));
         return true;
@@ -357,6 +387,7 @@ class Replayer {
 
   uint64_t run_threads() {
     const size_t n = trace_.threads.size();
+    spin_limit_ = n <= std::max(1u, std::thread::hardware_concurrency()) ? 4096 : 64;
     std::atomic<uint32_t> gate{0};
     std::atomic<uint32_t> ready{0};
     std::vector<std::thread> threads;
@@ -389,7 +420,9 @@ class Replayer {
   MmapArray<ThreadCounters> counters_;
   MmapArray<LatencyRecorder> latency_;
   std::atomic<bool> aborted_{false};
+  uint32_t spin_limit_ = 64;
   ReplayFailure failure_;
+  std::unique_ptr<BlockChecker> checker_;
   uint64_t resets_ = 0;
 
  public:

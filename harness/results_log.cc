@@ -228,43 +228,4 @@ bool write_gbench_json(const std::string& path, const nlohmann::json& meta,
   return write_file_atomically(path, doc.dump(2) + "\n", error);
 }
 
-std::string markdown_summary(const std::vector<nlohmann::json>& lines) {
-  struct Cell {
-    std::vector<double> ns, rss;
-    std::string status = "ok";
-    int failed = 0;
-  };
-  std::map<std::string, Cell> cells;
-  std::vector<std::string> order;
-  for (const auto& l : lines) {
-    const std::string key = l.value("workload", "?") + " | " +
-                            std::to_string(l.value("threads", 0)) + " | " +
-                            l.value("allocator", "?");
-    auto [it, inserted] = cells.try_emplace(key);
-    if (inserted) order.push_back(key);
-    if (l.value("status", "") == "ok") {
-      it->second.ns.push_back(l.value("ns_per_op", 0.0));
-      const double rss = static_cast<double>(l.value("peak_rss_bytes", 0) -
-                                             std::min(l.value("peak_rss_bytes", 0),
-                                                      l.value("baseline_rss_bytes", 0)));
-      it->second.rss.push_back(rss / 1048576.0);
-    } else {
-      ++it->second.failed;
-      it->second.status = l.value("status", "?");
-    }
-  }
-  std::string out =
-      "| workload | threads | allocator | reps | ns/event (median) | heap MiB (median) | status |\n"
-      "|---|---:|---|---:|---:|---:|---|\n";
-  char buf[256];
-  for (const auto& key : order) {
-    const Cell& c = cells[key];
-    std::snprintf(buf, sizeof buf, " | %zu | %.2f | %.1f | %s |\n", c.ns.size(), median(c.ns),
-                  median(c.rss), c.failed ? (c.status + " x" + std::to_string(c.failed)).c_str()
-                                          : "ok");
-    out += "| " + key + buf;
-  }
-  return out;
-}
-
 }  // namespace allocmark

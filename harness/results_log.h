@@ -1,5 +1,5 @@
 // The run directory's files: results.jsonl appended and fsynced line by line, and the exports
-// derived from it (results.csv, gbench.json, the Markdown summary). Layer: harness.
+// derived from it (results.csv, gbench.json; summary.json is run_summary.h's). Layer: harness.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -24,7 +24,5 @@ bool write_results_csv(const std::string& path, const std::vector<nlohmann::json
 // "<workload>/threads:<n>/alloc:<allocator>", readable by its tools/compare.py.
 bool write_gbench_json(const std::string& path, const nlohmann::json& meta,
                        const std::vector<nlohmann::json>& lines, std::string* error);
-// Median time per event and peak memory per cell as a Markdown table.
-std::string markdown_summary(const std::vector<nlohmann::json>& lines);
 
 }  // namespace allocmark

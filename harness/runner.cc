@@ -18,8 +18,10 @@
 #include <set>
 
 #include "harness/allocator_registry.h"
+#include "harness/plugin_probe.h"
 #include "harness/python_tools.h"
 #include "harness/results_log.h"
+#include "harness/run_directory.h"
 #include "harness/system_info.h"
 #include "harness/worker_process.h"
 #include "workloads/trace_file.h"
@@ -161,6 +163,21 @@ int run_benchmarks(RunOptions o) {
     }
     allocators.push_back(info);
   }
+  for (const auto& spec : o.plugins) {
+    AllocatorInfo info;
+    std::string error;
+    if (!resolve_plugin(spec, ALLOCMARK_WORKER_PATH, &info, &error)) {
+      std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+      return 2;
+    }
+    if (std::any_of(allocators.begin(), allocators.end(),
+                    [&](const AllocatorInfo& a) { return a.name == info.name; })) {
+      std::fprintf(stderr, "allocmark: --plugin %s: the name '%s' is already in this run (use "
+                   "--plugin OTHER=%s)\n", spec.c_str(), info.name.c_str(), info.library.c_str());
+      return 2;
+    }
+    allocators.push_back(info);
+  }
   for (const auto& [name, _] : o.alloc_options) {
     if (std::none_of(allocators.begin(), allocators.end(),
                      [&](const AllocatorInfo& a) { return a.name == name; })) {
@@ -168,6 +185,16 @@ int run_benchmarks(RunOptions o) {
                    name.c_str());
       return 2;
     }
+  }
+  if (o.shard_count > 0) {
+    std::vector<WorkloadSpec> mine;
+    for (size_t i = 0; i < o.workloads.size(); ++i)
+      if (static_cast<int>(i % static_cast<size_t>(o.shard_count)) == o.shard_index - 1)
+        mine.push_back(o.workloads[i]);
+    if (!o.quiet)
+      std::fprintf(stderr, "allocmark: shard %d/%d: %zu of %zu workload(s)\n", o.shard_index,
+                   o.shard_count, mine.size(), o.workloads.size());
+    o.workloads = std::move(mine);
   }
   if (o.out_dir.empty()) o.out_dir = std::string(ALLOCMARK_SOURCE_DIR) + "/results/" + timestamp("%Y%m%d-%H%M%S");
   const std::string results_path = o.out_dir + "/results.jsonl";
@@ -199,6 +226,13 @@ int run_benchmarks(RunOptions o) {
   std::set<std::string> done_keys;
   std::string warning;
   if (o.resume) {
+    // A kill -9 mid-append may have left half a line; the next append must not glue onto it.
+    std::string note, error;
+    if (!repair_results_tail(results_path, &note, &error)) {
+      std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+      return 2;
+    }
+    if (!note.empty()) std::fprintf(stderr, "allocmark: %s\n", note.c_str());
     for (const auto& l : load_results(results_path, &warning))
       done_keys.insert(cell_key(l.value("workload", ""), l.value("threads", 0u),
                                 l.value("allocator", ""), l.value("rep", -1)));
@@ -208,6 +242,8 @@ int run_benchmarks(RunOptions o) {
   json meta;
   meta["schema_version"] = 1;
   meta["command_line"] = o.command_line;
+  std::error_code cwd_error;  // relative paths on the command line need it to reproduce
+  meta["working_directory"] = fs::current_path(cwd_error).string();
   meta["started"] = timestamp("%Y-%m-%dT%H:%M:%S%z");
   meta["finished"] = nullptr;
   meta["machine"] = machine_info();
@@ -229,11 +265,18 @@ int run_benchmarks(RunOptions o) {
                               {"threads", t.threads},
                               {"events", t.summary.events},
                               {"peak_live_bytes", t.summary.peak_live_bytes}});
-  meta["plan"] = {{"allocators", o.allocators}, {"workloads", plan_workloads},
+  json plan_allocators = json::array();  // resolved names: NAME=/x.so and plugins by name
+  for (const auto& a : allocators) plan_allocators.push_back(a.name);
+  meta["plan"] = {{"allocators", plan_allocators}, {"workloads", plan_workloads},
                   {"reps", o.reps},             {"warmup", o.warmup},
                   {"seed", o.seed},             {"replay_mode", o.mode},
                   {"touch", o.touch},           {"timeout_s", o.timeout_s},
-                  {"mem_limit_bytes", o.mem_limit_bytes}};
+                  {"mem_limit_bytes", o.mem_limit_bytes}, {"check", o.check}};
+  if (o.shard_count > 0) {
+    json names = json::array();
+    for (const auto& w : o.workloads) names.push_back(w.name);
+    meta["shard"] = {{"index", o.shard_index}, {"count", o.shard_count}, {"workloads", names}};
+  }
   std::string error;
   if (o.resume) {
     std::ifstream f(meta_path);
@@ -278,8 +321,11 @@ int run_benchmarks(RunOptions o) {
     req.args = {"--trace", c.trace->path, "--allocator", c.allocator->name,
                 "--kind",  c.allocator->kind, "--mode", o.mode, "--touch", o.touch,
                 "--result-fd", "3"};
+    if (o.check) req.args.insert(req.args.end(), {"--check", "1"});
     if (o.alloc_options.count(c.allocator->name))
       req.args.insert(req.args.end(), {"--options", o.alloc_options[c.allocator->name]});
+    if (c.allocator->kind == "plugin")
+      req.args.insert(req.args.end(), {"--plugin-path", c.allocator->library});
     if (c.allocator->kind == "preload" && !c.allocator->library.empty())
       req.env.push_back("LD_PRELOAD=" + c.allocator->library);
     WorkerOutcome outcome = run_worker(req);
@@ -316,48 +362,19 @@ int run_benchmarks(RunOptions o) {
   }
   progress.finish();
 
-  const auto lines = load_results(results_path, &warning);
-  // The harness's own cost, from the null allocator's cells when it ran.
-  std::vector<double> null_ns;
-  for (const auto& l : lines)
-    if (l.value("allocator", "") == "null" && l.value("status", "") == "ok")
-      null_ns.push_back(l.value("ns_per_op", 0.0));
-  if (!null_ns.empty()) {
-    std::sort(null_ns.begin(), null_ns.end());
-    meta["harness_cost"] = {{"ns_per_event_median", null_ns[null_ns.size() / 2]},
-                            {"cells", null_ns.size()}};
-  }
-  // Versions as the workers reported them (the parent never loads an allocator itself).
-  for (const auto& l : lines) {
-    const std::string a = l.value("allocator", "");
-    if (meta["allocators"].contains(a) && l.contains("allocator_version"))
-      meta["allocators"][a]["version"] = l["allocator_version"];
-  }
   meta["finished"] = g_interrupted.load() ? json(nullptr) : json(timestamp("%Y-%m-%dT%H:%M:%S%z"));
-  meta["interrupted"] = g_interrupted.load() != 0;
-  bool ok = write_json_file(meta_path, meta, &error) &&
-            write_results_csv(o.out_dir + "/results.csv", lines, &error) &&
-            write_gbench_json(o.out_dir + "/gbench.json", meta, lines, &error);
-  if (!ok) std::fprintf(stderr, "allocmark: %s\n", error.c_str());
-  if (!o.quiet) std::printf("\n%s\n", markdown_summary(lines).c_str());
-  if (g_interrupted.load()) {
+  FinishOptions finish;
+  finish.quiet = o.quiet;
+  finish.report = o.report;
+  finish.interrupted = g_interrupted.load() != 0;
+  const int rc = finish_run_directory(o.out_dir, meta, finish);
+  if (finish.interrupted) {
     std::fprintf(stderr,
                  "allocmark: interrupted; %zu result line(s) kept in %s (finish with --resume)\n",
-                 lines.size(), results_path.c_str());
+                 load_results(results_path, nullptr).size(), results_path.c_str());
     return 130;
   }
-  if (o.report) {
-    const int rc = run_plot_tool("report.py", {o.out_dir});
-    if (rc != 0) {
-      std::fprintf(stderr, "allocmark: report failed (exit %d); results are in %s\n", rc,
-                   o.out_dir.c_str());
-      return 1;
-    }
-    std::printf("report: %s/report.html\n", o.out_dir.c_str());
-  } else {
-    std::printf("results: %s\n", o.out_dir.c_str());
-  }
-  return ok ? 0 : 1;
+  return rc;
 }
 
 }  // namespace allocmark

@@ -22,6 +22,7 @@ struct WorkloadSpec {
 
 struct RunOptions {
   std::vector<std::string> allocators;
+  std::vector<std::string> plugins;  // --plugin [NAME=]/path/plugin.so, loaded by workers only
   std::vector<WorkloadSpec> workloads;
   int reps = 5;
   int warmup = 1;
@@ -33,9 +34,14 @@ struct RunOptions {
   std::string touch = "pages";
   uint64_t seed = 1;
   bool quiet = false;
+  bool check = false;  // verify every block (alignment, overlap, contents); slows the replay
   bool report = true;
   std::map<std::string, std::string> alloc_options;  // allocator -> "k=v,k=v"
   std::string command_line;
+  // --shard K/N: only workloads whose index in `workloads` is K-1 modulo N (0/0: all). Whole
+  // workloads, so every comparison between allocators stays on one machine.
+  int shard_index = 0;
+  int shard_count = 0;
 };
 
 // Runs the plan. Returns the process exit status: 0 when every cell ran (failed cells are

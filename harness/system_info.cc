@@ -95,9 +95,18 @@ nlohmann::json machine_info() {
 }
 
 nlohmann::json build_info() {
+#if defined(__clang__)
+  const std::string compiler = std::string("clang++ ") + __clang_version__;
+#elif defined(__GNUC__)
+  const std::string compiler = std::string("g++ ") + __VERSION__;
+#else
+  const std::string compiler = "unknown";
+#endif
+  std::string flags = ALLOCMARK_CXX_FLAGS;  // CMAKE_CXX_FLAGS + the build type's, maybe empty
+  flags.erase(0, flags.find_first_not_of(' '));
   return {
-      {"compiler", std::string("g++ ") + __VERSION__},
-      {"flags", ALLOCMARK_CXX_FLAGS},
+      {"compiler", compiler},
+      {"flags", flags},
       {"build_type", ALLOCMARK_BUILD_TYPE},
       {"allocmark_version", ALLOCMARK_VERSION},
       {"git_revision", git_revision()},

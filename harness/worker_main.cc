@@ -5,6 +5,7 @@
 // sampler thread first, touch them, then read the baseline RSS, then replay.
 #include <dlfcn.h>
 #include <gnu/libc-version.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,9 +13,11 @@
 #include <string>
 
 #include "allocators/null_allocator.h"
+#include "harness/hw_counters.h"
 #include "harness/latency.h"
 #include "harness/malloc_api.h"
 #include "harness/native_allocators.h"
+#include "harness/plugin_allocator.h"
 #include "harness/proc_stats.h"
 #include "harness/replay.h"
 #include "harness/timeline.h"
@@ -28,6 +31,8 @@ struct WorkerArgs {
   std::string allocator = "glibc";
   std::string kind = "preload";
   std::string options;
+  std::string plugin_path;  // --kind plugin: the .so to dlopen
+  bool describe = false;    // --describe 1: print the plugin's name and version, replay nothing
   ReplayConfig config;
   int result_fd = 1;
 };
@@ -47,6 +52,8 @@ WorkerArgs parse_args(int argc, char** argv) {
     else if (key == "--allocator") a.allocator = value;
     else if (key == "--kind") a.kind = value;
     else if (key == "--options") a.options = value;
+    else if (key == "--plugin-path") a.plugin_path = value;
+    else if (key == "--describe") a.describe = value == "1";
     else if (key == "--result-fd") a.result_fd = std::atoi(value.c_str());
     else if (key == "--mode") {
       if (value == "serial") a.config.mode = ReplayMode::kSerial;
@@ -55,13 +62,16 @@ WorkerArgs parse_args(int argc, char** argv) {
     } else if (key == "--touch") {
       if (!parse_touch_policy(value, &a.config.touch))
         usage_error("--touch expects none, first, pages or full, got '" + value + "'");
+    } else if (key == "--check") {
+      a.config.check = value == "1";
     } else if (key == "--latency-period") {
       a.config.latency_period = static_cast<uint32_t>(std::max(1, std::atoi(value.c_str())));
     } else {
       usage_error("unknown flag " + key);
     }
   }
-  if (a.trace.empty()) usage_error("--trace is required");
+  if (a.kind == "plugin" && a.plugin_path.empty()) usage_error("--kind plugin needs --plugin-path");
+  if (a.trace.empty() && !a.describe) usage_error("--trace is required");
   return a;
 }
 
@@ -104,6 +114,17 @@ std::string allocator_version() {
     size_t len = sizeof v;
     if (je("version", &v, &len, nullptr, 0) == 0 && v) return v;
   }
+  // No version call (tbbmalloc, a user's library): the file the soname resolves to says it,
+  // e.g. libtbbmalloc_proxy.so.2.8.
+  const std::string provider = malloc_provider();
+  if (provider.find("/libc.so") == std::string::npos) {
+    char resolved[PATH_MAX];
+    if (realpath(provider.c_str(), resolved)) {
+      const char* slash = std::strrchr(resolved, '/');
+      return slash ? slash + 1 : resolved;
+    }
+    return provider;
+  }
   return std::string("glibc ") + gnu_get_libc_version();
 }
 
@@ -117,17 +138,22 @@ template <class A>
 Result replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayConfig config) {
   Replayer<A> replayer(alloc, trace, config);
   replayer.phase_reset_ok_ = phase_ends_leave_heap_empty(trace, config.mode);
+  // Resettable is decided at compile time; a plugin without reset keeps the phase frees.
+  if constexpr (requires { alloc.can_reset(); }) replayer.phase_reset_ok_ &= alloc.can_reset();
   RssReader rss;
   TimelineSampler sampler(
       rss, [](const void* r) { return static_cast<const Replayer<A>*>(r)->live_bytes(); },
       &replayer);
   const double timer_ns = timer_overhead_ns();
+  HwCounters counters;  // opened before the baseline: its fds and buffers are not the heap's
 
   const uint64_t baseline = rss.rss_bytes();
   const bool hwm_reset = reset_peak_rss();
   const Usage before = process_usage();
   sampler.start();
+  counters.start();
   const uint64_t wall = replayer.run();
+  counters.stop();
   sampler.stop();
   const Usage used = process_usage() - before;
   const uint64_t final_rss = rss.rss_bytes();
@@ -183,6 +209,7 @@ Result replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayCo
   // What sampling adds to the measured wall time: two clock reads per sampled event.
   x += num("latency_distortion",
            wall ? static_cast<double>(sampled) * timer_ns / static_cast<double>(wall) : 0);
+  x += counters.json();
   x += ",\"latency\":" + latency_json(replayer.latency());
   x += ",\"timeline\":" + sampler.json();
   return r;
@@ -195,6 +222,11 @@ int worker_main(int argc, char** argv) {
   TraceSummary summary;
   FILE* out = fdopen(args.result_fd, "w");
   if (!out) usage_error("cannot write to result fd " + std::to_string(args.result_fd));
+  if (args.describe) {  // the parent asks a plugin's name without loading it itself
+    std::fprintf(out, "%s\n", plugin_describe_json(args.plugin_path).c_str());
+    std::fclose(out);
+    return 0;
+  }
   if (!read_trace(args.trace, &trace, &error, &summary)) {
     std::fprintf(out, "{\"status\":\"error\",\"detail\":\"%s\"}\n",
                  json_escape(error.message()).c_str());
@@ -205,6 +237,7 @@ int worker_main(int argc, char** argv) {
   ReplayConfig config = args.config;
   Result result;
   std::string options_json = "{}";
+  std::string version = args.kind == "native" ? args.allocator : allocator_version();
   if (args.kind == "native") {
     std::string err;
     const bool known = with_native_allocator(
@@ -212,12 +245,24 @@ int worker_main(int argc, char** argv) {
           ReplayConfig cfg = config;
           using A = std::decay_t<decltype(alloc)>;
           // The null allocator hands out one shared scratch page: never write past it.
-          if constexpr (std::is_same_v<A, NullAllocator>) cfg.touch_limit = A::kScratchSize;
+          if constexpr (std::is_same_v<A, NullAllocator>) {
+            cfg.touch_limit = A::kScratchSize;
+            cfg.check = false;  // every block is the same scratch page: nothing to check
+          }
           result = replay_with(alloc, trace, summary, cfg);
         });
     if (!known) {
       result.status = "error";
       result.detail = err;
+    }
+  } else if (args.kind == "plugin") {
+    options_json = "{\"text\":\"" + json_escape(args.options) + "\"}";
+    PluginAllocator plugin;  // loaded and created before the baseline RSS, like a native one
+    if (plugin.open(args.plugin_path, args.options, &result.detail)) {
+      version = plugin.info().version;
+      result = replay_with(plugin, trace, summary, config);
+    } else {
+      result.status = "error";
     }
   } else {
     MallocApi api;
@@ -229,7 +274,7 @@ int worker_main(int argc, char** argv) {
                result.status.c_str(), json_escape(result.detail).c_str(),
                config.mode == ReplayMode::kSerial ? "serial" : "threads",
                touch_policy_name(config.touch),
-               json_escape(args.kind == "native" ? args.allocator : allocator_version()).c_str(),
+               json_escape(version).c_str(),
                json_escape(malloc_provider()).c_str(), options_json.c_str(),
                result.extra.c_str());
   std::fflush(out);

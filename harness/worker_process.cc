@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,9 +71,15 @@ WorkerOutcome run_worker(const WorkerRequest& req) {
   argv.push_back(nullptr);
 
   const auto start = std::chrono::steady_clock::now();
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);  // own group: a terminal Ctrl-C reaches the parent, which decides
+    // A kill -9 of the parent must not leave a worker replaying on (it would skew the cells of
+    // the resumed run). The signal follows the forking thread, which lives as long as this
+    // call; the getppid check closes the race with a parent that died before prctl.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
     dup2(result_pipe[1], 3);
     dup2(err_pipe[1], 2);
     int devnull = open("/dev/null", O_RDWR);

@@ -101,3 +101,18 @@ def test_misbehaving_allocators_become_statuses(small_churn, tmp_path):
     assert by_alloc["crash"]["status"] == "crashed" and "SEGV" in by_alloc["crash"]["detail"]
     assert by_alloc["hang"]["status"] == "timeout"
     assert by_alloc["null"]["status"] == "oom" and "returned null" in by_alloc["null"]["detail"]
+
+
+def test_check_mode_names_misaligned_and_overlapping_blocks(small_churn, tmp_path):
+    out = tmp_path / "run"
+    libs = {k: FIXTURES / f"libmisbehaving_{k}.so" for k in ("misalign", "overlap")}
+    allocators = ",".join(["glibc", "pool"] + [f"{k}={p}" for k, p in libs.items()])
+    allocmark("run", "--trace", small_churn, "--allocators", allocators, "--reps", 1, "--warmup",
+              0, "--check", "--out", out, "--no-report", "--quiet", check=True)
+    by_alloc = {l["allocator"]: l for l in read_lines(out)}
+    assert by_alloc["glibc"]["status"] == "ok" and by_alloc["pool"]["status"] == "ok"
+    assert by_alloc["misalign"]["status"] == "invalid"
+    assert "not aligned" in by_alloc["misalign"]["detail"]
+    assert by_alloc["overlap"]["status"] == "invalid"
+    assert "overlaps live object" in by_alloc["overlap"]["detail"]
+    assert "thread 0 event" in by_alloc["overlap"]["detail"]

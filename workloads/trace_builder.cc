@@ -109,12 +109,13 @@ bool TraceBuilder::calloc(uint32_t thread, uint32_t obj, uint64_t nmemb, uint64_
   return true;
 }
 
-bool TraceBuilder::aligned_alloc(uint32_t thread, uint32_t obj, uint64_t align, uint64_t size) {
+bool TraceBuilder::aligned_alloc(uint32_t thread, uint32_t obj, uint64_t align, uint64_t size,
+                                 uint16_t flags) {
   if (!check_thread(thread)) return false;
   if (align == 0 || !std::has_single_bit(align))
     return fail("alignment " + std::to_string(align) + " is not a power of two");
   if (!begin_life(thread, obj, "aligned allocation")) return false;
-  Event e = make_event(Op::kAlignedAlloc, obj, size);
+  Event e = make_event(Op::kAlignedAlloc, obj, size, flags & kFlagCxx);
   e.align_log2 = static_cast<uint8_t>(std::countr_zero(align));
   append(thread, e);
   objects_[obj].live = true;

@@ -27,7 +27,8 @@ class TraceBuilder {
   // their own line number. On false nothing was appended.
   bool malloc(uint32_t thread, uint32_t obj, uint64_t size, uint16_t flags = 0);
   bool calloc(uint32_t thread, uint32_t obj, uint64_t nmemb, uint64_t elem_size);
-  bool aligned_alloc(uint32_t thread, uint32_t obj, uint64_t align, uint64_t size);
+  bool aligned_alloc(uint32_t thread, uint32_t obj, uint64_t align, uint64_t size,
+                     uint16_t flags = 0);  // flags: kFlagCxx (aligned operator new)
   bool realloc(uint32_t thread, uint32_t obj, uint64_t new_size);  // obj live
   bool realloc_from_null(uint32_t thread, uint32_t obj, uint64_t size);
   bool free(uint32_t thread, uint32_t obj, uint16_t flags = 0);

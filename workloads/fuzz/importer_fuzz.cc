@@ -1,7 +1,10 @@
 // libFuzzer target for one importer (chosen at build time by ALLOCMARK_FUZZ_IMPORTER, e.g.
 // "android"): any input must be imported or refused with an error, never crash or hang. What
-// imports must also pass check_trace and survive the text and Android exporters and back.
+// imports must also pass check_trace, write and read back as a trace file, and survive the text
+// and Android exporters and back.
 // Layer: workloads fuzzing only (built by workloads/fuzz/run.sh).
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -71,6 +74,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   allocmark::TraceError te;
   must(allocmark::check_trace(trace, &summary, &te), "check_trace of an imported trace",
        te.message());
+  // Whatever imports must also survive the binary format (its limits are the reader's).
+  static const std::string amt = "/tmp/allocmark_fuzz_" + std::to_string(::getpid()) + ".amt";
+  must(allocmark::write_trace(trace, amt, &te, /*level=*/1), "write_trace", te.message());
+  allocmark::Trace back;
+  must(allocmark::read_trace(amt, &back, &te), "read_trace of a written trace", te.message());
   round_trip(trace, summary, &allocmark::export_text, "text", /*exact=*/true);
   // The Android form has no phase ends or accesses, and an empty Android file is refused.
   const uint64_t android_events = summary.events -

@@ -1,9 +1,14 @@
-// Writes the seed inputs of the fuzz targets that need our own formats: corpus/text/*.txt and
-// corpus/trace_reader/*.amt. Layer: workloads fuzzing only. Build and run from the repo root
-// (LIB = a built liballocmark_workloads.a, e.g. build/release/workloads/...):
+// Writes the seed inputs of the fuzz targets that need our own formats: corpus/text/*.txt,
+// corpus/trace_reader/*.amt and corpus/trace_payload/*.bin. Layer: workloads fuzzing only. Build
+// and run from the repo root (LIB = a built liballocmark_workloads.a, e.g.
+// build/release/workloads/...):
 //   c++ -std=c++20 -I. workloads/fuzz/make_seeds.cc LIB $(pkg-config --libs libzstd libxxhash
 //   zlib) -o /tmp/make_seeds && /tmp/make_seeds
+#include <zstd.h>
+
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "workloads/importers/text_format.h"
@@ -39,6 +44,32 @@ bool write_text(const allocmark::Trace& t, const std::string& path) {
   return ok;
 }
 
+// The input shape of trace_payload_fuzz.cc: header counts, then the decompressed payload.
+bool write_payload_seed(const std::string& amt, const std::string& out) {
+  std::FILE* f = std::fopen(amt.c_str(), "rb");
+  if (!f) return false;
+  std::string bytes;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.append(buf, n);
+  std::fclose(f);
+  uint32_t metadata_bytes;
+  uint64_t raw_bytes, zstd_bytes;
+  std::memcpy(&metadata_bytes, bytes.data() + 28, 4);
+  std::memcpy(&raw_bytes, bytes.data() + 40, 8);
+  std::memcpy(&zstd_bytes, bytes.data() + 48, 8);
+  std::string raw(raw_bytes, '\0');
+  const size_t got =
+      ZSTD_decompress(raw.data(), raw.size(), bytes.data() + 64 + metadata_bytes, zstd_bytes);
+  if (ZSTD_isError(got) || got != raw_bytes) return false;
+  // Thread count, flags, object count (offsets 16-27), event count (32-39), payload.
+  const std::string seed = bytes.substr(16, 12) + bytes.substr(32, 8) + raw;
+  f = std::fopen(out.c_str(), "wb");
+  if (!f) return false;
+  std::fwrite(seed.data(), 1, seed.size(), f);
+  return std::fclose(f) == 0;
+}
+
 }  // namespace
 
 int main() {
@@ -53,5 +84,8 @@ int main() {
        allocmark::write_trace(b, dir + "trace_reader/phase.amt", &te, 3) &&
        allocmark::write_trace(no_schedule, dir + "trace_reader/no_schedule.amt", &te, 3);
   if (!ok) std::fprintf(stderr, "%s\n", te.message().c_str());
+  for (const char* name : {"builder", "phase", "no_schedule"})
+    ok = ok && write_payload_seed(dir + "trace_reader/" + name + ".amt",
+                                  dir + "trace_payload/" + name + ".bin");
   return ok ? 0 : 1;
 }

@@ -11,7 +11,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${ALLOCMARK_FUZZ_OUT:-"$root/build/fuzz"}
 cxx=${CLANGXX:-clang++}
 command -v "$cxx" >/dev/null 2>&1 || { echo "run.sh: $cxx not found (apt install clang)" >&2; exit 2; }
-targets=${*:-"trace_reader android text malloclab mtrace valgrind"}
+targets=${*:-"trace_reader trace_payload android text malloclab mtrace valgrind"}
 flags="-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined
        -fno-sanitize-recover=undefined -I$root"
 libs=$(pkg-config --libs libzstd libxxhash zlib)
@@ -37,7 +37,7 @@ done
 status=0
 for t in $targets; do
   case "$t" in
-    trace_reader) src="$root/workloads/fuzz/trace_reader_fuzz.cc"; defs="" ;;
+    trace_reader | trace_payload) src="$root/workloads/fuzz/${t}_fuzz.cc"; defs="" ;;
     *) src="$root/workloads/fuzz/importer_fuzz.cc"; defs="-DALLOCMARK_FUZZ_IMPORTER=\"$t\"" ;;
   esac
   echo "build fuzz_$t"

@@ -178,8 +178,8 @@ class AndroidImporter {
       uint64_t align = 0, n = 0;
       if (!pointer(f, &ptr)) return false;
       std::string_view a = f.next();
-      if (!parse_dec(a, &align) || !std::has_single_bit(align) || align > kMaxImportSize)
-        return fail_expected("a power-of-two alignment (decimal)", a);
+      if (!parse_dec(a, &align) || !std::has_single_bit(align) || align > kMaxImportAlign)
+        return fail_expected("a power-of-two alignment up to 2^40", a);
       if (!size(f, &n) || !end_of_line(f)) return false;
       if (ptr == 0) return failed_alloc();
       uint32_t obj;

@@ -192,8 +192,10 @@ TEST(AndroidImport, RefusesBadInputWithOneLine) {
       {"1: malloc 0x10 8 9\n", "in.txt:1: expected an end timestamp (ns), got end of line"},
       {"1: malloc 0x10 8 9 10 11\n", "in.txt:1: expected end of line, got '11'"},
       {"1: memalign 0x10 24 8\n",
-       "in.txt:1: expected a power-of-two alignment (decimal), got '24'"},
-      {"1: memalign 0x10 0 8\n", "in.txt:1: expected a power-of-two alignment (decimal), got '0'"},
+       "in.txt:1: expected a power-of-two alignment up to 2^40, got '24'"},
+      {"1: memalign 0x10 0 8\n", "in.txt:1: expected a power-of-two alignment up to 2^40, got '0'"},
+      {"1: memalign 0x10 2199023255552 8\n",
+       "in.txt:1: expected a power-of-two alignment up to 2^40, got '2199023255552'"},
       {"1: calloc 0x10 4294967296 4294967296\n",
        "in.txt:1: calloc(4294967296, 4294967296) is larger than 2^47 bytes or 2^32 members"},
       {"1: thread_done 0x0\n1: thread_done 0x0\n1: free 0x0\n", nullptr},  // tid reuse is fine

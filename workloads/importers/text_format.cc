@@ -249,8 +249,8 @@ class TextImporter {
       const std::string_view key = s.substr(0, eq), value = s.substr(eq + 1);
       uint64_t v = 0;
       if (key == "align") {
-        if (have_align || !parse_dec(value, &v) || !std::has_single_bit(v) || v > kMaxImportSize)
-          return fail_expected("align=<power of two up to 2^47>", s);
+        if (have_align || !parse_dec(value, &v) || !std::has_single_bit(v) || v > kMaxImportAlign)
+          return fail_expected("align=<power of two up to 2^40>", s);
         e.align_log2 = static_cast<uint8_t>(std::countr_zero(v));
         have_align = true;
       } else if (key == "nmemb" || key == "at" || key == "aux") {

@@ -204,7 +204,7 @@ TEST(TextForm, RefusesBadInputWithOneLine) {
       {"T0 malloc #0 281474976710657\n",
        "in.txt:2: expected a size of at most 2^47, got '281474976710657'"},
       {"T0 aligned_alloc #0 8 align=24\n",
-       "in.txt:2: expected align=<power of two up to 2^47>, got 'align=24'"},
+       "in.txt:2: expected align=<power of two up to 2^40>, got 'align=24'"},
       {"T0 aligned_alloc #0 8\n",
        "in.txt:2: expected align=<power of two> on aligned_alloc, got end of line"},
       {"T0 malloc #0 1\nT0 malloc #0 1\n", "in.txt:3: malloc of #0 which is already live"},

@@ -11,6 +11,8 @@ namespace allocmark {
 // Largest size an importer accepts: larger than any address space we replay on (check_trace
 // refuses the same), so a corrupt number is refused here instead of reaching an allocator.
 inline constexpr uint64_t kMaxImportSize = 1ull << 47;
+// Largest alignment: the trace format stores its exponent and reads at most 40.
+inline constexpr uint64_t kMaxImportAlign = 1ull << 40;
 
 // Reads `path` whole into *data. With `allow_zip`, a file starting with a zip local header is
 // unpacked (it must hold exactly one file); *member gets that member's name ("" otherwise).

@@ -113,8 +113,6 @@ class ValgrindImporter {
   }
 
   TraceBuilder& builder() { return builder_; }
-  // Global event numbers of aligned operator new calls, ascending.
-  const std::vector<uint64_t>& aligned_new_events() const { return aligned_new_events_; }
   uint64_t failed() const { return failed_; }
   uint64_t live_reused() const { return live_reused_; }
 
@@ -332,16 +330,16 @@ class ValgrindImporter {
           return fail_expected("arguments 'al N, size N'", c.name);
         }
         if (ptr == 0) return skip_failed();
-        if (!std::has_single_bit(align) || align > kMaxImportSize) {
+        if (!std::has_single_bit(align) || align > kMaxImportAlign) {
           line_ = c.line;
-          return fail(c.name + ": alignment " + std::to_string(align) + " is not a power of two");
+          return fail(c.name + ": alignment " + std::to_string(align) +
+                      " is not a power of two up to 2^40");
         }
         if (!checked_size(c, size)) return false;
         const uint32_t obj = bind(p, ptr);
         if (obj == kNoObject) return false;
-        // TraceBuilder::aligned_alloc takes no flags: remember the event, flag it after finish().
-        if (is_new) aligned_new_events_.push_back(builder_.events());
-        return builder_.aligned_alloc(t, obj, align, size) || builder_failed();
+        return builder_.aligned_alloc(t, obj, align, size, is_new ? kFlagCxx : 0) ||
+               builder_failed();
       }
       case Kind::kRealloc: {
         if (!want_args(c, 2)) return false;
@@ -398,24 +396,7 @@ class ValgrindImporter {
   uint64_t calls_ = 0;
   uint64_t failed_ = 0;
   uint64_t live_reused_ = 0;
-  std::vector<uint64_t> aligned_new_events_;
 };
-
-// Sets kFlagCxx on the events with the given global numbers (ascending), found via the schedule.
-void flag_cxx(Trace* trace, const std::vector<uint64_t>& global) {
-  size_t next = 0;
-  uint64_t seen = 0;
-  std::vector<uint32_t> done(trace->threads.size(), 0);
-  for (const ScheduleRun& run : trace->schedule) {
-    while (next < global.size() && global[next] < seen + run.count) {
-      const uint32_t index = done[run.thread] + static_cast<uint32_t>(global[next] - seen);
-      trace->threads[run.thread].events[index].flags |= kFlagCxx;
-      ++next;
-    }
-    seen += run.count;
-    done[run.thread] += run.count;
-  }
-}
 
 }  // namespace
 
@@ -441,7 +422,6 @@ bool import_valgrind(const std::string& path, Trace* trace, ImportStats* stats,
       ",\"unknown_frees\":" + std::to_string(stats->unknown_frees) +
       ",\"notes\":" + json_string(notes) + "}");
   *trace = b.finish();
-  flag_cxx(trace, importer.aligned_new_events());
   return true;
 }
 

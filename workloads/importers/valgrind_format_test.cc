@@ -110,7 +110,7 @@ TEST(ValgrindImport, RefusesBadInputWithOneLine) {
       {"--1-- malloc(281474976710657) = 0x10\n",
        "in.txt:1: malloc of 281474976710657 bytes: more than 2^47"},
       {"--1-- memalign(al 24, size 8) = 0x10\n",
-       "in.txt:1: memalign: alignment 24 is not a power of two"},
+       "in.txt:1: memalign: alignment 24 is not a power of two up to 2^40"},
       {"--1-- realloc(0x10,0)\n",
        "in.txt:1: expected ' = RESULT' of this call later on (truncated?), got end of line"},
       {"--1--  = 0x10\n", "in.txt:1: expected a call before ' = RESULT', got '= 0x10'"},

@@ -1,0 +1,184 @@
+// Tests of the raw-file converter on hand-made raw files: merge order, realloc halves, unknown
+// pointers, exit-snapshot duplicates, thread exits, truncation. Layer: workloads/recorder tests.
+#include "workloads/recorder/raw_convert.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "workloads/trace_file.h"
+
+namespace allocmark {
+namespace {
+
+using raw::RawRecord;
+
+RawRecord rec(uint64_t seq, uint8_t op, uint64_t ptr, uint64_t size = 0, uint64_t aux = 0,
+              uint8_t flags = 0) {
+  return RawRecord{raw::make_word(seq, op, flags), ptr, size, aux};
+}
+
+class RawFile {
+ public:
+  RawFile() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("amk-raw-test-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
+    std::filesystem::create_directories(dir_);
+    raw::FileHeader h{};
+    std::memcpy(h.magic, raw::kFileMagic, sizeof h.magic);
+    h.pid = 4242;
+    h.ppid = 1;
+    h.start_ns = 1;
+    bytes_.append(reinterpret_cast<const char*>(&h), sizeof h);
+  }
+  ~RawFile() { std::filesystem::remove_all(dir_); }
+
+  void block(uint32_t thread, const std::vector<RawRecord>& records) {
+    raw::BlockHeader b{raw::kBlockMagic, thread, static_cast<uint32_t>(records.size()), thread};
+    bytes_.append(reinterpret_cast<const char*>(&b), sizeof b);
+    bytes_.append(reinterpret_cast<const char*>(records.data()), records.size() * sizeof records[0]);
+  }
+  void append_raw(const std::string& s) { bytes_ += s; }
+
+  std::string write() {
+    const std::string path = (dir_ / "4242-1.raw").string();
+    FILE* f = std::fopen(path.c_str(), "wb");
+    std::fwrite(bytes_.data(), 1, bytes_.size(), f);
+    std::fclose(f);
+    return path;
+  }
+  std::string dir() const { return dir_.string(); }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path dir_;
+  std::string bytes_;
+};
+
+struct Converted {
+  bool ok = false;
+  std::string error;
+  Trace trace;
+  RecordStats stats;
+  TraceSummary summary;
+};
+
+Converted convert(RawFile& f) {
+  Converted c;
+  c.ok = convert_raw_file(f.write(), &c.trace, &c.stats, &c.error);
+  if (c.ok) {
+    TraceError e;
+    EXPECT_TRUE(check_trace(c.trace, &c.summary, &e)) << e.message();
+  }
+  return c;
+}
+
+TEST(RawConvert, MergesThreadsBySequenceWithCrossThreadFree) {
+  RawFile f;
+  // Thread 2's block is written first (it flushed first), yet order follows sequence numbers.
+  f.block(2, {rec(3, raw::kFree, 0x1000), rec(4, raw::kMalloc, 0x3000, 32)});
+  f.block(1, {rec(1, raw::kMalloc, 0x1000, 100), rec(2, raw::kCalloc, 0x2000, 8, 4),
+              rec(5, raw::kFree, 0x3000, 32, 0, raw::kRawCxx | raw::kRawSized)});
+  Converted c = convert(f);
+  ASSERT_TRUE(c.ok) << c.error;
+  ASSERT_EQ(c.trace.threads.size(), 2u);
+  const auto& t0 = c.trace.threads[0].events;
+  const auto& t1 = c.trace.threads[1].events;
+  ASSERT_EQ(t0.size(), 3u);
+  ASSERT_EQ(t1.size(), 2u);
+  EXPECT_EQ(t0[0].op, Op::kMalloc);
+  EXPECT_EQ(t0[1].op, Op::kCalloc);
+  EXPECT_EQ(t0[1].size, 32u);
+  EXPECT_EQ(t0[1].aux, 4u);
+  EXPECT_EQ(t1[0].op, Op::kFree);
+  EXPECT_TRUE(t1[0].flags & kFlagHasDep);
+  EXPECT_EQ(t0[2].op, Op::kFree);
+  EXPECT_TRUE(t0[2].flags & kFlagSizedFree);
+  EXPECT_EQ(c.summary.cross_thread_frees, 2u);
+  EXPECT_EQ(c.stats.peak_live_bytes, 132u);  // 100 + 32 live at seq 2
+  EXPECT_EQ(c.summary.peak_live_bytes, c.stats.peak_live_bytes);
+}
+
+TEST(RawConvert, MovedReallocReleasesOldPointerBeforeTheCall) {
+  RawFile f;
+  // Thread 1 reallocs 0x1000 -> 0x2000; between its two halves thread 2 gets 0x1000 back from
+  // malloc (the old block was freed inside realloc) and frees the block that was at 0x2000.
+  f.block(1, {rec(1, raw::kMalloc, 0x1000, 10), rec(4, raw::kReallocFree, 0x1000),
+              rec(7, raw::kRealloc, 0x2000, 50, 0x1000)});
+  f.block(2, {rec(2, raw::kMalloc, 0x2000, 20), rec(5, raw::kMalloc, 0x1000, 30),
+              rec(6, raw::kFree, 0x2000), rec(8, raw::kFree, 0x1000)});
+  Converted c = convert(f);
+  ASSERT_TRUE(c.ok) << c.error;
+  EXPECT_EQ(c.stats.implicit_frees, 0u);
+  EXPECT_EQ(c.stats.unknown_frees, 0u);
+  EXPECT_EQ(c.summary.by_op[static_cast<int>(Op::kRealloc)], 1u);
+  EXPECT_EQ(c.summary.final_live_bytes, 50u);
+  EXPECT_EQ(c.summary.peak_live_bytes, c.stats.peak_live_bytes);
+}
+
+TEST(RawConvert, UnknownPointersAreCountedNotFatal) {
+  RawFile f;
+  f.block(1, {rec(1, raw::kFree, 0xdead), rec(2, raw::kRealloc, 0x5000, 64, 0xbeef),
+              rec(3, raw::kRealloc, 0x6000, 8, 0), rec(4, raw::kMalloc, 0x5000, 16)});
+  Converted c = convert(f);
+  ASSERT_TRUE(c.ok) << c.error;
+  EXPECT_EQ(c.stats.unknown_frees, 1u);
+  EXPECT_EQ(c.stats.unknown_reallocs, 1u);
+  EXPECT_EQ(c.stats.implicit_frees, 1u);  // 0x5000 handed out again without a seen free
+  EXPECT_EQ(c.summary.final_live_bytes, 24u);
+}
+
+TEST(RawConvert, SnapshotDuplicatesDroppedAndThreadExitPlacedLast) {
+  RawFile f;
+  // An exit snapshot of thread 2 (a prefix), then its owner's full block, then one record it
+  // made after its exit hook ran (direct mode).
+  f.block(2, {rec(2, raw::kMalloc, 0x2000, 8)});
+  f.block(1, {rec(1, raw::kMalloc, 0x1000, 8)});
+  f.block(2, {rec(2, raw::kMalloc, 0x2000, 8), rec(3, raw::kThreadExit, 0)});
+  f.block(2, {rec(4, raw::kFree, 0x2000)});
+  f.block(1, {rec(5, raw::kFree, 0x1000)});
+  Converted c = convert(f);
+  ASSERT_TRUE(c.ok) << c.error;
+  EXPECT_EQ(c.stats.duplicates, 1u);
+  const auto& t1 = c.trace.threads[1].events;
+  ASSERT_EQ(t1.size(), 3u);
+  EXPECT_EQ(t1[2].op, Op::kThreadExit);
+  EXPECT_EQ(c.summary.final_live_bytes, 0u);
+}
+
+TEST(RawConvert, TruncatedBlockDroppedBadBlockRefused) {
+  RawFile f;
+  f.block(1, {rec(1, raw::kMalloc, 0x1000, 8)});
+  raw::BlockHeader cut{raw::kBlockMagic, 1, 5, 1};  // 5 records announced, 4 bytes follow
+  f.append_raw(std::string(reinterpret_cast<const char*>(&cut), sizeof cut) + "abcd");
+  Converted c = convert(f);
+  ASSERT_TRUE(c.ok) << c.error;
+  EXPECT_EQ(c.stats.truncated_bytes, 20u);
+
+  RawFile g;
+  g.block(1, {rec(1, raw::kMalloc, 0x1000, 8)});
+  g.append_raw(std::string(16, 'x'));
+  Converted d = convert(g);
+  EXPECT_FALSE(d.ok);
+  EXPECT_NE(d.error.find("offset 80: expected a record block"), std::string::npos) << d.error;
+}
+
+TEST(RawConvert, ListGroupsImagesByPid) {
+  RawFile f;
+  f.block(1, {rec(1, raw::kMalloc, 0x1000, 8)});
+  f.write();
+  std::vector<RawProcess> procs;
+  std::string error;
+  ASSERT_TRUE(list_raw_processes(f.dir(), &procs, &error)) << error;
+  ASSERT_EQ(procs.size(), 1u);
+  EXPECT_EQ(procs[0].pid, 4242u);
+  EXPECT_TRUE(procs[0].replaced.empty());
+}
+
+}  // namespace
+}  // namespace allocmark

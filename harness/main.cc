@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "harness/allocator_registry.h"
+#include "harness/command_line.h"
 #include "harness/merge.h"
 #include "harness/python_tools.h"
 #include "harness/runner.h"
@@ -108,6 +109,12 @@ bool plan_workloads(const std::string& suite, const std::vector<std::string>& na
 }
 
 int main_impl(int argc, char** argv) {
+  // `run --resume DIR` alone finishes the run as it was planned: DIR/meta.json's command.
+  std::vector<std::string> words(argv, argv + argc), resumed;
+  if (resume_words(words, &resumed)) words = std::move(resumed);
+  std::vector<const char*> word_ptrs;
+  for (const auto& w : words) word_ptrs.push_back(w.c_str());
+
   CLI::App app{"allocmark: benchmark and compare memory allocators"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
@@ -190,7 +197,7 @@ int main_impl(int argc, char** argv) {
   record_cmd.add_to(app);
 
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(word_ptrs.size()), word_ptrs.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -211,8 +218,7 @@ int main_impl(int argc, char** argv) {
   if (trace_cmds.selected()) return trace_cmds.run();
   if (record_cmd.selected()) return record_cmd.run();
 
-  std::string cmdline;
-  for (int i = 0; i < argc; ++i) cmdline += (i ? " " : "") + std::string(argv[i]);
+  const std::string cmdline = shell_join(words);  // pastes back into a shell as these words
   if (*merge_cmd) {
     merge.report = !merge_no_report;
     merge.command_line = cmdline;

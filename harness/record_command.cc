@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ struct Launch {
   pid_t pid = -1;
   int exec_errno = 0;  // set when exec failed
   int status = 0;      // waitpid status
+  double cpu_s = 0;    // the program's user + system time (its children included if waited)
 };
 
 // Starts the program and waits for it. A close-on-exec pipe tells exec failure from the
@@ -94,8 +96,11 @@ Launch launch(const std::vector<std::string>& command, const std::string& raw_di
   }
   close(pipe_fds[0]);
   if (n == sizeof e) l.exec_errno = e;
-  while (waitpid(l.pid, &l.status, 0) < 0 && errno == EINTR) {
+  struct rusage usage {};
+  while (wait4(l.pid, &l.status, 0, &usage) < 0 && errno == EINTR) {
   }
+  l.cpu_s = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+            static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGQUIT, &old_quit, nullptr);
   return l;
@@ -283,8 +288,10 @@ int RecordCommand::run() {
   }
   remove_dir(raw_dir);
   const auto t2 = std::chrono::steady_clock::now();
-  std::fprintf(stderr, "allocmark: record: program ran %.3f s, exit status %d; converted in %.3f s\n",
-               std::chrono::duration<double>(t1 - t0).count(), code,
+  std::fprintf(stderr,
+               "allocmark: record: program ran %.3f s (cpu %.3f s), exit status %d; converted in "
+               "%.3f s\n",
+               std::chrono::duration<double>(t1 - t0).count(), l.cpu_s, code,
                std::chrono::duration<double>(t2 - t1).count());
   return status;
 }

@@ -86,7 +86,7 @@ int finish_run_directory(const std::string& dir, json meta, const FinishOptions&
     } else if (l.contains("allocator_version")) {
       entry["version"] = l["allocator_version"];
     }
-    if (l.contains("malloc_provider") && entry.value("kind", "") != "native") {
+    if (l.contains("malloc_provider") && entry.value("kind", "") == "preload") {
       entry["malloc_provider"] = l["malloc_provider"];
       if (!entry.contains("path") || entry["path"].is_null()) entry["path"] = l["malloc_provider"];
     }

@@ -12,8 +12,8 @@
 
 namespace allocmark {
 
-// Samples every `interval` (starting at 250 us); when its buffer fills it drops every other
-// sample and doubles the interval, so any run of 50 ms or more ends with 100 to 2048 samples
+// Samples every `interval` (starting at 100 us); when its buffer fills it drops every other
+// sample and doubles the interval, so any run of 10 ms or more ends with 100 to 2048 samples
 // spread evenly. Cost: one pread of /proc/self/statm per sample (a few microseconds on the
 // sampler's own thread).
 class TimelineSampler {
@@ -43,7 +43,7 @@ class TimelineSampler {
   MmapVector<Sample> buf_;
   size_t used_ = 0;
   uint64_t t0_ = 0;
-  uint64_t interval_ns_ = 250000;
+  uint64_t interval_ns_ = 100000;
   uint64_t peak_rss_ = 0;
   std::atomic<uint32_t> state_{0};  // 0 waiting, 1 running, 2 stop
   std::thread thread_;

@@ -60,13 +60,17 @@ nlohmann::json summary_json(const TraceSummary& s, const Trace& t) {
   nlohmann::json by_op = nlohmann::json::object();
   for (int i = 0; i < kOpCount; ++i)
     if (s.by_op[i]) by_op[op_name(static_cast<Op>(i))] = s.by_op[i];
-  nlohmann::json hist = nlohmann::json::object();
-  for (int b = 0; b < 65; ++b) {
-    if (!s.size_histogram[b]) continue;
-    const std::string range = b == 0 ? "0" : std::to_string(b == 1 ? 1 : 1ull << (b - 1)) + "-" +
-                                                 std::to_string((b == 64 ? 0 : (1ull << b)) - 1);
-    hist[range] = s.size_histogram[b];
-  }
+  // Power-of-two buckets as an ordered list: [{"min":..,"max":..,"count":..}, ...].
+  auto buckets = [](const uint64_t (&h)[65]) {
+    nlohmann::json out = nlohmann::json::array();
+    for (int b = 0; b < 65; ++b) {
+      if (!h[b]) continue;
+      const uint64_t lo = b == 0 ? 0 : 1ull << (b - 1);
+      const uint64_t hi = b == 0 ? 0 : b == 64 ? UINT64_MAX : (1ull << b) - 1;
+      out.push_back({{"min", lo}, {"max", hi}, {"count", h[b]}});
+    }
+    return out;
+  };
   return {{"events", s.events},
           {"events_by_op", by_op},
           {"threads", s.threads},
@@ -79,7 +83,8 @@ nlohmann::json summary_json(const TraceSummary& s, const Trace& t) {
           {"cross_thread_frees", s.cross_thread_frees},
           {"dependencies", s.dependencies},
           {"recorded_order", !t.schedule.empty()},
-          {"size_histogram", hist},
+          {"size_histogram", buckets(s.size_histogram)},
+          {"lifetime_histogram_events", buckets(s.lifetime_histogram)},
           {"metadata", nlohmann::json::parse(t.metadata_json, nullptr, false)}};
 }
 
@@ -145,9 +150,14 @@ int TraceCommands::info() {
               static_cast<unsigned long long>(s.cross_thread_frees),
               static_cast<unsigned long long>(s.dependencies));
   std::printf("recorded order  %s\n", trace.schedule.empty() ? "no" : "yes");
-  std::printf("sizes\n");
-  for (auto it = j["size_histogram"].begin(); it != j["size_histogram"].end(); ++it)
-    std::printf("  %-22s%s\n", it.key().c_str(), it->dump().c_str());
+  auto print_buckets = [](const char* title, const nlohmann::json& list) {
+    std::printf("%s\n", title);
+    for (const auto& b : list)
+      std::printf("  %12llu - %-12llu %llu\n", b["min"].get<unsigned long long>(),
+                  b["max"].get<unsigned long long>(), b["count"].get<unsigned long long>());
+  };
+  print_buckets("sizes (bytes)", j["size_histogram"]);
+  print_buckets("lifetimes of freed objects (events)", j["lifetime_histogram_events"]);
   return 0;
 }
 

@@ -150,10 +150,13 @@ def test_ctrl_c_exits_130_keeps_lines_and_resume_completes(trace, tmp_path):
     assert meta["interrupted"] is True and meta["finished"] is None
     assert not workers_of(trace)
 
-    resumed = allocmark(*run_args(trace, out)[:-2], "--resume", out)
+    # A bare resume finishes the run as it was planned (meta.json's command), nothing else.
+    resumed = allocmark("run", "--resume", out, "--quiet", "--no-report")
     assert resumed.returncode == 0, resumed.stderr
     assert_one_line_per_cell(out)
     assert read_lines(out)[: len(kept)] == kept
+    meta = json.loads((out / "meta.json").read_text())
+    assert "--resume" in meta["command_line"] and "--reps 4" in meta["command_line"]
 
 
 def test_torn_last_line_is_cut_and_its_cell_runs_again(trace, tmp_path):

@@ -116,3 +116,18 @@ def test_check_mode_names_misaligned_and_overlapping_blocks(small_churn, tmp_pat
     assert by_alloc["overlap"]["status"] == "invalid"
     assert "overlaps live object" in by_alloc["overlap"]["detail"]
     assert "thread 0 event" in by_alloc["overlap"]["detail"]
+
+
+def test_mem_limit_turns_exhaustion_into_oom(tmp_path):
+    trace = tmp_path / "big.amt"
+    allocmark("trace", "gen", "large-buffers", "--param", "steps=10", "-o", trace, check=True)
+    out = tmp_path / "run"
+    allocmark("run", "--trace", trace, "--allocators", "glibc,bump", "--mem-limit", "64M",
+              "--reps", 1, "--warmup", 0, "--out", out, "--no-report", "--quiet", check=True)
+    by_alloc = {l["allocator"]: l for l in read_lines(out)}
+    # Both hit the cap: the 5-25 MiB buffers outgrow 64 MiB of address space.
+    for name in ("glibc", "bump"):
+        assert by_alloc[name]["status"] == "oom", by_alloc[name]
+        assert "returned null" in by_alloc[name]["detail"]
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["plan"]["mem_limit_bytes"] == 64 << 20

@@ -87,6 +87,9 @@ struct TraceSummary {
   uint64_t dependencies = 0;
   uint64_t total_allocated_bytes = 0;
   uint64_t size_histogram[65] = {};  // allocations by bit length of size (0 = size 0)
+  // Lifetimes of freed objects, in events of the recorded order between allocation and free,
+  // by bit length (objects still live at the end are final_live_objects).
+  uint64_t lifetime_histogram[65] = {};
 };
 
 }  // namespace allocmark

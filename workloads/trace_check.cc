@@ -9,6 +9,7 @@ namespace {
 
 struct ObjectSlot {
   uint64_t size;
+  uint64_t born;    // position in the recorded order of its allocation
   uint32_t thread;  // thread that allocated it
   uint8_t state;    // 0 never allocated, 1 live, 2 freed
 };
@@ -37,22 +38,26 @@ class Checker {
         for (uint32_t i = 0; i < run.count; ++i)
           if (!step(run.thread, /*may_block=*/false)) return false;
     } else {
-      // Round robin: run each thread until it blocks on a dependency; no progress = deadlock.
-      bool progress = true, remaining = true;
-      while (remaining && progress) {
-        progress = remaining = false;
-        for (uint32_t t = 0; t < trace_.threads.size(); ++t) {
-          while (done_[t] < trace_.threads[t].events.size()) {
-            if (blocked(t)) {
-              remaining = true;
-              break;
-            }
+      // Round robin over the threads with events left: run each until it blocks on a
+      // dependency; a round without progress is a cycle. Finished threads leave the list, so a
+      // trace with many empty or short threads costs O(events + threads), not threads x rounds.
+      MmapVector<uint32_t> active;
+      for (uint32_t t = 0; t < trace_.threads.size(); ++t)
+        if (!trace_.threads[t].events.empty()) active.push_back(t);
+      bool progress = true;
+      while (!active.empty() && progress) {
+        progress = false;
+        size_t kept = 0;
+        for (uint32_t t : active) {
+          while (done_[t] < trace_.threads[t].events.size() && !blocked(t)) {
             if (!step(t, true)) return false;
             progress = true;
           }
+          if (done_[t] < trace_.threads[t].events.size()) active[kept++] = t;
         }
+        active.resize(kept);
       }
-      if (remaining) return bad("dependencies", "threads wait on each other (cycle)");
+      if (!active.empty()) return bad("dependencies", "threads wait on each other (cycle)");
     }
     summary_->final_live_bytes = live_bytes_;
     summary_->final_live_objects = live_objects_;
@@ -80,6 +85,7 @@ class Checker {
     auto where = [&] { return "thread " + std::to_string(t) + " event " + std::to_string(i); };
     if (static_cast<uint8_t>(e.op) >= kOpCount) return bad(where(), "unknown operation");
     if (e.flags & ~kFlagsKnown) return bad(where(), "unknown flag bits");
+    if (e.align_log2 > 40) return bad(where(), "alignment above 2^40");
     if (e.flags & kFlagHasDep) {
       if (e.dep_thread >= done_.size() || e.dep_thread == t)
         return bad(where(), "dependency names a bad thread");
@@ -118,7 +124,7 @@ class Checker {
                                   (o.state == 1 ? " which is already live" : " which was freed"));
         if (e.op == Op::kCalloc && e.aux != 0 && e.size % e.aux != 0)
           return bad(where(), "calloc size is not a multiple of nmemb");
-        o = {e.size, t, 1};
+        o = {e.size, summary_->events, t, 1};
         ++live_objects_;
         summary_->peak_live_objects = std::max(summary_->peak_live_objects, live_objects_);
         add_live(e.size);
@@ -133,6 +139,7 @@ class Checker {
                                   (o.state == 0 ? " which was never allocated"
                                                 : " which is already freed (double free)"));
         e.size = o.size;  // v1 files do not store it: the object table knows
+        ++summary_->lifetime_histogram[std::bit_width(summary_->events - o.born)];
         o.state = 2;
         live_bytes_ -= o.size;
         --live_objects_;

@@ -39,7 +39,8 @@ struct size_class {
   void* free_list; /* intrusive: the first word of a free block points to the next */
   char* cur;       /* bump range in the newest slab */
   char* end;
-  struct slab_trailer* slabs;
+  struct slab_trailer* slabs; /* in use since the last reset */
+  struct slab_trailer* spare; /* kept mapped by reset, reused before mapping new ones */
   /* Written under the lock, read by stats() without it: atomics, relaxed, no RMW. */
   _Atomic uint64_t in_use, reserved, maps, unmaps;
 };
@@ -97,11 +98,20 @@ static void* map_aligned(size_t len, size_t align) {
   return p;
 }
 
-/* Slow path: a new slab for class c (lock held). */
+/* Slow path: a spare or new slab for class k (lock held). */
 static int refill(struct state* s, struct size_class* k) {
+  struct slab_trailer* t = k->spare;
+  if (t) {
+    k->spare = t->next;
+    t->next = k->slabs;
+    k->slabs = t;
+    k->cur = t->base;
+    k->end = t->base + s->slab_size - kTrailer;
+    return 1;
+  }
   char* base = map_aligned(s->slab_size, s->slab_size);
   if (!base) return 0;
-  struct slab_trailer* t = (struct slab_trailer*)(base + s->slab_size - kTrailer);
+  t = (struct slab_trailer*)(base + s->slab_size - kTrailer);
   t->base = base;
   t->next = k->slabs;
   k->slabs = t;
@@ -195,11 +205,45 @@ static void sc_deallocate(void* state, void* ptr, size_t size, size_t align) {
   pthread_mutex_unlock(&k->lock);
 }
 
-/* In place when the new size falls in the same class; otherwise move. */
+/* Large to large with at most page alignment: mremap, which moves pages instead of bytes (the
+ * header keeps its offset from the mapping's start, so it moves along). NULL when it fails. */
+static void* reallocate_large(struct state* s, void* ptr, size_t new_size) {
+  struct large_block* h = (struct large_block*)((char*)ptr - kLargeHeader);
+  const size_t offset = (size_t)((char*)ptr - (char*)h->base);
+  if (new_size > SIZE_MAX / 2) return NULL;
+  const size_t len = (offset + new_size + kPage - 1) & ~(size_t)(kPage - 1);
+  pthread_mutex_lock(&s->large_lock);
+  if (len == h->len) { /* same pages: no system call */
+    bump_counter(&s->large_in_use, (int64_t)new_size - (int64_t)h->size);
+    h->size = new_size;
+    pthread_mutex_unlock(&s->large_lock);
+    return ptr;
+  }
+  char* base = mremap(h->base, h->len, len, MREMAP_MAYMOVE);
+  if (base == MAP_FAILED) {
+    pthread_mutex_unlock(&s->large_lock);
+    return NULL;
+  }
+  struct large_block* moved = (struct large_block*)(base + offset - kLargeHeader);
+  if (moved->prev) moved->prev->next = moved;
+  else s->large = moved;
+  if (moved->next) moved->next->prev = moved;
+  bump_counter(&s->large_in_use, (int64_t)new_size - (int64_t)moved->size);
+  bump_counter(&s->large_reserved, (int64_t)len - (int64_t)moved->len);
+  moved->base = base;
+  moved->len = len;
+  moved->size = new_size;
+  pthread_mutex_unlock(&s->large_lock);
+  return base + offset;
+}
+
+/* In place when the new size falls in the same class, mremap between large blocks; otherwise
+ * allocate, copy, free. */
 static void* sc_reallocate(void* state, void* ptr, size_t old_size, size_t new_size,
                            size_t align) {
   const size_t a = small_request(old_size, align), b = small_request(new_size, align);
   if (a && b && class_of(a) == class_of(b)) return ptr;
+  if (!a && !b && align <= kPage) return reallocate_large(state, ptr, new_size);
   void* q = sc_allocate(state, new_size, align);
   if (!q) return NULL;
   memcpy(q, ptr, old_size < new_size ? old_size : new_size);
@@ -207,7 +251,8 @@ static void* sc_reallocate(void* state, void* ptr, size_t old_size, size_t new_s
   return q;
 }
 
-/* Gives every slab and large mapping back to the OS. Called with no other call in flight. */
+/* Frees every block at once. Slabs stay mapped as spares (a phase-structured program would
+ * map them again at once); large mappings are given back. With no other call in flight. */
 static void sc_reset(void* state) {
   struct state* s = state;
   for (unsigned c = 0; c < kSmallClasses; ++c) {
@@ -216,13 +261,12 @@ static void sc_reset(void* state) {
     while (k->slabs) {
       struct slab_trailer* t = k->slabs;
       k->slabs = t->next;
-      munmap(t->base, s->slab_size);
-      bump_counter(&k->unmaps, 1);
+      t->next = k->spare;
+      k->spare = t;
     }
     k->free_list = NULL;
     k->cur = k->end = NULL;
     atomic_store_explicit(&k->in_use, 0, memory_order_relaxed);
-    atomic_store_explicit(&k->reserved, 0, memory_order_relaxed);
     pthread_mutex_unlock(&k->lock);
   }
   pthread_mutex_lock(&s->large_lock);
@@ -297,6 +341,14 @@ static void* sc_create(const char* options, char* error, size_t error_size) {
 static void sc_destroy(void* state) {
   struct state* s = state;
   sc_reset(s);
+  for (unsigned c = 0; c < kSmallClasses; ++c) {
+    struct slab_trailer* t = s->classes[c].spare;
+    while (t) {
+      struct slab_trailer* next = t->next; /* read before the unmap takes it away */
+      munmap(t->base, s->slab_size);
+      t = next;
+    }
+  }
   for (unsigned c = 0; c < kSmallClasses; ++c) pthread_mutex_destroy(&s->classes[c].lock);
   pthread_mutex_destroy(&s->large_lock);
   munmap(s, sizeof(struct state));

@@ -86,7 +86,8 @@ Launch launch(const std::vector<std::string>& command, const std::string& raw_di
     return l;
   }
   // Like system(): a Ctrl-C goes to the program, and we live to convert what it recorded.
-  struct sigaction ignore {}, old_int{}, old_quit{};
+  struct sigaction ignore {
+  }, old_int{}, old_quit{};
   ignore.sa_handler = SIG_IGN;
   sigaction(SIGINT, &ignore, &old_int);
   sigaction(SIGQUIT, &ignore, &old_quit);
@@ -114,8 +115,10 @@ std::string unknown_option_before_program() {
   if (!f) return "";
   std::vector<std::string> args(1);
   for (int c; (c = std::fgetc(f)) != EOF;) {
-    if (c) args.back() += static_cast<char>(c);
-    else args.emplace_back();
+    if (c)
+      args.back() += static_cast<char>(c);
+    else
+      args.emplace_back();
   }
   std::fclose(f);
   size_t i = 0;
@@ -123,11 +126,13 @@ std::string unknown_option_before_program() {
   for (++i; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--" || a.empty() || a[0] != '-') break;
-    if (a == "-o" || a == "--out" || a == "--level") ++i;
+    if (a == "-o" || a == "--out" || a == "--level")
+      ++i;
     else if (a == "--no-children" || a.rfind("--out=", 0) == 0 || a.rfind("--level=", 0) == 0 ||
              (a.size() > 2 && a.rfind("-o", 0) == 0))
       continue;
-    else return a;
+    else
+      return a;
   }
   return "";
 }
@@ -141,8 +146,8 @@ int exit_code(int status) {
 }  // namespace
 
 void RecordCommand::add_to(CLI::App& app) {
-  cmd_ = app.add_subcommand("record",
-                            "Run a program with the recording library and write its trace");
+  cmd_ =
+      app.add_subcommand("record", "Run a program with the recording library and write its trace");
   cmd_->add_option("-o,--out", out_,
                    "Trace file to write; a child process's goes to FILE with .PID before the "
                    "extension")
@@ -175,7 +180,8 @@ int RecordCommand::run() {
   }
   const std::string lib = record_library();
   if (access(lib.c_str(), R_OK) != 0) {
-    std::fprintf(stderr, "allocmark: record: recording library '%s' is missing (build amk_record)\n",
+    std::fprintf(stderr,
+                 "allocmark: record: recording library '%s' is missing (build amk_record)\n",
                  lib.c_str());
     return 2;
   }
@@ -281,10 +287,10 @@ int RecordCommand::run() {
       notes += ", " + std::to_string(stats.truncated_bytes) + " bytes of a cut-off block dropped";
     if (!p.replaced.empty())
       notes += ", " + std::to_string(p.replaced.size()) + " earlier image(s) replaced by exec";
-    std::fprintf(stderr,
-                 "allocmark: record: %s: %llu events, %u threads, peak live %llu bytes (pid %u%s)\n",
-                 path.c_str(), static_cast<unsigned long long>(summary.events), summary.threads,
-                 static_cast<unsigned long long>(summary.peak_live_bytes), p.pid, notes.c_str());
+    std::fprintf(
+        stderr, "allocmark: record: %s: %llu events, %u threads, peak live %llu bytes (pid %u%s)\n",
+        path.c_str(), static_cast<unsigned long long>(summary.events), summary.threads,
+        static_cast<unsigned long long>(summary.peak_live_bytes), p.pid, notes.c_str());
   }
   remove_dir(raw_dir);
   const auto t2 = std::chrono::steady_clock::now();

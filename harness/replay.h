@@ -150,10 +150,12 @@ class Replayer {
     return lg ? size_t{1} << lg : 0;
   }
 
+  template <TouchPolicy kTouch>
   [[gnu::always_inline]] void touch(void* p, uint64_t size) {
+    if constexpr (kTouch == TouchPolicy::kNone) return;
     if (size > config_.touch_limit) size = config_.touch_limit;
     auto* c = static_cast<unsigned char*>(p);
-    switch (config_.touch) {
+    switch (kTouch) {
       case TouchPolicy::kNone:
         return;
       case TouchPolicy::kFirst:
@@ -226,8 +228,13 @@ class Replayer {
   }
 
   // One event. Returns false when the allocator failed (oom recorded).
-  [[gnu::always_inline]] bool apply(uint32_t t, uint64_t i, const Event& e, ThreadCounters& c) {
-    Slot& s = slots_[e.obj == kNoObject ? 0 : e.obj];
+  // kTouch and kCheck are template parameters so the common run (pages, no check) carries no
+  // per-event tests for them: the replay loop of the null allocator is ~47 instructions per
+  // event (callgrind, see bench/README.md), most of it the switch and the slot bookkeeping.
+  template <TouchPolicy kTouch, bool kCheck>
+  [[gnu::always_inline]] bool apply(Slot* slots, uint32_t t, uint64_t i, const Event& e,
+                                    ThreadCounters& c) {
+    Slot& s = slots[e.obj == kNoObject ? 0 : e.obj];
     switch (e.op) {
       case Op::kMalloc:
       case Op::kCalloc:
@@ -242,11 +249,11 @@ class Replayer {
           if (p && e.op == Op::kCalloc) std::memset(p, 0, std::min<uint64_t>(e.size, config_.touch_limit));
         }
         if (!p && e.size) return fail_oom(t, i, e), false;
-        if (checker_) [[unlikely]] {
+        if constexpr (kCheck) {
           if (p && !checker_->on_allocate(t, i, e, p, e.size, align, e.op == Op::kCalloc))
             return fail_invalid(), false;
         } else if (e.op != Op::kCalloc) {
-          touch(p, e.size);
+          touch<kTouch>(p, e.size);
         }
         s.ptr = p;
         s.size = e.size | (uint64_t{e.align_log2} << 56);
@@ -257,8 +264,9 @@ class Replayer {
       case Op::kRealloc: {
         const uint64_t old = (e.flags & kFlagFromNull) ? 0 : s.size & kSizeMask;
         void* old_ptr = (e.flags & kFlagFromNull) ? nullptr : s.ptr;
-        if (checker_ && old_ptr && !checker_->on_release(t, i, e, old_ptr, old))
-          return fail_invalid(), false;
+        if constexpr (kCheck) {
+          if (old_ptr && !checker_->on_release(t, i, e, old_ptr, old)) return fail_invalid(), false;
+        }
         void* p;
         if constexpr (Reallocating<A>) {
           p = alloc_.reallocate(old_ptr, old, e.size, 0);
@@ -270,12 +278,14 @@ class Replayer {
           }
         }
         if (!p && e.size) return fail_oom(t, i, e), false;
-        if (checker_) [[unlikely]] {
+        if constexpr (kCheck) {
           const bool ok = old_ptr ? checker_->on_reallocate(t, i, e, p, old, e.size)
                                   : checker_->on_allocate(t, i, e, p, e.size, 0, false);
           if (!ok) return fail_invalid(), false;
-        } else if (e.size > old && old < config_.touch_limit)
-          touch(static_cast<char*>(p) + old, std::min<uint64_t>(e.size, config_.touch_limit) - old);
+        } else if (e.size > old && old < config_.touch_limit) {
+          touch<kTouch>(static_cast<char*>(p) + old,
+                        std::min<uint64_t>(e.size, config_.touch_limit) - old);
+        }
         s.ptr = p;
         s.size = e.size;
         c.live_bytes.store(c.live_bytes.load(std::memory_order_relaxed) + e.size - old,
@@ -283,8 +293,9 @@ class Replayer {
         return true;
       }
       case Op::kFree:
-        if (checker_ && !checker_->on_release(t, i, e, s.ptr, s.size & kSizeMask))
-          return fail_invalid(), false;
+        if constexpr (kCheck) {
+          if (!checker_->on_release(t, i, e, s.ptr, s.size & kSizeMask)) return fail_invalid(), false;
+        }
         if constexpr (Resettable<A>) {
           // Arena-style allocators release phase objects in bulk at kPhaseEnd.
           if ((e.flags & kFlagPhaseFree) && phase_reset_ok_) {
@@ -302,7 +313,7 @@ class Replayer {
       case Op::kAccess:
         // Writes the bytes the trace names (clamped for allocators with fake memory); a check
         // run keeps the fill pattern instead.
-        if (!checker_ && e.aux < config_.touch_limit)
+        if (!kCheck && e.aux < config_.touch_limit)
           std::memset(static_cast<char*>(s.ptr) + e.aux, static_cast<int>(i),
                       std::min<uint64_t>(e.size, config_.touch_limit - e.aux));
         return true;
@@ -325,7 +336,20 @@ class Replayer {
 
   // Runs events [from, to) of thread t. Latency is sampled every `latency_period` events.
   bool run_range(uint32_t t, uint64_t from, uint64_t to) {
+    if (config_.check) return run_range_as<TouchPolicy::kNone, true>(t, from, to);
+    switch (config_.touch) {
+      case TouchPolicy::kNone: return run_range_as<TouchPolicy::kNone, false>(t, from, to);
+      case TouchPolicy::kFirst: return run_range_as<TouchPolicy::kFirst, false>(t, from, to);
+      case TouchPolicy::kPages: return run_range_as<TouchPolicy::kPages, false>(t, from, to);
+      case TouchPolicy::kFull: return run_range_as<TouchPolicy::kFull, false>(t, from, to);
+    }
+    return false;
+  }
+
+  template <TouchPolicy kTouch, bool kCheck>
+  bool run_range_as(uint32_t t, uint64_t from, uint64_t to) {
     const Event* events = trace_.threads[t].events.data();
+    Slot* slots = slots_.data();  // a local: stores through slots cannot reload it
     ThreadCounters& c = counters_[t];
     LatencyRecorder& lat = latency_[t];
     uint32_t countdown = lat.countdown;
@@ -339,10 +363,10 @@ class Replayer {
       if (--countdown == 0) [[unlikely]] {
         countdown = config_.latency_period;
         const uint64_t t0 = now_ns();
-        ok = apply(t, i, e, c);
+        ok = apply<kTouch, kCheck>(slots, t, i, e, c);
         lat.record(e.op, now_ns() - t0);
       } else {
-        ok = apply(t, i, e, c);
+        ok = apply<kTouch, kCheck>(slots, t, i, e, c);
       }
       if (!ok) return false;
       c.events_done.store(i + 1, std::memory_order_relaxed);

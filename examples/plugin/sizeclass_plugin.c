@@ -117,8 +117,9 @@ static int refill(struct state* s, struct size_class* k) {
   k->slabs = t;
   k->cur = base;
   k->end = base + s->slab_size - kTrailer;
-  atomic_store_explicit(&k->reserved, atomic_load_explicit(&k->reserved, memory_order_relaxed) +
-                                          s->slab_size, memory_order_relaxed);
+  atomic_store_explicit(&k->reserved,
+                        atomic_load_explicit(&k->reserved, memory_order_relaxed) + s->slab_size,
+                        memory_order_relaxed);
   atomic_store_explicit(&k->maps, atomic_load_explicit(&k->maps, memory_order_relaxed) + 1,
                         memory_order_relaxed);
   return 1;
@@ -157,8 +158,10 @@ static void* allocate_large(struct state* s, size_t size, size_t align) {
 static void deallocate_large(struct state* s, void* ptr) {
   struct large_block* h = (struct large_block*)((char*)ptr - kLargeHeader);
   pthread_mutex_lock(&s->large_lock);
-  if (h->prev) h->prev->next = h->next;
-  else s->large = h->next;
+  if (h->prev)
+    h->prev->next = h->next;
+  else
+    s->large = h->next;
   if (h->next) h->next->prev = h->prev;
   bump_counter(&s->large_in_use, -(int64_t)h->size);
   bump_counter(&s->large_reserved, -(int64_t)h->len);
@@ -225,8 +228,10 @@ static void* reallocate_large(struct state* s, void* ptr, size_t new_size) {
     return NULL;
   }
   struct large_block* moved = (struct large_block*)(base + offset - kLargeHeader);
-  if (moved->prev) moved->prev->next = moved;
-  else s->large = moved;
+  if (moved->prev)
+    moved->prev->next = moved;
+  else
+    s->large = moved;
   if (moved->next) moved->next->prev = moved;
   bump_counter(&s->large_in_use, (int64_t)new_size - (int64_t)moved->size);
   bump_counter(&s->large_reserved, (int64_t)len - (int64_t)moved->len);
@@ -239,8 +244,7 @@ static void* reallocate_large(struct state* s, void* ptr, size_t new_size) {
 
 /* In place when the new size falls in the same class, mremap between large blocks; otherwise
  * allocate, copy, free. */
-static void* sc_reallocate(void* state, void* ptr, size_t old_size, size_t new_size,
-                           size_t align) {
+static void* sc_reallocate(void* state, void* ptr, size_t old_size, size_t new_size, size_t align) {
   const size_t a = small_request(old_size, align), b = small_request(new_size, align);
   if (a && b && class_of(a) == class_of(b)) return ptr;
   if (!a && !b && align <= kPage) return reallocate_large(state, ptr, new_size);
@@ -325,8 +329,8 @@ static void* sc_create(const char* options, char* error, size_t error_size) {
   size_t slab_size;
   if (!parse_options(options, &slab_size, error, error_size)) return NULL;
   /* The state comes from mmap, not malloc: the worker's malloc is not the one under test. */
-  struct state* s = mmap(NULL, sizeof(struct state), PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  struct state* s =
+      mmap(NULL, sizeof(struct state), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (s == MAP_FAILED) {
     snprintf(error, error_size, "mmap of %zu bytes failed", sizeof(struct state));
     return NULL;

@@ -363,8 +363,8 @@ class Converter {
   RecordStats* stats_;
   std::vector<ThreadCursor> threads_;
   TraceBuilder builder_;
-  PointerMap objects_;                              // live pointer -> object id
-  std::vector<uint64_t> sizes_;                     // object id -> live size (0 when dead)
+  PointerMap objects_;           // live pointer -> object id
+  std::vector<uint64_t> sizes_;  // object id -> live size (0 when dead)
   uint64_t live_ = 0;
   uint64_t peak_ = 0;
 };

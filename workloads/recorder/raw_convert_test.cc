@@ -41,7 +41,8 @@ class RawFile {
   void block(uint32_t thread, const std::vector<RawRecord>& records) {
     raw::BlockHeader b{raw::kBlockMagic, thread, static_cast<uint32_t>(records.size()), thread};
     bytes_.append(reinterpret_cast<const char*>(&b), sizeof b);
-    bytes_.append(reinterpret_cast<const char*>(records.data()), records.size() * sizeof records[0]);
+    bytes_.append(reinterpret_cast<const char*>(records.data()),
+                  records.size() * sizeof records[0]);
   }
   void append_raw(const std::string& s) { bytes_ += s; }
 

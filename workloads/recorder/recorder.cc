@@ -30,6 +30,7 @@ namespace {
 
 constexpr uint32_t kBufferRecords = 32768;  // 1 MiB per thread: one write(2) per 32 Ki calls
 constexpr size_t kBufferBytes = sizeof(BlockHeader) + kBufferRecords * sizeof(RawRecord);
+constexpr int kHighFd = 900;               // our raw file's descriptor is at least this
 constexpr size_t kBootBytes = 256 * 1024;  // what dlsym and friends allocate before we can forward
 
 // The mode every entry point checks first. kRecording is the only fast state.
@@ -166,6 +167,15 @@ void open_raw_file(bool forked) {
   p = append_str(p, end, ".raw");
   *p = 0;
   g_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  // Out of the way of the program's own descriptors: a program that closes low fds and opens
+  // files of its own must never receive our records in them.
+  if (g_fd >= 0 && g_fd < kHighFd) {
+    const int high = fcntl(g_fd, F_DUPFD_CLOEXEC, kHighFd);
+    if (high >= 0) {
+      close(g_fd);
+      g_fd = high;
+    }
+  }
   if (g_fd >= 0) {
     FileHeader h{};
     memcpy(h.magic, kFileMagic, sizeof h.magic);
@@ -216,8 +226,8 @@ void use_direct_buffer(ThreadState& t) {
   const int saved_errno = errno;
   t.serial = g_next_serial.fetch_add(1, std::memory_order_relaxed) + 1;
   t.tid = static_cast<uint32_t>(gettid());
-  void* mem = mmap(nullptr, kBufferBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+  void* mem =
+      mmap(nullptr, kBufferBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) {
     use_direct_buffer(t);
   } else {
@@ -239,8 +249,10 @@ void use_direct_buffer(ThreadState& t) {
 
 void unregister_locked(ThreadState& t) {
   if (!t.registered) return;
-  if (t.prev) t.prev->next = t.next;
-  else g_threads = t.next;
+  if (t.prev)
+    t.prev->next = t.next;
+  else
+    g_threads = t.next;
   if (t.next) t.next->prev = t.prev;
   t.registered = false;
 }
@@ -277,8 +289,8 @@ __attribute__((destructor)) void flush_at_exit() {
   if (g_mode.load(std::memory_order_acquire) != kRecording) return;
   ThreadState& self = t_state;
   self.guard = true;
-  void* stage = mmap(nullptr, kBufferBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+  void* stage =
+      mmap(nullptr, kBufferBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   pthread_mutex_lock(&g_threads_lock);
   for (ThreadState* s = g_threads; s; s = s->next) {
     if (s == &self) continue;
@@ -463,7 +475,7 @@ void* realloc_impl(void* p, size_t n) {
   void* q = g_real.realloc(p, n);
   if (!q) {
     if (n == 0) record(t, kFree, 0, p, 0, 0, before);  // glibc: realloc(p, 0) frees p
-    return nullptr;                                     // failed: p unchanged, nothing happened
+    return nullptr;                                    // failed: p unchanged, nothing happened
   }
   if (q == p) {
     record(t, kRealloc, 0, q, n, reinterpret_cast<uintptr_t>(p), before);
@@ -505,8 +517,7 @@ void* realloc_impl(void* p, size_t n) {
   if (!p || is_boot(p)) return;
   ThreadState& t = t_state;
   if (!recording(t)) return slow_free(p);
-  record(t, kFree, static_cast<uint8_t>(kRawCxx | (sized ? kRawSized : 0)), p, size, 0,
-         next_seq());
+  record(t, kFree, static_cast<uint8_t>(kRawCxx | (sized ? kRawSized : 0)), p, size, 0, next_seq());
   g_real.free(p);
 }
 
@@ -654,7 +665,6 @@ ALLOCMARK_EXPORT void operator delete[](void* p, size_t n, std::align_val_t) noe
 ALLOCMARK_EXPORT void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
   cxx_delete(p, 0, false);
 }
-ALLOCMARK_EXPORT void operator delete[](void* p, std::align_val_t,
-                                        const std::nothrow_t&) noexcept {
+ALLOCMARK_EXPORT void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
   cxx_delete(p, 0, false);
 }

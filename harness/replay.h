@@ -113,6 +113,11 @@ class Replayer {
 
   // Runs the whole trace; returns wall nanoseconds of the timed region. Not inlined, so
   // `valgrind --tool=callgrind --toggle-collect='*Replayer*run*'` counts the replay alone.
+  // Threaded mode: call prepare() before reading the baseline RSS (it starts the threads).
+  void prepare() {
+    if (config_.mode == ReplayMode::kThreads && threads_.empty()) start_threads();
+  }
+
   [[gnu::noinline]] uint64_t run() {
     return config_.mode == ReplayMode::kSerial ? run_serial() : run_threads();
   }
@@ -409,17 +414,16 @@ class Replayer {
     return now_ns() - t0;
   }
 
-  uint64_t run_threads() {
+  // Threaded mode starts every replay thread here, parked at a gate, so their stacks, TLS and
+  // the allocator's per-thread set-up exist before the baseline RSS is read; run() opens it.
+  void start_threads() {
     const size_t n = trace_.threads.size();
     spin_limit_ = n <= std::max(1u, std::thread::hardware_concurrency()) ? 4096 : 64;
-    std::atomic<uint32_t> gate{0};
-    std::atomic<uint32_t> ready{0};
-    std::vector<std::thread> threads;
-    threads.reserve(n);
+    threads_.reserve(n);
     for (uint32_t t = 0; t < n; ++t) {
-      threads.emplace_back([this, t, &gate, &ready] {
-        ready.fetch_add(1);
-        while (gate.load(std::memory_order_acquire) == 0) futex(&gate, FUTEX_WAIT_PRIVATE, 0);
+      threads_.emplace_back([this, t] {
+        ready_.fetch_add(1);
+        while (gate_.load(std::memory_order_acquire) == 0) futex(&gate_, FUTEX_WAIT_PRIVATE, 0);
         if (!run_range(t, 0, trace_.threads[t].events.size())) {
           aborted_.store(true);
           wake_all();
@@ -429,12 +433,18 @@ class Replayer {
         publish(counters_[t], 0xffffffffu);
       });
     }
-    while (ready.load() < n) std::this_thread::yield();
+    while (ready_.load() < n) std::this_thread::yield();
+  }
+
+  uint64_t run_threads() {
+    if (threads_.empty()) start_threads();
     const uint64_t t0 = now_ns();
-    gate.store(1, std::memory_order_release);
-    futex(&gate, FUTEX_WAKE_PRIVATE, INT32_MAX);
-    for (auto& th : threads) th.join();
-    return now_ns() - t0;
+    gate_.store(1, std::memory_order_release);
+    futex(&gate_, FUTEX_WAKE_PRIVATE, INT32_MAX);
+    for (auto& th : threads_) th.join();
+    const uint64_t wall = now_ns() - t0;
+    threads_.clear();
+    return wall;
   }
 
   A& alloc_;
@@ -445,6 +455,9 @@ class Replayer {
   MmapArray<LatencyRecorder> latency_;
   std::atomic<bool> aborted_{false};
   uint32_t spin_limit_ = 64;
+  std::vector<std::thread> threads_;
+  std::atomic<uint32_t> gate_{0};
+  std::atomic<uint32_t> ready_{0};
   ReplayFailure failure_;
   std::unique_ptr<BlockChecker> checker_;
   uint64_t resets_ = 0;

@@ -147,6 +147,7 @@ Result replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayCo
   const double timer_ns = timer_overhead_ns();
   HwCounters counters;  // opened before the baseline: its fds and buffers are not the heap's
 
+  replayer.prepare();  // replay threads exist before the baseline
   const uint64_t baseline = rss.rss_bytes();
   const bool hwm_reset = reset_peak_rss();
   const Usage before = process_usage();

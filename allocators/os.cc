@@ -44,6 +44,13 @@ void release(void* p, std::size_t size) noexcept {
   counters().unmaps.fetch_add(1, std::memory_order_relaxed);
 }
 
+void* remap(void* p, std::size_t old_size, std::size_t new_size) noexcept {
+  void* q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
+  if (q == MAP_FAILED) return nullptr;
+  counters().remaps.fetch_add(1, std::memory_order_relaxed);
+  return q;
+}
+
 void decommit(void* p, std::size_t size) noexcept {
   if (p == nullptr || size == 0) return;
   madvise(p, size, MADV_DONTNEED);

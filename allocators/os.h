@@ -14,6 +14,7 @@ struct Counters {
   std::atomic<uint64_t> maps{0};
   std::atomic<uint64_t> unmaps{0};
   std::atomic<uint64_t> decommits{0};
+  std::atomic<uint64_t> remaps{0};
 };
 Counters& counters() noexcept;
 
@@ -28,6 +29,12 @@ void* reserve(std::size_t size, std::size_t align = 0) noexcept;
 
 // Returns a range obtained from reserve() (or a page-aligned part of one) to the OS.
 void release(void* p, std::size_t size) noexcept;
+
+// Resizes a mapping from reserve() (page-aligned, page alignment only) with mremap: pages move
+// by their page tables, no byte is copied, so growing a large block costs one system call
+// instead of a copy and a fault per page. The range may move. Returns null (p untouched) on
+// failure. Thread-safe.
+void* remap(void* p, std::size_t old_size, std::size_t new_size) noexcept;
 
 // Drops the backing of a page-aligned range but keeps the addresses: next touch reads zeros.
 void decommit(void* p, std::size_t size) noexcept;

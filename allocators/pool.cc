@@ -47,6 +47,16 @@ void list_remove(Node*& head, Node* n) noexcept {
   n->next = n->prev = nullptr;
 }
 
+// Mapping size of a large block: whole pages, then up to the next of 4 steps per power of two
+// (the same spacing as the small classes). Costs at most 25 % more address space, which stays
+// untouched until realloc grows into it; buys cache hits for nearby sizes and in-place growth.
+std::size_t large_mapping_size(std::size_t bytes, std::size_t page) noexcept {
+  bytes = align_up(bytes, page);
+  if (bytes <= 4 * page) return bytes;
+  const std::size_t k = std::size_t{1} << (63 - __builtin_clzll(bytes - 1));  // < bytes, >= 4 pages
+  return align_up(bytes, k / 4);
+}
+
 uint32_t coarse_ms() noexcept {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // vDSO, ~10 ns; slow path only
@@ -86,6 +96,8 @@ Pool::Pool(const PoolOptions& options) : id_(next_instance_id()), options_(optio
   o.max_small = std::min({o.max_small, kMaxSmallLimit, o.slab_size / 4});
   if (o.max_small < 256) o.max_small = 256;
   if (o.cache_count < 2) o.cache_count = 2;
+  if (o.large_cache_count > kLargeCacheSlots) o.large_cache_count = kLargeCacheSlots;
+  if (o.large_cache_count == 0) o.large_cache_bytes = 0;
   slab_shift_ = static_cast<unsigned>(__builtin_ctzll(o.slab_size));
 
   // Classes: 16..128 by 16, then classes_per_doubling steps per power of two.
@@ -145,6 +157,9 @@ Pool::~Pool() {
     SpinGuard g(registry_);
     for (ThreadCache* c = caches_; c != nullptr; c = c->next) c->pool = nullptr;
     caches_ = nullptr;
+  }
+  for (std::size_t i = 0; i < large_cached_; ++i) {
+    os::release(reinterpret_cast<void*>(large_cache_[i].base), large_cache_[i].mapped);
   }
   if (base_ != 0) {
     os::release(reinterpret_cast<void*>(base_), units_ << slab_shift_);
@@ -459,29 +474,103 @@ void* Pool::allocate_large(std::size_t n, std::size_t align) noexcept {
   const std::size_t a = align > kDefaultAlign ? align : kDefaultAlign;
   if (n > SIZE_MAX / 4 || a > SIZE_MAX / 4) return nullptr;
   const std::size_t page = os::page_size();
-  std::size_t offset, map_align;
+  // The header sits just below the user pointer, at `offset` = a from the mapping start: that is
+  // >= sizeof(LargeHeader) and keeps the user pointer a-aligned once the mapping is
+  // max(a, page)-aligned.
+  const std::size_t offset = a;
+  std::size_t mapped;
+  void* m;
   if (a <= page) {
-    offset = a;  // >= sizeof(LargeHeader), keeps the user pointer a-aligned
-    map_align = page;
-  } else {
-    offset = a;  // mapping aligned to a; header sits at the end of the first a bytes
-    map_align = a;
+    mapped = large_mapping_size(offset + n, page);
+    m = reinterpret_cast<void*>(take_cached_large(offset + n, &mapped));
+    if (m == nullptr) {
+      m = os::reserve(mapped, page);
+      if (m == nullptr) return nullptr;
+      os_maps_.fetch_add(1, std::memory_order_relaxed);
+    }
+  } else {  // over-aligned: mapped and unmapped on its own, never cached or remapped
+    mapped = align_up(offset + n, page);
+    m = os::reserve(mapped, a);
+    if (m == nullptr) return nullptr;
+    os_maps_.fetch_add(1, std::memory_order_relaxed);
   }
-  const std::size_t mapped = align_up(offset + n, page);
-  void* m = os::reserve(mapped, map_align);
-  if (m == nullptr) return nullptr;
-  os_maps_.fetch_add(1, std::memory_order_relaxed);
   large_bytes_.fetch_add(mapped, std::memory_order_relaxed);
   auto* user = static_cast<unsigned char*>(m) + offset;
   reinterpret_cast<LargeHeader*>(user)[-1] = LargeHeader{offset, mapped};
   return user;
 }
 
+uintptr_t Pool::take_cached_large(std::size_t need, std::size_t* mapped) noexcept {
+  if (options_.large_cache_bytes == 0) return 0;
+  SpinGuard g(large_lock_);
+  // Best fit among mappings of need .. 1.5 * need bytes, newest first on ties (warmest pages).
+  std::size_t best = large_cached_;
+  const std::size_t limit = need + need / 2;
+  for (std::size_t i = large_cached_; i-- > 0;) {
+    const std::size_t m = large_cache_[i].mapped;
+    if (m >= need && m <= limit && (best == large_cached_ || m < large_cache_[best].mapped)) {
+      best = i;
+      if (m == *mapped) break;  // exactly the size a fresh mapping would have
+    }
+  }
+  if (best == large_cached_) return 0;
+  const LargeEntry e = large_cache_[best];
+  std::memmove(&large_cache_[best], &large_cache_[best + 1],
+               (large_cached_ - best - 1) * sizeof(LargeEntry));
+  --large_cached_;
+  large_cached_bytes_ -= e.mapped;
+  *mapped = e.mapped;
+  return e.base;
+}
+
 void Pool::free_large(void* p) noexcept {
   const LargeHeader h = reinterpret_cast<LargeHeader*>(p)[-1];
-  os_unmaps_.fetch_add(1, std::memory_order_relaxed);
   large_bytes_.fetch_sub(h.mapped, std::memory_order_relaxed);
-  os::release(static_cast<unsigned char*>(p) - h.offset, h.mapped);
+  const uintptr_t base = reinterpret_cast<uintptr_t>(p) - h.offset;
+  const std::size_t bound = options_.large_cache_bytes;
+  if (h.offset <= os::page_size() && h.mapped <= bound / 4) {
+    // Unmapped after the lock is dropped: a system call never runs under a spin lock.
+    LargeEntry victims[kLargeCacheSlots];
+    std::size_t nv = 0;
+    {
+      SpinGuard g(large_lock_);
+      while (large_cached_ != 0 && (large_cached_ == options_.large_cache_count ||
+                                    large_cached_bytes_ + h.mapped > bound)) {
+        victims[nv++] = large_cache_[0];  // the oldest: least likely to be warm or wanted
+        large_cached_bytes_ -= large_cache_[0].mapped;
+        --large_cached_;
+        std::memmove(&large_cache_[0], &large_cache_[1], large_cached_ * sizeof(LargeEntry));
+      }
+      large_cache_[large_cached_++] = LargeEntry{base, h.mapped};
+      large_cached_bytes_ += h.mapped;
+    }
+    for (std::size_t i = 0; i < nv; ++i) {
+      os_unmaps_.fetch_add(1, std::memory_order_relaxed);
+      os::release(reinterpret_cast<void*>(victims[i].base), victims[i].mapped);
+    }
+    return;
+  }
+  os_unmaps_.fetch_add(1, std::memory_order_relaxed);
+  os::release(reinterpret_cast<void*>(base), h.mapped);
+}
+
+void* Pool::reallocate_large(void* p, std::size_t n) noexcept {
+  auto* h = reinterpret_cast<LargeHeader*>(p) - 1;
+  const std::size_t usable = h->mapped - h->offset;
+  if (n <= usable) return n >= usable / 2 ? p : nullptr;  // shrinking below half: copy out
+  const std::size_t page = os::page_size();
+  if (h->offset > page || n > SIZE_MAX / 4) return nullptr;  // over-aligned: mremap may misalign
+  // Growth past the mapping: mremap moves the page tables, never the bytes. One system call
+  // (about 1-3 us plus a TLB flush if it moves) against a memcpy of the whole block and a fault
+  // for every page of the copy; the class rounding above leaves the next steps in place.
+  const std::size_t mapped = large_mapping_size(h->offset + n, page);
+  const std::size_t offset = h->offset, old_mapped = h->mapped;
+  auto* m = static_cast<unsigned char*>(
+      os::remap(static_cast<unsigned char*>(p) - offset, old_mapped, mapped));
+  if (m == nullptr) return nullptr;
+  large_bytes_.fetch_add(mapped - old_mapped, std::memory_order_relaxed);
+  reinterpret_cast<LargeHeader*>(m + offset)[-1].mapped = mapped;
+  return m + offset;
 }
 
 std::size_t Pool::usable_size(const void* p) const noexcept {
@@ -497,8 +586,7 @@ void* Pool::reallocate(void* p, std::size_t old_n, std::size_t n, std::size_t al
   const int nc = class_of(n, align);
   if (oc >= 0 && oc == nc) return p;
   if (oc < 0 && nc < 0) {
-    const std::size_t usable = usable_size(p);
-    if (n <= usable && n >= usable / 2) return p;  // keep the mapping unless it halves
+    if (void* q = reallocate_large(p, n)) return q;
   }
   void* q = allocate(n, align);
   if (q == nullptr) return nullptr;
@@ -512,14 +600,24 @@ void* Pool::reallocate_unsized(void* p, std::size_t n) noexcept {
   const std::size_t usable = usable_size(p);
   if (owns_small(p)) {
     if (n <= max_small_ && lut_[(n + 15) >> 4] == meta_of(p)->cls) return p;
-  } else if (n <= usable && n >= usable / 2) {
-    return p;
+  } else if (n > max_small_) {
+    if (void* q = reallocate_large(p, n)) return q;
   }
   void* q = allocate(n, 0);
   if (q == nullptr) return nullptr;
   std::memcpy(q, p, usable < n ? usable : n);
   deallocate_unsized(p);
   return q;
+}
+
+std::size_t Pool::cached_large() const noexcept {
+  SpinGuard g(large_lock_);
+  return large_cached_;
+}
+
+std::size_t Pool::cached_large_bytes() const noexcept {
+  SpinGuard g(large_lock_);
+  return large_cached_bytes_;
 }
 
 std::size_t Pool::live_slabs() const noexcept {
@@ -530,8 +628,9 @@ std::size_t Pool::live_slabs() const noexcept {
 AllocatorStats Pool::stats() const noexcept {
   AllocatorStats st;
   const uint64_t large = large_bytes_.load(std::memory_order_relaxed);
-  st.bytes_reserved = (units_ << slab_shift_) + units_ * sizeof(SlabMeta) + large;
-  st.bytes_committed = committed_.load(std::memory_order_relaxed) + large;
+  const uint64_t cached = cached_large_bytes();  // committed, not in use
+  st.bytes_reserved = (units_ << slab_shift_) + units_ * sizeof(SlabMeta) + large + cached;
+  st.bytes_committed = committed_.load(std::memory_order_relaxed) + large + cached;
   st.bytes_in_use = out_bytes_.load(std::memory_order_relaxed) + large;  // incl. thread caches
   st.os_maps = os_maps_.load(std::memory_order_relaxed);
   st.os_unmaps = os_unmaps_.load(std::memory_order_relaxed) + released_.load();
@@ -542,9 +641,11 @@ void Pool::lock_all() noexcept {
   registry_.lock();
   for (std::size_t i = 0; i < class_count_; ++i) central_[i].lock.lock();
   units_lock_.lock();
+  large_lock_.lock();
 }
 
 void Pool::unlock_all() noexcept {
+  large_lock_.unlock();
   units_lock_.unlock();
   for (std::size_t i = class_count_; i-- > 0;) central_[i].lock.unlock();
   registry_.unlock();

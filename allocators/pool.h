@@ -40,6 +40,16 @@ struct PoolOptions {
   // Address space reserved for slabs (MAP_NORESERVE, committed as touched). Halved until the
   // OS accepts it; when slabs run out small requests return null.
   std::size_t reserve = std::size_t{64} << 30;
+  // Large blocks (above max_small) get a mapping of their own, its size rounded up to 4 steps
+  // per power of two (at most 25 % more address space, untouched until used) so that freed
+  // mappings fit later requests and realloc has room to grow in place. A freed mapping waits in
+  // a cache, pages still committed, for the next large request it fits (best fit, at least 2/3
+  // of it used): a hit costs a short locked scan instead of mmap + a fault per page + munmap.
+  // Bound: at most large_cache_count mappings and large_cache_bytes bytes, and no single mapping
+  // above large_cache_bytes / 4 (those go straight back to the OS); inserting past the bound
+  // unmaps the oldest first. Mappings aligned above the page size bypass the cache. 0: no cache.
+  std::size_t large_cache_bytes = std::size_t{32} << 20;
+  std::size_t large_cache_count = 64;
 
   static constexpr auto options_table() {
     using S = OptionSpec<PoolOptions>;
@@ -88,6 +98,15 @@ struct PoolOptions {
           .number = &PoolOptions::reserve,
           .min = 1 << 20,
           .help = "address space reserved for slabs"},
+        S{.key = "large_cache_bytes",
+          .kind = OptionKind::kSize,
+          .number = &PoolOptions::large_cache_bytes,
+          .help = "bytes of freed large mappings kept for reuse"},
+        S{.key = "large_cache_count",
+          .kind = OptionKind::kCount,
+          .number = &PoolOptions::large_cache_count,
+          .max = 128,
+          .help = "freed large mappings kept for reuse"},
     };
   }
 };
@@ -102,6 +121,7 @@ class Pool {
  public:
   static constexpr std::size_t kMaxClasses = 96;
   static constexpr std::size_t kMaxSmallLimit = 64 << 10;
+  static constexpr std::size_t kLargeCacheSlots = 128;  // upper bound of large_cache_count
 
   Pool() : Pool(PoolOptions{}) {}
   explicit Pool(const PoolOptions& options);
@@ -155,10 +175,11 @@ class Pool {
   // Bytes usable at p (class size, or the mapping for large blocks). p must be live.
   std::size_t usable_size(const void* p) const noexcept;
 
-  // Same class: returns p. Otherwise allocate, copy, free. Null (p untouched) on failure.
+  // Same class: returns p. A large block keeps p while n fits its mapping and uses at least half
+  // of it, and grows past its mapping with mremap (page tables move, no byte is copied; the
+  // mapping may move). Otherwise allocate, copy, free. Null (p untouched) on failure.
   void* reallocate(void* p, std::size_t old_n, std::size_t n, std::size_t align) noexcept;
-  // realloc() without the old size: keeps p while n still maps to its class (or, for a large
-  // block, while n fits and uses at least half the mapping).
+  // realloc() without the old size: the same policy, the class read from the slab metadata.
   void* reallocate_unsized(void* p, std::size_t n) noexcept;
 
   // Returns this thread's cached blocks to the central lists.
@@ -178,9 +199,12 @@ class Pool {
   // Slabs currently holding memory (in use or kept empty), and slabs released so far.
   std::size_t live_slabs() const noexcept;
   uint64_t released_slabs() const noexcept { return released_.load(std::memory_order_relaxed); }
+  // Freed large mappings waiting for reuse, and their bytes (see large_cache_bytes).
+  std::size_t cached_large() const noexcept;
+  std::size_t cached_large_bytes() const noexcept;
 
   // For the malloc shim's fork handlers: take every lock (prefork), release them (after fork,
-  // in parent and child). Lock order: registry, units, centrals by class.
+  // in parent and child). Lock order: registry, centrals by class, units, large cache.
   void lock_all() noexcept;
   void unlock_all() noexcept;
 
@@ -238,6 +262,10 @@ class Pool {
   ThreadCache* cache_for_thread() noexcept;  // creates on first use; null if impossible
   void* allocate_large(std::size_t n, std::size_t align) noexcept;
   void free_large(void* p) noexcept;
+  // Large-block realloc that keeps or remaps the mapping; null when it cannot (then copy).
+  void* reallocate_large(void* p, std::size_t n) noexcept;
+  // Best cached mapping for `need` bytes, removed from the cache; 0 when none fits.
+  uintptr_t take_cached_large(std::size_t need, std::size_t* mapped) noexcept;
   // Takes up to `want` blocks of `cls` from the central list, linked through their first word.
   std::size_t refill(unsigned cls, std::size_t want, void** head) noexcept;
   // Returns a chain of `count` blocks of `cls` to their slabs.
@@ -288,6 +316,17 @@ class Pool {
   std::atomic<uint64_t> large_bytes_{0};
   std::atomic<uint64_t> os_maps_{0};
   std::atomic<uint64_t> os_unmaps_{0};
+
+  // Large mapping cache, oldest first (a short array: lookups scan it, removal shifts it; both
+  // cost less than the mmap they replace). Guarded by large_lock_.
+  struct LargeEntry {
+    uintptr_t base;
+    std::size_t mapped;
+  };
+  mutable SpinLock large_lock_;
+  std::size_t large_cached_ = 0;
+  std::size_t large_cached_bytes_ = 0;
+  LargeEntry large_cache_[kLargeCacheSlots];
 
   Central central_[kMaxClasses];
 };

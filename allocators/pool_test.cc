@@ -84,7 +84,7 @@ TEST(Pool, HugeSizesReturnNull) {
 }
 
 TEST(Pool, LargeBlocksAreMappedAndUnmapped) {
-  Pool p;
+  Pool p(PoolOptions{.large_cache_bytes = 0});  // no cache: a free goes straight to munmap
   const uint64_t before = os::counters().unmaps.load();
   void* b = p.allocate(1 << 20, 0);
   ASSERT_NE(b, nullptr);
@@ -93,6 +93,93 @@ TEST(Pool, LargeBlocksAreMappedAndUnmapped) {
   std::memset(b, 7, 1 << 20);
   p.deallocate_unsized(b);
   EXPECT_EQ(os::counters().unmaps.load(), before + 1);
+}
+
+TEST(Pool, FreedLargeBlocksAreReusedFromTheCache) {
+  Pool p;
+  void* a = p.allocate(1 << 20, 0);
+  ASSERT_NE(a, nullptr);
+  std::memset(a, 7, 1 << 20);
+  const uint64_t maps = os::counters().maps.load(), unmaps = os::counters().unmaps.load();
+  p.deallocate(a, 1 << 20, 0);
+  EXPECT_EQ(p.cached_large(), 1u);
+  EXPECT_GE(p.cached_large_bytes(), std::size_t{1} << 20);
+  EXPECT_EQ(p.stats().bytes_in_use, 0u);
+  // A slightly smaller request fits the same mapping: no mmap, no munmap.
+  void* b = p.allocate((1 << 20) - 5000, 0);
+  EXPECT_EQ(b, a);
+  EXPECT_EQ(p.cached_large(), 0u);
+  EXPECT_EQ(os::counters().maps.load(), maps);
+  EXPECT_EQ(os::counters().unmaps.load(), unmaps);
+  // One much smaller (below 2/3 of the mapping) does not take it.
+  p.deallocate_unsized(b);
+  void* c = p.allocate(200 << 10, 0);
+  EXPECT_NE(c, b);
+  EXPECT_EQ(p.cached_large(), 1u);
+  p.deallocate(c, 200 << 10, 0);
+  // Over-aligned large blocks bypass the cache.
+  void* d = p.allocate(1 << 20, 1 << 16);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(d) % (1 << 16), 0u);
+  p.deallocate(d, 1 << 20, 1 << 16);
+  EXPECT_EQ(p.cached_large(), 2u);
+}
+
+TEST(Pool, LargeCacheStaysWithinItsBounds) {
+  const std::size_t kBytes = 4 << 20;
+  Pool p(PoolOptions{.large_cache_bytes = kBytes, .large_cache_count = 8});
+  std::vector<void*> v;
+  for (int i = 0; i < 40; ++i) {
+    v.push_back(p.allocate((100 + 10 * i) << 10, 0));
+    ASSERT_NE(v.back(), nullptr);
+    std::memset(v.back(), i, (100 + 10 * i) << 10);
+  }
+  const uint64_t unmaps = os::counters().unmaps.load();
+  for (int i = 0; i < 40; ++i) {
+    p.deallocate(v[i], (100 + 10 * i) << 10, 0);
+    EXPECT_LE(p.cached_large(), 8u);
+    EXPECT_LE(p.cached_large_bytes(), kBytes);
+  }
+  EXPECT_GE(p.cached_large(), 1u);
+  EXPECT_EQ(os::counters().unmaps.load() - unmaps, 40 - p.cached_large());  // the rest unmapped
+  // A mapping above a quarter of the bound is never cached.
+  void* big = p.allocate(kBytes / 4 + 1, 0);
+  const std::size_t before = p.cached_large_bytes();
+  p.deallocate(big, kBytes / 4 + 1, 0);
+  EXPECT_EQ(p.cached_large_bytes(), before);
+  EXPECT_EQ(p.stats().bytes_in_use, 0u);
+}
+
+TEST(Pool, LargeReallocGrowthKeepsContents) {
+  Pool p;
+  // String-like growth: small steps through small classes, then large; contents survive every
+  // move, and large growth mostly stays in place (class rounding) or is remapped, not copied.
+  std::size_t n = 1000;
+  auto* b = static_cast<unsigned char*>(p.allocate(n, 0));
+  testing::fill(b, n, 9);
+  const uint64_t remaps = os::counters().remaps.load();
+  while (n < (3 << 20)) {
+    const std::size_t grown = n + n / 16 + 1;
+    auto* q = static_cast<unsigned char*>(p.reallocate(b, n, grown, 0));
+    ASSERT_NE(q, nullptr) << grown;
+    ASSERT_EQ(testing::verify(q, 1000, 9), 1000u) << grown;
+    std::memset(q + n, 0x5a, grown - n);
+    b = q;
+    n = grown;
+  }
+  EXPECT_GT(os::counters().remaps.load(), remaps);
+  // One per class step (4 per doubling, 32 KiB .. 3 MiB is under 7 doublings), not one per page.
+  EXPECT_LE(os::counters().remaps.load() - remaps, 28u);
+  for (std::size_t i = 1000; i < n; ++i) ASSERT_EQ(b[i], 0x5a) << i;
+  // The unsized API (the malloc shim) grows the same way.
+  b = static_cast<unsigned char*>(p.reallocate_unsized(b, 2 * n));
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(testing::verify(b, 1000, 9), 1000u);
+  EXPECT_GE(p.usable_size(b), 2 * n);
+  // Shrinking below half copies into a smaller block.
+  void* s = p.reallocate(b, 2 * n, 100, 0);
+  EXPECT_TRUE(p.owns_small(s));
+  EXPECT_EQ(testing::verify(s, 100, 9), 100u);
+  p.deallocate(s, 100, 0);
 }
 
 TEST(Pool, ReuseAfterFreeIsLifoOnOneThread) {

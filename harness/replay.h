@@ -269,30 +269,34 @@ class Replayer {
       case Op::kRealloc: {
         const uint64_t old = (e.flags & kFlagFromNull) ? 0 : s.size & kSizeMask;
         void* old_ptr = (e.flags & kFlagFromNull) ? nullptr : s.ptr;
+        // The block keeps the alignment it was allocated with: sized free needs it (a pool
+        // may pick the class by size and alignment), and so does the allocator's realloc.
+        const uint64_t align_bits = (e.flags & kFlagFromNull) ? 0 : s.size & ~kSizeMask;
+        const size_t align = align_of(align_bits);
         if constexpr (kCheck) {
           if (old_ptr && !checker_->on_release(t, i, e, old_ptr, old)) return fail_invalid(), false;
         }
         void* p;
         if constexpr (Reallocating<A>) {
-          p = alloc_.reallocate(old_ptr, old, e.size, 0);
+          p = alloc_.reallocate(old_ptr, old, e.size, align);
         } else {
-          p = alloc_.allocate(e.size, 0);
+          p = alloc_.allocate(e.size, align);
           if (p && old_ptr) {
             std::memcpy(p, old_ptr, std::min<uint64_t>(std::min(old, e.size), config_.touch_limit));
-            alloc_.deallocate(old_ptr, old, 0);
+            alloc_.deallocate(old_ptr, old, align);
           }
         }
         if (!p && e.size) return fail_oom(t, i, e), false;
         if constexpr (kCheck) {
           const bool ok = old_ptr ? checker_->on_reallocate(t, i, e, p, old, e.size)
-                                  : checker_->on_allocate(t, i, e, p, e.size, 0, false);
+                                  : checker_->on_allocate(t, i, e, p, e.size, align, false);
           if (!ok) return fail_invalid(), false;
         } else if (e.size > old && old < config_.touch_limit) {
           touch<kTouch>(static_cast<char*>(p) + old,
                         std::min<uint64_t>(e.size, config_.touch_limit) - old);
         }
         s.ptr = p;
-        s.size = e.size;
+        s.size = e.size | align_bits;
         c.live_bytes.store(c.live_bytes.load(std::memory_order_relaxed) + e.size - old,
                            std::memory_order_relaxed);
         return true;

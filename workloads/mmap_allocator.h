@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <new>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace allocmark {
@@ -27,6 +29,16 @@ struct MmapAllocator {
     return static_cast<T*>(p);
   }
   void deallocate(T* p, std::size_t n) noexcept { munmap(p, n * sizeof(T)); }
+  // Default-initialise instead of value-initialise: fresh mmap memory is already zero, and
+  // the decoder overwrites every element, so resize() must not write 32 bytes per event twice.
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
   template <class U>
   bool operator==(const MmapAllocator<U>&) const noexcept {
     return true;

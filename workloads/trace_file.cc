@@ -287,6 +287,16 @@ bool write_trace(const Trace& trace, const std::string& path, TraceError* error,
 
 bool read_trace(const std::string& path, Trace* trace, TraceError* error,
                 TraceSummary* summary_out) {
+  if (!decode_trace(path, trace, error)) return false;
+  TraceSummary summary;
+  if (!check_trace(*trace, summary_out ? summary_out : &summary, error)) {
+    error->path = path;
+    return false;
+  }
+  return true;
+}
+
+bool decode_trace(const std::string& path, Trace* trace, TraceError* error) {
   std::unique_ptr<int, FileCloser> fd(new int(open(path.c_str(), O_RDONLY | O_CLOEXEC)));
   if (*fd < 0) return fail(error, path, 0, "file", std::string("cannot open: ") + strerror(errno));
   struct stat st;
@@ -336,13 +346,7 @@ bool read_trace(const std::string& path, Trace* trace, TraceError* error,
   if (!decompress(bytes + payload_offset, h.payload_zstd_bytes, h.payload_raw_bytes, &raw,
                   &reason))
     return fail(error, path, payload_offset, "file", reason);
-  if (!decode_payload(raw, h, trace, path, error)) return false;
-  TraceSummary summary;
-  if (!check_trace(*trace, summary_out ? summary_out : &summary, error)) {
-    error->path = path;
-    return false;
-  }
-  return true;
+  return decode_payload(raw, h, trace, path, error);
 }
 
 }  // namespace allocmark

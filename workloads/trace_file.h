@@ -25,6 +25,11 @@ struct TraceError {
 // Writes `trace` to `path` (zstd level `level`). On failure returns false and fills *error.
 bool write_trace(const Trace& trace, const std::string& path, TraceError* error, int level = 19);
 
+// Decodes a trace and checks its structure (header, sizes, checksum, every varint, op, object id
+// and dependency index) but not its semantics; free sizes are left 0. For benchmarks of the
+// decoder; everything else wants read_trace.
+bool decode_trace(const std::string& path, Trace* trace, TraceError* error);
+
 // Reads and fully validates a trace: structure, then semantics (objects allocated once, freed
 // only while live, dependencies that point backwards and can be met). Free events get their size
 // filled from the object table. Returns false with *error on the first problem.

@@ -31,6 +31,25 @@ struct ByteReader {
   size_t pos = 0;
 
   [[gnu::always_inline]] bool get_varint(uint64_t* v) noexcept {
+    // Fast path: most values are one or two bytes and far from the end of the buffer.
+    if (size - pos >= 10) [[likely]] {
+      const uint8_t b0 = data[pos];
+      if (b0 < 0x80) {
+        *v = b0;
+        ++pos;
+        return true;
+      }
+      const uint8_t b1 = data[pos + 1];
+      if (b1 < 0x80) {
+        *v = (b0 & 0x7fu) | (uint64_t{b1} << 7);
+        pos += 2;
+        return true;
+      }
+    }
+    return get_varint_slow(v);
+  }
+
+  [[gnu::noinline]] bool get_varint_slow(uint64_t* v) noexcept {
     uint64_t result = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       if (pos >= size) return false;

@@ -9,6 +9,7 @@
 namespace allocmark {
 
 ALLOCMARK_THREAD_LOCAL Arena::Slot Arena::slots_[Arena::kSlots];
+ALLOCMARK_THREAD_LOCAL Arena::GrowSlot Arena::grow_slots_[Arena::kSlots];
 
 Arena::Arena(const ArenaOptions& options) : options_(options), id_(next_instance_id()) {
   if (!is_pow2(options_.chunk_size) || options_.chunk_size < 4096) options_.chunk_size = 1 << 20;
@@ -95,19 +96,42 @@ void* Arena::allocate_slow(std::size_t n, std::size_t align) noexcept {
   return reinterpret_cast<void*>(p);
 }
 
+Arena::GrowEntry* Arena::grow_table() noexcept {
+  GrowSlot& g = grow_slots_[id_ & (kSlots - 1)];
+  if (g.owner == id_) return g.table;
+  auto* t = static_cast<GrowEntry*>(allocate(kGrowEntries * sizeof(GrowEntry), 64));
+  if (t == nullptr) return nullptr;
+  std::memset(t, 0, kGrowEntries * sizeof(GrowEntry));  // a reused warm chunk holds old bytes
+  g = GrowSlot{id_, t};
+  return t;
+}
+
 void* Arena::reallocate(void* p, std::size_t old_n, std::size_t n, std::size_t align) noexcept {
   if (p == nullptr) return allocate(n, align);
   if (n == 0) n = 1;
-  Slot& s = slots_[id_ & (kSlots - 1)];
   const auto a = reinterpret_cast<uintptr_t>(p);
-  if (s.owner == id_ && a == s.last && a != 0 && n <= s.limit - a) {
+  const std::size_t key = grow_key(a);
+  GrowSlot& g = grow_slots_[id_ & (kSlots - 1)];
+  GrowEntry* e = g.owner == id_ && g.table[key].block == a ? &g.table[key] : nullptr;
+  Slot& s = slots_[id_ & (kSlots - 1)];
+  if (s.owner == id_ && a == s.last && a != 0 && n <= s.limit - a) {  // policy 1
     s.cursor = a + n;
+    if (e != nullptr) e->block = 0;  // its headroom belongs to the cursor again
     return p;
   }
+  if (e != nullptr && n <= e->end - a) return p;  // policy 2
   if (n <= old_n) return p;
-  void* q = allocate(n, align);
+  GrowEntry* table = grow_table();  // first: the new block must end up as the most recent
+  std::size_t room = n <= SIZE_MAX / 4 ? n + n / 2 : n;
+  void* q = allocate(room, align);
+  if (q == nullptr && room != n) q = allocate(room = n, align);
   if (q == nullptr) return nullptr;
   std::memcpy(q, p, old_n);
+  if (e != nullptr) e->block = 0;
+  if (table != nullptr) {
+    const auto b = reinterpret_cast<uintptr_t>(q);
+    table[grow_key(b)] = GrowEntry{b, b + room};
+  }
   return q;
 }
 

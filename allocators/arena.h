@@ -92,8 +92,19 @@ class Arena {
   // No-op by design: memory comes back only through reset() or rollback().
   ALLOCMARK_ALWAYS_INLINE void deallocate(void*, std::size_t, std::size_t) noexcept {}
 
-  // In place when `p` is this thread's most recent block and its chunk has room; otherwise
-  // allocate + copy (the old block stays until reset).
+  // Realloc policy, cheapest first (p must come from this arena; any thread may call it):
+  //  1. p is this thread's most recent block and its chunk has room: only the cursor moves
+  //     (grow or shrink in place, bump-style; a shrink gives the tail back). No copy.
+  //  2. p was moved by an earlier realloc on this thread: it was given 50 % headroom then, and
+  //     growth within it stays in place. A per-thread table remembers such blocks (512
+  //     entries direct-mapped by a multiplicative hash of the address, 8 KiB carved from the
+  //     thread's own chunk, a multiply, one load and two compares to look up); a collision
+  //     forgets the older block's headroom, which then costs one more copy. The table is
+  //     forgotten at reset() and rollback().
+  //  3. Shrinking never moves. Otherwise allocate n + n/2, copy old_n bytes, remember the
+  //     headroom. The old block stays until reset (per-object free is a no-op).
+  // Trade: blocks that move hold up to 1.5x their size, and a block grown step by step is
+  // copied O(log n) times instead of once per step. Null (p untouched) when no memory.
   void* reallocate(void* p, std::size_t old_n, std::size_t n, std::size_t align) noexcept;
 
   // Frees every block at once. Keeps warm_chunks ordinary chunks mapped (and their pages
@@ -132,6 +143,24 @@ class Arena {
   static_assert(sizeof(Slot) == 32, "two slots per cache line");
   static constexpr std::size_t kSlots = 8;
   static ALLOCMARK_THREAD_LOCAL Slot slots_[kSlots];
+
+  // Headroom of blocks moved by reallocate (policy 2). The table lives in arena memory, so only
+  // its pointer is thread-local (static TLS stays small for the malloc shim).
+  struct GrowEntry {
+    uintptr_t block;
+    uintptr_t end;  // first byte past the block's reserved room
+  };
+  static constexpr std::size_t kGrowEntries = 512;  // power of two
+  static std::size_t grow_key(uintptr_t a) noexcept {
+    return static_cast<std::size_t>(((a >> 4) * 0x9E3779B97F4A7C15ull) >> 55);  // 9 bits
+  }
+  static_assert(kGrowEntries == 512, "grow_key returns 9 bits");
+  struct GrowSlot {
+    uint64_t owner;  // id_ the table belongs to: a reset or rollback invalidates it
+    GrowEntry* table;
+  };
+  static ALLOCMARK_THREAD_LOCAL GrowSlot grow_slots_[kSlots];
+  GrowEntry* grow_table() noexcept;  // this thread's table, made on first use; null if no memory
 
   ALLOCMARK_SLOW void* allocate_slow(std::size_t n, std::size_t align) noexcept;
   Chunk* new_chunk_locked(std::size_t payload) noexcept;  // maps or reuses a warm chunk

@@ -19,27 +19,6 @@
 namespace allocmark {
 namespace {
 
-// "64M" -> bytes. False on anything else.
-bool parse_size(const std::string& text, uint64_t* out) {
-  size_t pos = 0;
-  unsigned long long v = 0;
-  try {
-    v = std::stoull(text, &pos);
-  } catch (...) {
-    return false;
-  }
-  const std::string suffix = text.substr(pos);
-  int shift = 0;
-  if (suffix.empty() || suffix == "B") shift = 0;
-  else if (suffix == "K" || suffix == "KiB" || suffix == "k") shift = 10;
-  else if (suffix == "M" || suffix == "MiB") shift = 20;
-  else if (suffix == "G" || suffix == "GiB") shift = 30;
-  else return false;
-  if (v > (UINT64_MAX >> shift)) return false;
-  *out = v << shift;
-  return true;
-}
-
 int list_command(const std::string& what) {
   if (what == "allocators") {
     std::printf("%-14s %-8s %-10s %s\n", "name", "kind", "available", "description");
@@ -269,7 +248,7 @@ int main_impl(int argc, char** argv) {
     run.shard_index = k;
     run.shard_count = n;
   }
-  if (!mem_limit.empty() && !parse_size(mem_limit, &run.mem_limit_bytes)) {
+  if (!mem_limit.empty() && parse_size_text(mem_limit, &run.mem_limit_bytes) != nullptr) {
     std::fprintf(stderr, "allocmark: --mem-limit: '%s' is not a size like 512M or 2G\n",
                  mem_limit.c_str());
     return 2;

@@ -131,3 +131,14 @@ def test_mem_limit_turns_exhaustion_into_oom(tmp_path):
         assert "returned null" in by_alloc[name]["detail"]
     meta = json.loads((out / "meta.json").read_text())
     assert meta["plan"]["mem_limit_bytes"] == 64 << 20
+
+
+def test_bad_flag_values_get_one_line_and_status_2(small_churn):
+    for flags, needle in ((["--mem-limit", "12Q"], "--mem-limit"),
+                          (["--threads", "0"], "--threads"),
+                          (["--reps", "0"], "--reps"),
+                          (["--alloc-option", "pool"], "--alloc-option"),
+                          (["--replay", "sideways"], "--replay")):
+        proc = allocmark("run", "--trace", small_churn, "--allocators", "glibc", *flags)
+        assert proc.returncode == 2, (flags, proc.stderr)
+        assert proc.stderr.strip().count("\n") == 0 and needle in proc.stderr, proc.stderr

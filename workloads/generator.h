@@ -25,6 +25,10 @@ struct GeneratorArgs {
   uint64_t seed = 42;
 };
 
+// Parses "64", "64K", "64KB", "64KiB" (K, M, G, T: powers of 1024) into *out. Returns null on
+// success, else what was expected (for the caller's one-line error).
+const char* parse_size_text(std::string_view text, uint64_t* out);
+
 // Typed view of the parameters inside a generator; getters return the default when unset and
 // record the first parse error (e.g. "param 'size': expected an integer, got 'abc'").
 class ParamReader {

@@ -55,22 +55,17 @@ std::string ParamReader::text(std::string_view name) {
   return "0";
 }
 
-uint64_t ParamReader::u64(std::string_view name) {
-  const std::string s = text(name);
-  auto bad = [&](const char* what) -> uint64_t {
-    if (error_.empty())
-      error_ = "param '" + std::string(name) + "': expected " + what + ", got '" + s + "'";
-    return 0;
-  };
+const char* parse_size_text(std::string_view s, uint64_t* out) {
+  constexpr const char* kExpected = "a non-negative integer (suffixes K, M, G, T: powers of 1024)";
   size_t i = 0;
   uint64_t v = 0;
   while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
     const uint64_t digit = static_cast<uint64_t>(s[i] - '0');
-    if (v > (UINT64_MAX - digit) / 10) return bad("an integer below 2^64");
+    if (v > (UINT64_MAX - digit) / 10) return "an integer below 2^64";
     v = v * 10 + digit;
     ++i;
   }
-  if (i == 0) return bad("a non-negative integer (suffixes K, M, G, T: powers of 1024)");
+  if (i == 0) return kExpected;
   int shift = 0;
   if (i < s.size()) {
     switch (s[i]) {
@@ -91,16 +86,26 @@ uint64_t ParamReader::u64(std::string_view name) {
         shift = 40;
         break;
       default:
-        return bad("a non-negative integer (suffixes K, M, G, T: powers of 1024)");
+        return kExpected;
     }
-    ++i;
     // Accept the spellings people type: 64K, 64KB, 64KiB.
-    const std::string rest = s.substr(i);
-    if (!(rest.empty() || rest == "B" || rest == "iB"))
-      return bad("a non-negative integer (suffixes K, M, G, T: powers of 1024)");
+    const std::string_view rest = s.substr(i + 1);
+    if (!(rest.empty() || rest == "B" || rest == "iB")) return kExpected;
   }
-  if (shift > 0 && v > (UINT64_MAX >> shift)) return bad("an integer below 2^64");
-  return v << shift;
+  if (shift > 0 && v > (UINT64_MAX >> shift)) return "an integer below 2^64";
+  *out = v << shift;
+  return nullptr;
+}
+
+uint64_t ParamReader::u64(std::string_view name) {
+  const std::string s = text(name);
+  uint64_t v = 0;
+  if (const char* expected = parse_size_text(s, &v)) {
+    if (error_.empty())
+      error_ = "param '" + std::string(name) + "': expected " + expected + ", got '" + s + "'";
+    return 0;
+  }
+  return v;
 }
 
 double ParamReader::real(std::string_view name) {

@@ -150,10 +150,18 @@ bool decode_payload(const MmapVector<uint8_t>& raw, const Header& h, Trace* trac
   for (uint32_t t = 0; t < h.thread_count; ++t) {
     uint32_t prev_obj = 0;
     uint32_t prev_dep = 0;
-    auto& events = trace->threads[t].events;
-    for (size_t i = 0; i < events.size(); ++i) {
+    Event* out = trace->threads[t].events.data();
+    const size_t count = trace->threads[t].events.size();
+    for (size_t i = 0; i < count; ++i) {
       auto where = [&] { return "thread " + std::to_string(t) + " event " + std::to_string(i); };
-      Event e{};
+      Event& e = out[i];  // written in place: fresh mmap memory, every field set below
+      e.flags = 0;
+      e.align_log2 = 0;
+      e.aux = 0;
+      e.size = 0;
+      e.dep_thread = 0;
+      e.dep_index = 0;
+      e.reserved = 0;
       uint8_t tag, byte;
       if (!r.get_byte(&tag)) return bad(where(), "truncated event");
       if (tag & kTagReserved) return bad(where(), "reserved tag bits set (not a v1 event)");
@@ -195,7 +203,6 @@ bool decode_payload(const MmapVector<uint8_t>& raw, const Header& h, Trace* trac
           return bad(where(), "dependency index outside thread " + std::to_string(e.dep_thread));
         e.dep_index = prev_dep = static_cast<uint32_t>(idx);
       }
-      events[i] = e;
     }
   }
   trace->schedule.clear();

@@ -135,6 +135,10 @@ int main_impl(int argc, char** argv) {
   run_cmd->add_option("--alloc-option", alloc_options,
                       "NAME:key=value tunable of a native allocator or plugin (repeatable)");
   run_cmd->add_flag("--quiet", run.quiet, "No progress output");
+  bool no_pin = false;
+  run_cmd->add_flag("--no-pin", no_pin,
+                    "Do not pin one-thread replays to a CPU (pinning is the default: it halves "
+                    "run-to-run spread here)");
   run_cmd->add_flag("--check", run.check,
                     "Verify every returned block (alignment, no overlap, contents kept until "
                     "free); a bad block ends the cell as 'invalid'. Times are not comparable");
@@ -207,6 +211,7 @@ int main_impl(int argc, char** argv) {
   // run
   run.command_line = cmdline;
   run.report = !no_report;
+  run.pin = !no_pin;
   if (!resume_dir.empty()) {
     run.out_dir = resume_dir;
     run.resume = true;

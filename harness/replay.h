@@ -47,6 +47,7 @@ struct ReplayConfig {
   uint32_t latency_period = 61;  // sample one event in this many (prime: avoids aliasing)
   size_t touch_limit = SIZE_MAX;  // clamp for allocators with fake memory (null)
   bool check = false;             // verify every block (BlockChecker); not a timed run
+  bool pin = true;                // one-thread replays: pin to a CPU (harness/cpu_pinning.h)
 };
 
 // Where a replay stopped early.
@@ -180,6 +181,7 @@ class Replayer {
   }
 
   [[gnu::noinline, gnu::cold]] void fail_oom(uint32_t t, uint64_t i, const Event& e) {
+    counters_[t].events_done.store(i, std::memory_order_relaxed);  // this thread got this far
     if (aborted_.exchange(true)) return;
     failure_.failed = true;
     std::snprintf(failure_.status, sizeof failure_.status, "oom");
@@ -234,7 +236,7 @@ class Replayer {
 
   // One event. Returns false when the allocator failed (oom recorded).
   // kTouch and kCheck are template parameters so the common run (pages, no check) carries no
-  // per-event tests for them: the replay loop of the null allocator is ~47 instructions per
+  // per-event tests for them: the replay loop of the null allocator is ~33 instructions per
   // event (callgrind, see bench/README.md), most of it the switch and the slot bookkeeping.
   template <TouchPolicy kTouch, bool kCheck>
   [[gnu::always_inline]] bool apply(Slot* slots, uint32_t t, uint64_t i, const Event& e,
@@ -378,9 +380,11 @@ class Replayer {
         ok = apply<kTouch, kCheck>(slots, t, i, e, c);
       }
       if (!ok) return false;
-      c.events_done.store(i + 1, std::memory_order_relaxed);
       if (e.reserved & kReservedIsTarget) publish(c, static_cast<uint32_t>(i + 1));
     }
+    // Once per range, not per event: only the serial round robin and failure reports read it,
+    // and both run on this thread or after it.
+    c.events_done.store(to, std::memory_order_relaxed);
     lat.countdown = countdown;
     return true;
   }

@@ -271,7 +271,7 @@ int run_benchmarks(RunOptions o) {
                   {"reps", o.reps},             {"warmup", o.warmup},
                   {"seed", o.seed},             {"replay_mode", o.mode},
                   {"touch", o.touch},           {"timeout_s", o.timeout_s},
-                  {"mem_limit_bytes", o.mem_limit_bytes}, {"check", o.check}};
+                  {"mem_limit_bytes", o.mem_limit_bytes}, {"check", o.check}, {"pin", o.pin}};
   if (o.shard_count > 0) {
     json names = json::array();
     for (const auto& w : o.workloads) names.push_back(w.name);
@@ -322,6 +322,7 @@ int run_benchmarks(RunOptions o) {
                 "--kind",  c.allocator->kind, "--mode", o.mode, "--touch", o.touch,
                 "--result-fd", "3"};
     if (o.check) req.args.insert(req.args.end(), {"--check", "1"});
+    if (!o.pin) req.args.insert(req.args.end(), {"--pin", "0"});
     if (o.alloc_options.count(c.allocator->name))
       req.args.insert(req.args.end(), {"--options", o.alloc_options[c.allocator->name]});
     if (c.allocator->kind == "plugin")

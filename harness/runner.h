@@ -34,6 +34,7 @@ struct RunOptions {
   std::string touch = "pages";
   uint64_t seed = 1;
   bool quiet = false;
+  bool pin = true;     // pin one-thread replays to a CPU (worker: harness/cpu_pinning.h)
   bool check = false;  // verify every block (alignment, overlap, contents); slows the replay
   bool report = true;
   std::map<std::string, std::string> alloc_options;  // allocator -> "k=v,k=v"

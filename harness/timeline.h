@@ -22,6 +22,7 @@ class TimelineSampler {
   TimelineSampler(const RssReader& rss, LiveFn live, const void* ctx);
   ~TimelineSampler();
 
+  std::thread& thread() { return thread_; }  // for CPU placement before start()
   void start();  // t = 0 is now
   void stop();   // takes a last sample and joins
   uint64_t peak_rss() const { return peak_rss_; }

@@ -24,7 +24,8 @@ struct NodeHeap {
       return p;
     }
     if (cursor + bytes > end) {
-      void* chunk = mmap(nullptr, kChunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      void* chunk =
+          mmap(nullptr, kChunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (chunk == MAP_FAILED) throw std::bad_alloc();
       cursor = static_cast<char*>(chunk);
       end = cursor + kChunk;
@@ -66,8 +67,9 @@ void* checker_node_get(size_t bytes) { return heap_for(bytes).get(bytes); }
 void checker_node_put(void* p, size_t bytes) noexcept { heap_for(bytes).put(p); }
 
 bool BlockChecker::fail(uint32_t thread, uint64_t index, const Event& e, const char* what, ...) {
-  int n = std::snprintf(problem_, sizeof problem_, "thread %u event %llu (%s of object %u): ",
-                        thread, static_cast<unsigned long long>(index), op_name(e.op), e.obj);
+  int n =
+      std::snprintf(problem_, sizeof problem_, "thread %u event %llu (%s of object %u): ", thread,
+                    static_cast<unsigned long long>(index), op_name(e.op), e.obj);
   va_list ap;
   va_start(ap, what);
   std::vsnprintf(problem_ + n, sizeof problem_ - static_cast<size_t>(n), what, ap);
@@ -104,8 +106,7 @@ bool BlockChecker::on_allocate(uint32_t thread, uint64_t index, const Event& e, 
     need = 16;
     while (need > 1 && need > size) need >>= 1;
   }
-  if (addr & (need - 1))
-    return fail(thread, index, e, "returned %p, not aligned to %zu", p, need);
+  if (addr & (need - 1)) return fail(thread, index, e, "returned %p, not aligned to %zu", p, need);
   if (expect_zero) {
     const uint64_t bad = first_mismatch(static_cast<uint8_t*>(p), size, 0);
     if (bad != size)
@@ -122,11 +123,11 @@ bool BlockChecker::on_release(uint32_t thread, uint64_t index, const Event& e, v
                               uint64_t size) {
   std::lock_guard<std::mutex> g(mu_);
   auto it = live_.find(reinterpret_cast<uintptr_t>(p));
-  if (it == live_.end())
-    return fail(thread, index, e, "block %p is not live in the checker", p);
+  if (it == live_.end()) return fail(thread, index, e, "block %p is not live in the checker", p);
   const uint64_t bad = first_mismatch(static_cast<uint8_t*>(p), size, pattern(e.obj));
   if (bad != size)
-    return fail(thread, index, e, "byte %llu of the block changed while it was live (another "
+    return fail(thread, index, e,
+                "byte %llu of the block changed while it was live (another "
                 "block overlaps it, or the allocator wrote into it)",
                 static_cast<unsigned long long>(bad));
   live_.erase(it);

@@ -23,11 +23,10 @@ std::string latency_json(const MmapArray<LatencyRecorder>& recorders) {
       return v[std::min(v.size(), std::max<size_t>(rank, 1)) - 1];
     };
     if (out.size() > 1) out += ",";
-    out += "\"" + std::string(op_name(static_cast<Op>(op))) + "\":{\"samples\":" +
-           std::to_string(v.size()) + ",\"p50\":" + std::to_string(pct(0.5)) +
+    out += "\"" + std::string(op_name(static_cast<Op>(op))) +
+           "\":{\"samples\":" + std::to_string(v.size()) + ",\"p50\":" + std::to_string(pct(0.5)) +
            ",\"p90\":" + std::to_string(pct(0.9)) + ",\"p99\":" + std::to_string(pct(0.99)) +
-           ",\"p999\":" + std::to_string(pct(0.999)) + ",\"max\":" + std::to_string(v.back()) +
-           "}";
+           ",\"p999\":" + std::to_string(pct(0.999)) + ",\"max\":" + std::to_string(v.back()) + "}";
   }
   return out + "}";
 }

@@ -10,8 +10,8 @@
 #include "harness/command_line.h"
 #include "harness/merge.h"
 #include "harness/python_tools.h"
-#include "harness/runner.h"
 #include "harness/record_command.h"
+#include "harness/runner.h"
 #include "harness/trace_commands.h"
 #include "workloads/generator.h"
 #include "workloads/suite.h"
@@ -118,7 +118,8 @@ int main_impl(int argc, char** argv) {
   run_cmd->add_option("--suite", suite, "Suite name (workloads/suites/NAME.toml) or TOML file");
   run_cmd->add_option("--trace", trace_files, "Trace file to replay (repeatable)");
   run_cmd->add_option("--threads", threads_list, "Thread counts to sweep, e.g. 1,2,4");
-  run_cmd->add_option("--reps", run.reps, "Measured repetitions per cell")->check(CLI::Range(1, 1000));
+  run_cmd->add_option("--reps", run.reps, "Measured repetitions per cell")
+      ->check(CLI::Range(1, 1000));
   run_cmd->add_option("--warmup", run.warmup, "Warm-up repetitions (not written)")
       ->check(CLI::Range(0, 100));
   run_cmd->add_option("--out", run.out_dir, "Run directory (default results/<timestamp>)");

@@ -67,8 +67,10 @@ Usage process_usage() {
 }
 
 Usage operator-(const Usage& a, const Usage& b) {
-  return {a.user_ns - b.user_ns,           a.sys_ns - b.sys_ns,
-          a.minor_faults - b.minor_faults, a.major_faults - b.major_faults,
+  return {a.user_ns - b.user_ns,
+          a.sys_ns - b.sys_ns,
+          a.minor_faults - b.minor_faults,
+          a.major_faults - b.major_faults,
           a.voluntary_switches - b.voluntary_switches,
           a.involuntary_switches - b.involuntary_switches};
 }

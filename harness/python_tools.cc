@@ -12,8 +12,7 @@ namespace allocmark {
 namespace {
 
 bool can_plot(const std::string& python) {
-  const std::string cmd = "'" + python +
-                          "' -c 'import matplotlib, numpy, scipy' >/dev/null 2>&1";
+  const std::string cmd = "'" + python + "' -c 'import matplotlib, numpy, scipy' >/dev/null 2>&1";
   return std::system(cmd.c_str()) == 0;
 }
 

@@ -44,7 +44,7 @@ enum class ReplayMode : uint8_t { kSerial, kThreads };
 struct ReplayConfig {
   ReplayMode mode = ReplayMode::kSerial;
   TouchPolicy touch = TouchPolicy::kPages;
-  uint32_t latency_period = 61;  // sample one event in this many (prime: avoids aliasing)
+  uint32_t latency_period = 61;   // sample one event in this many (prime: avoids aliasing)
   size_t touch_limit = SIZE_MAX;  // clamp for allocators with fake memory (null)
   bool check = false;             // verify every block (BlockChecker); not a timed run
   bool pin = true;                // one-thread replays: pin to a CPU (harness/cpu_pinning.h)
@@ -170,8 +170,7 @@ class Replayer {
       case TouchPolicy::kPages:
         if (!size) return;
         c[0] = 1;
-        for (uint64_t off = 4096 - (reinterpret_cast<uintptr_t>(c) & 4095); off < size;
-             off += 4096)
+        for (uint64_t off = 4096 - (reinterpret_cast<uintptr_t>(c) & 4095); off < size; off += 4096)
           c[off] = 1;
         return;
       case TouchPolicy::kFull:
@@ -186,9 +185,8 @@ class Replayer {
     failure_.failed = true;
     std::snprintf(failure_.status, sizeof failure_.status, "oom");
     std::snprintf(failure_.detail, sizeof failure_.detail,
-                  "%s(%llu) returned null at thread %u event %llu after %llu events",
-                  op_name(e.op), static_cast<unsigned long long>(e.size), t,
-                  static_cast<unsigned long long>(i),
+                  "%s(%llu) returned null at thread %u event %llu after %llu events", op_name(e.op),
+                  static_cast<unsigned long long>(e.size), t, static_cast<unsigned long long>(i),
                   static_cast<unsigned long long>(events_done()));
     wake_all();
   }
@@ -231,7 +229,8 @@ class Replayer {
 
   [[gnu::always_inline]] void publish(ThreadCounters& c, uint32_t done) {
     c.progress.store(done, std::memory_order_seq_cst);
-    if (c.waiters.load(std::memory_order_seq_cst)) futex(&c.progress, FUTEX_WAKE_PRIVATE, INT32_MAX);
+    if (c.waiters.load(std::memory_order_seq_cst))
+      futex(&c.progress, FUTEX_WAKE_PRIVATE, INT32_MAX);
   }
 
   // One event. Returns false when the allocator failed (oom recorded).
@@ -253,7 +252,8 @@ class Replayer {
                                   : alloc_.allocate(e.size, align);
         } else {
           p = alloc_.allocate(e.size, align);
-          if (p && e.op == Op::kCalloc) std::memset(p, 0, std::min<uint64_t>(e.size, config_.touch_limit));
+          if (p && e.op == Op::kCalloc)
+            std::memset(p, 0, std::min<uint64_t>(e.size, config_.touch_limit));
         }
         if (!p && e.size) return fail_oom(t, i, e), false;
         if constexpr (kCheck) {
@@ -305,7 +305,8 @@ class Replayer {
       }
       case Op::kFree:
         if constexpr (kCheck) {
-          if (!checker_->on_release(t, i, e, s.ptr, s.size & kSizeMask)) return fail_invalid(), false;
+          if (!checker_->on_release(t, i, e, s.ptr, s.size & kSizeMask))
+            return fail_invalid(), false;
         }
         if constexpr (Resettable<A>) {
           // Arena-style allocators release phase objects in bulk at kPhaseEnd.
@@ -349,10 +350,14 @@ class Replayer {
   bool run_range(uint32_t t, uint64_t from, uint64_t to) {
     if (config_.check) return run_range_as<TouchPolicy::kNone, true>(t, from, to);
     switch (config_.touch) {
-      case TouchPolicy::kNone: return run_range_as<TouchPolicy::kNone, false>(t, from, to);
-      case TouchPolicy::kFirst: return run_range_as<TouchPolicy::kFirst, false>(t, from, to);
-      case TouchPolicy::kPages: return run_range_as<TouchPolicy::kPages, false>(t, from, to);
-      case TouchPolicy::kFull: return run_range_as<TouchPolicy::kFull, false>(t, from, to);
+      case TouchPolicy::kNone:
+        return run_range_as<TouchPolicy::kNone, false>(t, from, to);
+      case TouchPolicy::kFirst:
+        return run_range_as<TouchPolicy::kFirst, false>(t, from, to);
+      case TouchPolicy::kPages:
+        return run_range_as<TouchPolicy::kPages, false>(t, from, to);
+      case TouchPolicy::kFull:
+        return run_range_as<TouchPolicy::kFull, false>(t, from, to);
     }
     return false;
   }

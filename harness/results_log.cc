@@ -181,9 +181,8 @@ bool write_gbench_json(const std::string& path, const nlohmann::json& meta,
     for (size_t i = 0; i < reps.size(); ++i) {
       const auto& l = *reps[i];
       const double ns = l.value("ns_per_op", 0.0);
-      const double cpu_ns =
-          static_cast<double>(l.value("user_ns", 0) + l.value("sys_ns", 0)) /
-          std::max<double>(1.0, static_cast<double>(l.value("events", 1)));
+      const double cpu_ns = static_cast<double>(l.value("user_ns", 0) + l.value("sys_ns", 0)) /
+                            std::max<double>(1.0, static_cast<double>(l.value("events", 1)));
       times.push_back(ns);
       benchmarks.push_back({{"name", name},
                             {"family_index", family},
@@ -206,8 +205,8 @@ bool write_gbench_json(const std::string& path, const nlohmann::json& meta,
     double var = 0;
     for (double t : times) var += (t - mean) * (t - mean);
     const double sd = times.size() > 1 ? std::sqrt(var / static_cast<double>(times.size() - 1)) : 0;
-    for (auto [agg, value] : {std::pair<const char*, double>{"mean", mean}, {"median", med},
-                              {"stddev", sd}}) {
+    for (auto [agg, value] :
+         {std::pair<const char*, double>{"mean", mean}, {"median", med}, {"stddev", sd}}) {
       benchmarks.push_back({{"name", name + "_" + agg},
                             {"family_index", family},
                             {"per_family_instance_index", 0},

@@ -119,14 +119,13 @@ class Progress {
   void cell_done(size_t done, const Cell& c, const std::string& status, double secs) {
     elapsed_ += secs;
     if (quiet_) return;
-    const double eta = done ? elapsed_ / static_cast<double>(done) *
-                                  static_cast<double>(total_ - done)
-                            : 0;
+    const double eta =
+        done ? elapsed_ / static_cast<double>(done) * static_cast<double>(total_ - done) : 0;
     char line[512];
-    std::snprintf(line, sizeof line, "[%zu/%zu] %s t%u %s %s%d: %s (%.2fs) ETA %.0fs", done,
-                  total_, c.trace->workload.c_str(), c.trace->threads, c.allocator->name.c_str(),
-                  c.rep < 0 ? "warm-up " : "rep ", c.rep < 0 ? -c.rep - 1 : c.rep,
-                  status.c_str(), secs, eta);
+    std::snprintf(line, sizeof line, "[%zu/%zu] %s t%u %s %s%d: %s (%.2fs) ETA %.0fs", done, total_,
+                  c.trace->workload.c_str(), c.trace->threads, c.allocator->name.c_str(),
+                  c.rep < 0 ? "warm-up " : "rep ", c.rep < 0 ? -c.rep - 1 : c.rep, status.c_str(),
+                  secs, eta);
     if (tty_) {
       std::fprintf(stderr, "\r\033[K%s", line);
       if (done == total_) std::fputc('\n', stderr);
@@ -172,8 +171,10 @@ int run_benchmarks(RunOptions o) {
     }
     if (std::any_of(allocators.begin(), allocators.end(),
                     [&](const AllocatorInfo& a) { return a.name == info.name; })) {
-      std::fprintf(stderr, "allocmark: --plugin %s: the name '%s' is already in this run (use "
-                   "--plugin OTHER=%s)\n", spec.c_str(), info.name.c_str(), info.library.c_str());
+      std::fprintf(stderr,
+                   "allocmark: --plugin %s: the name '%s' is already in this run (use "
+                   "--plugin OTHER=%s)\n",
+                   spec.c_str(), info.name.c_str(), info.library.c_str());
       return 2;
     }
     allocators.push_back(info);
@@ -196,7 +197,8 @@ int run_benchmarks(RunOptions o) {
                    o.shard_count, mine.size(), o.workloads.size());
     o.workloads = std::move(mine);
   }
-  if (o.out_dir.empty()) o.out_dir = std::string(ALLOCMARK_SOURCE_DIR) + "/results/" + timestamp("%Y%m%d-%H%M%S");
+  if (o.out_dir.empty())
+    o.out_dir = std::string(ALLOCMARK_SOURCE_DIR) + "/results/" + timestamp("%Y%m%d-%H%M%S");
   const std::string results_path = o.out_dir + "/results.jsonl";
   const std::string meta_path = o.out_dir + "/meta.json";
   if (o.resume) {
@@ -267,11 +269,17 @@ int run_benchmarks(RunOptions o) {
                               {"peak_live_bytes", t.summary.peak_live_bytes}});
   json plan_allocators = json::array();  // resolved names: NAME=/x.so and plugins by name
   for (const auto& a : allocators) plan_allocators.push_back(a.name);
-  meta["plan"] = {{"allocators", plan_allocators}, {"workloads", plan_workloads},
-                  {"reps", o.reps},             {"warmup", o.warmup},
-                  {"seed", o.seed},             {"replay_mode", o.mode},
-                  {"touch", o.touch},           {"timeout_s", o.timeout_s},
-                  {"mem_limit_bytes", o.mem_limit_bytes}, {"check", o.check}, {"pin", o.pin}};
+  meta["plan"] = {{"allocators", plan_allocators},
+                  {"workloads", plan_workloads},
+                  {"reps", o.reps},
+                  {"warmup", o.warmup},
+                  {"seed", o.seed},
+                  {"replay_mode", o.mode},
+                  {"touch", o.touch},
+                  {"timeout_s", o.timeout_s},
+                  {"mem_limit_bytes", o.mem_limit_bytes},
+                  {"check", o.check},
+                  {"pin", o.pin}};
   if (o.shard_count > 0) {
     json names = json::array();
     for (const auto& w : o.workloads) names.push_back(w.name);
@@ -304,7 +312,7 @@ int run_benchmarks(RunOptions o) {
     }
   }
 
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_interrupt;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
@@ -318,9 +326,9 @@ int run_benchmarks(RunOptions o) {
     req.executable = worker;
     req.timeout_s = o.timeout_s;
     req.mem_limit_bytes = o.mem_limit_bytes;
-    req.args = {"--trace", c.trace->path, "--allocator", c.allocator->name,
-                "--kind",  c.allocator->kind, "--mode", o.mode, "--touch", o.touch,
-                "--result-fd", "3"};
+    req.args = {"--trace", c.trace->path,     "--allocator", c.allocator->name,
+                "--kind",  c.allocator->kind, "--mode",      o.mode,
+                "--touch", o.touch,           "--result-fd", "3"};
     if (o.check) req.args.insert(req.args.end(), {"--check", "1"});
     if (!o.pin) req.args.insert(req.args.end(), {"--pin", "0"});
     if (o.alloc_options.count(c.allocator->name))
@@ -331,12 +339,9 @@ int run_benchmarks(RunOptions o) {
       req.env.push_back("LD_PRELOAD=" + c.allocator->library);
     WorkerOutcome outcome = run_worker(req);
     if (g_interrupted.load()) break;  // a cell cut short by Ctrl-C is not a result
-    json line = {{"workload", c.trace->workload},
-                 {"trace", c.trace->path},
-                 {"allocator", c.allocator->name},
-                 {"allocator_kind", c.allocator->kind},
-                 {"threads", c.trace->threads},
-                 {"rep", c.rep}};
+    json line = {{"workload", c.trace->workload},  {"trace", c.trace->path},
+                 {"allocator", c.allocator->name}, {"allocator_kind", c.allocator->kind},
+                 {"threads", c.trace->threads},    {"rep", c.rep}};
     if (!outcome.result_json.empty()) {
       json r = json::parse(outcome.result_json, nullptr, false);
       if (r.is_discarded() || !r.is_object()) {

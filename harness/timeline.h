@@ -23,8 +23,8 @@ class TimelineSampler {
   ~TimelineSampler();
 
   std::thread& thread() { return thread_; }  // for CPU placement before start()
-  void start();  // t = 0 is now
-  void stop();   // takes a last sample and joins
+  void start();                              // t = 0 is now
+  void stop();                               // takes a last sample and joins
   uint64_t peak_rss() const { return peak_rss_; }
   size_t samples() const { return used_; }
   std::string json() const;  // {"t_ns":[...],"rss":[...],"live":[...]}

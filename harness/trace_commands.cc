@@ -40,13 +40,14 @@ bool load_any(const std::string& path, const std::string& from, Trace* trace,
     return false;
   }
   if (stats.unknown_frees || stats.null_frees || stats.skipped_lines)
-    std::fprintf(stderr,
-                 "allocmark: %s: kept going past %llu free(s) of unknown pointers, %llu free(NULL), "
-                 "%llu skipped line(s)%s%s\n",
-                 path.c_str(), static_cast<unsigned long long>(stats.unknown_frees),
-                 static_cast<unsigned long long>(stats.null_frees),
-                 static_cast<unsigned long long>(stats.skipped_lines),
-                 stats.notes.empty() ? "" : "; ", stats.notes.c_str());
+    std::fprintf(
+        stderr,
+        "allocmark: %s: kept going past %llu free(s) of unknown pointers, %llu free(NULL), "
+        "%llu skipped line(s)%s%s\n",
+        path.c_str(), static_cast<unsigned long long>(stats.unknown_frees),
+        static_cast<unsigned long long>(stats.null_frees),
+        static_cast<unsigned long long>(stats.skipped_lines), stats.notes.empty() ? "" : "; ",
+        stats.notes.c_str());
   TraceError err;
   if (!check_trace(*trace, summary, &err)) {
     err.path = path;
@@ -61,7 +62,7 @@ nlohmann::json summary_json(const TraceSummary& s, const Trace& t) {
   for (int i = 0; i < kOpCount; ++i)
     if (s.by_op[i]) by_op[op_name(static_cast<Op>(i))] = s.by_op[i];
   // Power-of-two buckets as an ordered list: [{"min":..,"max":..,"count":..}, ...].
-  auto buckets = [](const uint64_t (&h)[65]) {
+  auto buckets = [](const uint64_t(&h)[65]) {
     nlohmann::json out = nlohmann::json::array();
     for (int b = 0; b < 65; ++b) {
       if (!h[b]) continue;
@@ -187,7 +188,8 @@ int TraceCommands::convert() {
       std::fprintf(stderr, "allocmark: %s: cannot create\n", out_.c_str());
       return 2;
     }
-    const bool ok = to_ == "text" ? export_text(trace, f, &error) : export_android(trace, f, &error);
+    const bool ok =
+        to_ == "text" ? export_text(trace, f, &error) : export_android(trace, f, &error);
     if (std::fclose(f) != 0 || !ok) {
       std::fprintf(stderr, "allocmark: %s: %s\n", out_.c_str(),
                    error.empty() ? "write failed" : error.c_str());

@@ -49,17 +49,27 @@ WorkerArgs parse_args(int argc, char** argv) {
     const std::string key = argv[i];
     if (i + 1 >= argc) usage_error("flag " + key + " needs a value");
     const std::string value = argv[++i];
-    if (key == "--trace") a.trace = value;
-    else if (key == "--allocator") a.allocator = value;
-    else if (key == "--kind") a.kind = value;
-    else if (key == "--options") a.options = value;
-    else if (key == "--plugin-path") a.plugin_path = value;
-    else if (key == "--describe") a.describe = value == "1";
-    else if (key == "--result-fd") a.result_fd = std::atoi(value.c_str());
+    if (key == "--trace")
+      a.trace = value;
+    else if (key == "--allocator")
+      a.allocator = value;
+    else if (key == "--kind")
+      a.kind = value;
+    else if (key == "--options")
+      a.options = value;
+    else if (key == "--plugin-path")
+      a.plugin_path = value;
+    else if (key == "--describe")
+      a.describe = value == "1";
+    else if (key == "--result-fd")
+      a.result_fd = std::atoi(value.c_str());
     else if (key == "--mode") {
-      if (value == "serial") a.config.mode = ReplayMode::kSerial;
-      else if (value == "threads") a.config.mode = ReplayMode::kThreads;
-      else usage_error("--mode expects serial or threads, got '" + value + "'");
+      if (value == "serial")
+        a.config.mode = ReplayMode::kSerial;
+      else if (value == "threads")
+        a.config.mode = ReplayMode::kThreads;
+      else
+        usage_error("--mode expects serial or threads, got '" + value + "'");
     } else if (key == "--touch") {
       if (!parse_touch_policy(value, &a.config.touch))
         usage_error("--touch expects none, first, pages or full, got '" + value + "'");
@@ -81,12 +91,14 @@ WorkerArgs parse_args(int argc, char** argv) {
 std::string json_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
+    if (c == '"' || c == '\\')
+      out += '\\', out += c;
     else if (static_cast<unsigned char>(c) < 0x20) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\u%04x", c);
       out += buf;
-    } else out += c;
+    } else
+      out += c;
   }
   return out;
 }
@@ -146,8 +158,7 @@ Result replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayCo
   // A one-thread replay runs pinned to the last CPU, its sampler elsewhere: migrations were the
   // largest source of run-to-run spread measured on this 2-core machine (CV of churn cells
   // from 5-25 % down to 2-7 %). Multi-threaded replays are left to the scheduler.
-  const int replay_cpu =
-      (config.pin && trace.threads.size() == 1) ? pin_replay_to_last_cpu() : -1;
+  const int replay_cpu = (config.pin && trace.threads.size() == 1) ? pin_replay_to_last_cpu() : -1;
   RssReader rss;
   TimelineSampler sampler(
       rss, [](const void* r) { return static_cast<const Replayer<A>*>(r)->live_bytes(); },
@@ -251,8 +262,8 @@ int worker_main(int argc, char** argv) {
   std::string version = args.kind == "native" ? args.allocator : allocator_version();
   if (args.kind == "native") {
     std::string err;
-    const bool known = with_native_allocator(
-        args.allocator, args.options, &options_json, &err, [&](auto& alloc) {
+    const bool known =
+        with_native_allocator(args.allocator, args.options, &options_json, &err, [&](auto& alloc) {
           ReplayConfig cfg = config;
           using A = std::decay_t<decltype(alloc)>;
           // The null allocator hands out one shared scratch page: never write past it.
@@ -284,10 +295,8 @@ int worker_main(int argc, char** argv) {
                "\"allocator_version\":\"%s\",\"malloc_provider\":\"%s\",\"options\":%s%s}\n",
                result.status.c_str(), json_escape(result.detail).c_str(),
                config.mode == ReplayMode::kSerial ? "serial" : "threads",
-               touch_policy_name(config.touch),
-               json_escape(version).c_str(),
-               json_escape(malloc_provider()).c_str(), options_json.c_str(),
-               result.extra.c_str());
+               touch_policy_name(config.touch), json_escape(version).c_str(),
+               json_escape(malloc_provider()).c_str(), options_json.c_str(), result.extra.c_str());
   std::fflush(out);
   return 0;
 }

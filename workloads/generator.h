@@ -35,7 +35,7 @@ class ParamReader {
  public:
   ParamReader(const std::vector<GeneratorParam>& params, const GeneratorArgs& args)
       : params_(params), args_(args) {}
-  uint64_t u64(std::string_view name);    // accepts K/M/G suffixes (powers of 1024)
+  uint64_t u64(std::string_view name);  // accepts K/M/G suffixes (powers of 1024)
   double real(std::string_view name);
   const std::string& error() const noexcept { return error_; }
 

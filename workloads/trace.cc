@@ -5,14 +5,22 @@ namespace allocmark {
 
 const char* op_name(Op op) noexcept {
   switch (op) {
-    case Op::kMalloc: return "malloc";
-    case Op::kCalloc: return "calloc";
-    case Op::kRealloc: return "realloc";
-    case Op::kFree: return "free";
-    case Op::kAlignedAlloc: return "aligned_alloc";
-    case Op::kPhaseEnd: return "phase_end";
-    case Op::kAccess: return "access";
-    case Op::kThreadExit: return "thread_exit";
+    case Op::kMalloc:
+      return "malloc";
+    case Op::kCalloc:
+      return "calloc";
+    case Op::kRealloc:
+      return "realloc";
+    case Op::kFree:
+      return "free";
+    case Op::kAlignedAlloc:
+      return "aligned_alloc";
+    case Op::kPhaseEnd:
+      return "phase_end";
+    case Op::kAccess:
+      return "access";
+    case Op::kThreadExit:
+      return "thread_exit";
   }
   return "unknown";
 }

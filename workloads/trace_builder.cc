@@ -37,7 +37,8 @@ TraceBuilder::ObjectState& TraceBuilder::object(uint32_t obj) {
 bool TraceBuilder::begin_life(uint32_t thread, uint32_t obj, const char* what) {
   if (obj == kNoObject) return fail(std::string(what) + " of the reserved object id");
   ObjectState& o = object(obj);
-  if (o.live) return fail(std::string(what) + " of object " + std::to_string(obj) + " already live");
+  if (o.live)
+    return fail(std::string(what) + " of object " + std::to_string(obj) + " already live");
   if (o.was_live) return fail(std::string(what) + " reuses object id " + std::to_string(obj));
   o.phase_owner = thread;
   phase_objects_[thread].push_back(obj);

@@ -38,9 +38,7 @@ class TraceBuilder {
   bool phase_end(uint32_t thread);
   bool thread_exit(uint32_t thread);
 
-  bool is_live(uint32_t obj) const noexcept {
-    return obj < objects_.size() && objects_[obj].live;
-  }
+  bool is_live(uint32_t obj) const noexcept { return obj < objects_.size() && objects_[obj].live; }
   uint64_t live_size(uint32_t obj) const noexcept { return objects_[obj].size; }
   const std::string& error() const noexcept { return error_; }
   uint64_t events() const noexcept { return events_; }
@@ -68,7 +66,7 @@ class TraceBuilder {
 
   std::vector<ThreadStream> threads_;
   std::unordered_map<uint64_t, uint32_t> thread_keys_;
-  std::vector<std::vector<uint32_t>> phase_objects_;        // per thread, current phase
+  std::vector<std::vector<uint32_t>> phase_objects_;  // per thread, current phase
   std::vector<uint8_t> exited_;
   std::vector<ObjectState> objects_;
   MmapVector<ScheduleRun> schedule_;

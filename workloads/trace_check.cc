@@ -90,8 +90,8 @@ class Checker {
       if (e.dep_thread >= done_.size() || e.dep_thread == t)
         return bad(where(), "dependency names a bad thread");
       if (done_[e.dep_thread] <= e.dep_index)
-        return bad(where(), may_block ? "dependency cannot be met"
-                                      : "runs before the event it depends on");
+        return bad(where(),
+                   may_block ? "dependency cannot be met" : "runs before the event it depends on");
       ++summary_->dependencies;
     }
     if (e.op != Op::kPhaseEnd && e.op != Op::kThreadExit && e.obj >= objects_.size())
@@ -104,8 +104,9 @@ class Checker {
       case Op::kRealloc:
         if (!(e.flags & kFlagFromNull)) {
           ObjectSlot& o = objects_[e.obj];
-          if (o.state != 1) return bad(where(), "realloc of object " + std::to_string(e.obj) +
-                                                    " which is not live");
+          if (o.state != 1)
+            return bad(where(),
+                       "realloc of object " + std::to_string(e.obj) + " which is not live");
           live_bytes_ -= o.size;
           add_live(e.size);
           summary_->total_allocated_bytes += e.size;
@@ -119,8 +120,7 @@ class Checker {
       case Op::kAlignedAlloc: {
         ObjectSlot& o = objects_[e.obj];
         if (o.state != 0)
-          return bad(where(), std::string(op_name(e.op)) + " of object " +
-                                  std::to_string(e.obj) +
+          return bad(where(), std::string(op_name(e.op)) + " of object " + std::to_string(e.obj) +
                                   (o.state == 1 ? " which is already live" : " which was freed"));
         if (e.op == Op::kCalloc && e.aux != 0 && e.size % e.aux != 0)
           return bad(where(), "calloc size is not a multiple of nmemb");

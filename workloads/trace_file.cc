@@ -350,8 +350,7 @@ bool decode_trace(const std::string& path, Trace* trace, TraceError* error) {
   MmapVector<uint8_t> raw;
   std::string reason;
   const uint64_t payload_offset = kHeaderBytes + h.metadata_bytes;
-  if (!decompress(bytes + payload_offset, h.payload_zstd_bytes, h.payload_raw_bytes, &raw,
-                  &reason))
+  if (!decompress(bytes + payload_offset, h.payload_zstd_bytes, h.payload_raw_bytes, &raw, &reason))
     return fail(error, path, payload_offset, "file", reason);
   return decode_payload(raw, h, trace, path, error);
 }

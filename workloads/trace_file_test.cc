@@ -1,4 +1,6 @@
 // Round trip and refusal tests of trace format v1. Layer: workloads tests.
+#include "workloads/trace_file.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include <string>
 
 #include "workloads/trace_builder.h"
-#include "workloads/trace_file.h"
 
 namespace allocmark {
 namespace {

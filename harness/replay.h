@@ -112,13 +112,14 @@ class Replayer {
     }
   }
 
-  // Runs the whole trace; returns wall nanoseconds of the timed region. Not inlined, so
-  // `valgrind --tool=callgrind --toggle-collect='*Replayer*run*'` counts the replay alone.
   // Threaded mode: call prepare() before reading the baseline RSS (it starts the threads).
   void prepare() {
     if (config_.mode == ReplayMode::kThreads && threads_.empty()) start_threads();
   }
 
+  // Runs the whole trace; returns wall nanoseconds of the timed region. Not inlined, so
+  // `valgrind --tool=callgrind --toggle-collect='allocmark::Replayer<A>::run()'` counts the
+  // replay alone (bench/replay_instructions.sh).
   [[gnu::noinline]] uint64_t run() {
     return config_.mode == ReplayMode::kSerial ? run_serial() : run_threads();
   }

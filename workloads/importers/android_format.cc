@@ -43,10 +43,10 @@ class ThreadMap {
   uint32_t last_thread_ = 0;
 };
 
-class AndroidImporter {
+class AndroidImporter : public LineImporter {
  public:
   AndroidImporter(const std::string& path, ImportStats* stats, std::string* error)
-      : path_(path), stats_(stats), error_(error), threads_(builder_) {}
+      : LineImporter(path, stats, error), threads_(builder_) {}
 
   bool run(std::string_view text) {
     LineCursor lines(text);
@@ -72,16 +72,6 @@ class AndroidImporter {
   uint64_t unknown_reallocs() const { return unknown_reallocs_; }
 
  private:
-  bool fail(std::string_view what) {
-    *error_ = line_error(path_, line_, what);
-    return false;
-  }
-  bool fail_expected(std::string_view expected, std::string_view text) {
-    *error_ = expected_error(path_, line_, expected, text);
-    return false;
-  }
-  bool builder_failed() { return fail(builder_.error()); }
-
   bool pointer(Fields& f, uint64_t* v) {
     std::string_view s = f.next();
     return parse_hex(s, v) || fail_expected("a pointer (hex with 0x)", s);
@@ -230,13 +220,8 @@ class AndroidImporter {
     return builder_.realloc(thread, obj, n) || builder_failed();
   }
 
-  const std::string& path_;
-  ImportStats* stats_;
-  std::string* error_;
-  TraceBuilder builder_;
   ThreadMap threads_;
   PointerMap blocks_;
-  uint64_t line_ = 0;
   uint64_t live_reused_ = 0;
   uint64_t failed_allocs_ = 0;
   uint64_t unknown_reallocs_ = 0;

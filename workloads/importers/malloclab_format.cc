@@ -12,10 +12,10 @@
 namespace allocmark {
 namespace {
 
-class MallocLabImporter {
+class MallocLabImporter : public LineImporter {
  public:
   MallocLabImporter(const std::string& path, ImportStats* stats, std::string* error)
-      : path_(path), stats_(stats), error_(error), thread_(builder_.thread(0)) {}
+      : LineImporter(path, stats, error), thread_(builder_.thread(0)) {}
 
   bool run(std::string_view text) {
     LineCursor lines(text);
@@ -56,16 +56,6 @@ class MallocLabImporter {
   uint64_t weight() const { return weight_; }
 
  private:
-  bool fail(std::string_view what) {
-    *error_ = line_error(path_, line_, what);
-    return false;
-  }
-  bool fail_expected(std::string_view expected, std::string_view text) {
-    *error_ = expected_error(path_, line_, expected, text);
-    return false;
-  }
-  bool builder_failed() { return fail(builder_.error()); }
-
   bool begin_body(std::string_view first) {
     if (header_.size() == 4) {
       num_ids_ = header_[1];
@@ -150,15 +140,10 @@ class MallocLabImporter {
     return fail_expected("a request (a, r or f)", op);
   }
 
-  const std::string& path_;
-  ImportStats* stats_;
-  std::string* error_;
-  TraceBuilder builder_;
   uint32_t thread_;
   std::vector<uint64_t> header_;
   bool in_body_ = false;
   uint64_t num_ids_ = 0, num_ops_ = 0, weight_ = 0, ops_ = 0;
-  uint64_t line_ = 0;
   std::unordered_map<uint64_t, uint32_t> live_;
 };
 

@@ -13,10 +13,10 @@ namespace {
 
 constexpr std::string_view kRecords = "a record (+, -, <, >, !, =)";
 
-class MtraceImporter {
+class MtraceImporter : public LineImporter {
  public:
   MtraceImporter(const std::string& path, ImportStats* stats, std::string* error)
-      : path_(path), stats_(stats), error_(error), thread_(builder_.thread(0)) {}
+      : LineImporter(path, stats, error), thread_(builder_.thread(0)) {}
 
   bool run(std::string_view text) {
     LineCursor lines(text);
@@ -43,16 +43,6 @@ class MtraceImporter {
   uint64_t live_reused() const { return live_reused_; }
 
  private:
-  bool fail(std::string_view what) {
-    *error_ = line_error(path_, line_, what);
-    return false;
-  }
-  bool fail_expected(std::string_view expected, std::string_view text) {
-    *error_ = expected_error(path_, line_, expected, text);
-    return false;
-  }
-  bool builder_failed() { return fail(builder_.error()); }
-
   // glibc prints a null pointer as "(nil)".
   bool pointer(Fields& f, uint64_t* v) {
     std::string_view s = f.next();
@@ -180,13 +170,8 @@ class MtraceImporter {
     return obj;
   }
 
-  const std::string& path_;
-  ImportStats* stats_;
-  std::string* error_;
-  TraceBuilder builder_;
   uint32_t thread_;
   PointerMap blocks_;
-  uint64_t line_ = 0;
   bool started_ = false;
   bool pending_ = false;
   uint64_t pending_old_ = 0;

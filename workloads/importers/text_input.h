@@ -6,6 +6,9 @@
 #include <string>
 #include <string_view>
 
+#include "workloads/importer.h"
+#include "workloads/trace_builder.h"
+
 namespace allocmark {
 
 // Largest size an importer accepts: larger than any address space we replay on (check_trace
@@ -66,5 +69,29 @@ std::string expected_error(const std::string& path, uint64_t line, std::string_v
 std::string base_name(const std::string& path);
 // `text` as a JSON string literal, quotes included.
 std::string json_string(std::string_view text);
+
+// What every line-oriented importer holds: where it is (for the one-line errors), its counters
+// and the builder it feeds. Importers derive from it and set line_ as they go.
+class LineImporter {
+ protected:
+  LineImporter(const std::string& path, ImportStats* stats, std::string* error)
+      : path_(path), stats_(stats), error_(error) {}
+
+  bool fail(std::string_view what) {
+    *error_ = line_error(path_, line_, what);
+    return false;
+  }
+  bool fail_expected(std::string_view expected, std::string_view text) {
+    *error_ = expected_error(path_, line_, expected, text);
+    return false;
+  }
+  bool builder_failed() { return fail(builder_.error()); }
+
+  const std::string& path_;
+  ImportStats* stats_;
+  std::string* error_;
+  TraceBuilder builder_;
+  uint64_t line_ = 0;
+};
 
 }  // namespace allocmark

@@ -87,10 +87,10 @@ struct Call {
   uint64_t line = 0;
 };
 
-class ValgrindImporter {
+class ValgrindImporter : public LineImporter {
  public:
   ValgrindImporter(const std::string& path, ImportStats* stats, std::string* error)
-      : path_(path), stats_(stats), error_(error) {}
+      : LineImporter(path, stats, error) {}
 
   bool run(std::string_view text) {
     LineCursor lines(text);
@@ -122,16 +122,6 @@ class ValgrindImporter {
     PointerMap blocks;
     std::vector<Call> pending;  // nested calls: innermost last
   };
-
-  bool fail(std::string_view what) {
-    *error_ = line_error(path_, line_, what);
-    return false;
-  }
-  bool fail_expected(std::string_view expected, std::string_view text) {
-    *error_ = expected_error(path_, line_, expected, text);
-    return false;
-  }
-  bool builder_failed() { return fail(builder_.error()); }
 
   // "--PID-- CONTENT": trace output. "==PID== ..." and anything else: not ours, skipped.
   bool trace_line(std::string_view l) {
@@ -387,12 +377,7 @@ class ValgrindImporter {
     return true;
   }
 
-  const std::string& path_;
-  ImportStats* stats_;
-  std::string* error_;
-  TraceBuilder builder_;
   std::unordered_map<uint64_t, Process> processes_;
-  uint64_t line_ = 0;
   uint64_t calls_ = 0;
   uint64_t failed_ = 0;
   uint64_t live_reused_ = 0;

@@ -11,6 +11,7 @@
 namespace allocmark {
 
 constexpr size_t kTimelineCapacity = 2048;
+constexpr uint64_t kSleepThresholdNs = 50000;
 
 TimelineSampler::TimelineSampler(const RssReader& rss, LiveFn live, const void* ctx)
     : rss_(rss), live_(live), ctx_(ctx) {
@@ -50,7 +51,16 @@ void TimelineSampler::take(uint64_t now) {
 void TimelineSampler::loop() {
   while (state_.load(std::memory_order_acquire) == 0) futex(&state_, FUTEX_WAIT_PRIVATE, 0);
   while (state_.load(std::memory_order_acquire) == 1) {
-    take(now_ns());
+    const uint64_t now = now_ns();
+    take(now);
+    if (interval_ns_ < kSleepThresholdNs) {
+      // Short intervals (a sampler on a core of its own): wait by polling the clock, since a
+      // timed futex wait rounds up to the kernel's 50 us timer slack.
+      const uint64_t next = now + interval_ns_;
+      while (now_ns() < next && state_.load(std::memory_order_relaxed) == 1)
+        __builtin_ia32_pause();
+      continue;
+    }
     timespec ts{0, static_cast<long>(interval_ns_)};
     while (ts.tv_nsec >= 1000000000) {
       ts.tv_sec += 1;

@@ -164,6 +164,7 @@ Result replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayCo
       rss, [](const void* r) { return static_cast<const Replayer<A>*>(r)->live_bytes(); },
       &replayer);
   keep_off_cpu(sampler.thread(), replay_cpu);
+  if (replay_cpu >= 0) sampler.set_initial_interval(10000);  // the other core is the sampler's
   const double timer_ns = timer_overhead_ns();
   HwCounters counters;  // opened before the baseline: its fds and buffers are not the heap's
 

@@ -143,22 +143,21 @@ class Progress {
   double elapsed_ = 0;
 };
 
-}  // namespace
-
-int run_benchmarks(RunOptions o) {
-  // Resolve allocators first: a typo must cost nothing.
-  std::vector<AllocatorInfo> allocators;
+// Built-in names, NAME=/path.so and plugins, checked before anything runs: a typo costs nothing.
+// False after printing one line.
+bool resolve_allocators(const RunOptions& o, std::vector<AllocatorInfo>* out) {
+  std::vector<AllocatorInfo>& allocators = *out;
   for (const auto& name : o.allocators) {
     AllocatorInfo info;
     std::string error;
     if (!resolve_allocator(name, &info, &error)) {
       std::fprintf(stderr, "allocmark: %s\n", error.c_str());
-      return 2;
+      return false;
     }
     if (!info.available) {
       std::fprintf(stderr, "allocmark: allocator '%s' is not available: %s\n", name.c_str(),
                    info.why_unavailable.c_str());
-      return 2;
+      return false;
     }
     allocators.push_back(info);
   }
@@ -167,7 +166,7 @@ int run_benchmarks(RunOptions o) {
     std::string error;
     if (!resolve_plugin(spec, ALLOCMARK_WORKER_PATH, &info, &error)) {
       std::fprintf(stderr, "allocmark: %s\n", error.c_str());
-      return 2;
+      return false;
     }
     if (std::any_of(allocators.begin(), allocators.end(),
                     [&](const AllocatorInfo& a) { return a.name == info.name; })) {
@@ -175,7 +174,7 @@ int run_benchmarks(RunOptions o) {
                    "allocmark: --plugin %s: the name '%s' is already in this run (use "
                    "--plugin OTHER=%s)\n",
                    spec.c_str(), info.name.c_str(), info.library.c_str());
-      return 2;
+      return false;
     }
     allocators.push_back(info);
   }
@@ -184,9 +183,63 @@ int run_benchmarks(RunOptions o) {
                      [&](const AllocatorInfo& a) { return a.name == name; })) {
       std::fprintf(stderr, "allocmark: --alloc-option names '%s', which is not in this run\n",
                    name.c_str());
-      return 2;
+      return false;
     }
   }
+  return true;
+}
+
+// The worker command line and environment of one cell.
+WorkerRequest worker_request(const RunOptions& o, const Cell& c) {
+  WorkerRequest req;
+  req.executable = ALLOCMARK_WORKER_PATH;
+  req.timeout_s = o.timeout_s;
+  req.mem_limit_bytes = o.mem_limit_bytes;
+  req.args = {"--trace", c.trace->path,     "--allocator", c.allocator->name,
+              "--kind",  c.allocator->kind, "--mode",      o.mode,
+              "--touch", o.touch,           "--result-fd", "3"};
+  if (o.check) req.args.insert(req.args.end(), {"--check", "1"});
+  if (!o.pin) req.args.insert(req.args.end(), {"--pin", "0"});
+  if (o.alloc_options.count(c.allocator->name))
+    req.args.insert(req.args.end(), {"--options", o.alloc_options.at(c.allocator->name)});
+  if (c.allocator->kind == "plugin")
+    req.args.insert(req.args.end(), {"--plugin-path", c.allocator->library});
+  if (c.allocator->kind == "preload" && !c.allocator->library.empty())
+    req.env.push_back("LD_PRELOAD=" + c.allocator->library);
+  return req;
+}
+
+// One result line: the cell's identity, then what the worker reported, or why it reported
+// nothing (the child is never trusted: garbage becomes status "error").
+json result_line(const Cell& c, const WorkerOutcome& outcome) {
+  json line = {{"workload", c.trace->workload},  {"trace", c.trace->path},
+               {"allocator", c.allocator->name}, {"allocator_kind", c.allocator->kind},
+               {"threads", c.trace->threads},    {"rep", c.rep}};
+  if (!outcome.result_json.empty()) {
+    json r = json::parse(outcome.result_json, nullptr, false);
+    if (r.is_discarded() || !r.is_object()) {
+      line["status"] = "error";
+      line["detail"] = "worker wrote an unreadable result";
+    } else {
+      for (auto it = r.begin(); it != r.end(); ++it) line[it.key()] = *it;
+      if (line.value("status", "") != "ok" && !outcome.stderr_tail.empty())
+        line["stderr"] = outcome.stderr_tail;
+    }
+  } else {
+    line["status"] = outcome.status;
+    line["detail"] = outcome.detail;
+  }
+  line["peak_live_bytes"] = c.trace->summary.peak_live_bytes;
+  line["cell_seconds"] = outcome.elapsed_s;
+  return line;
+}
+
+}  // namespace
+
+int run_benchmarks(RunOptions o) {
+  // Resolve allocators first: a typo must cost nothing.
+  std::vector<AllocatorInfo> allocators;
+  if (!resolve_allocators(o, &allocators)) return 2;
   if (o.shard_count > 0) {
     std::vector<WorkloadSpec> mine;
     for (size_t i = 0; i < o.workloads.size(); ++i)
@@ -317,47 +370,13 @@ int run_benchmarks(RunOptions o) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  const std::string worker = ALLOCMARK_WORKER_PATH;
   Progress progress(o.quiet, cells.size());
   size_t done = 0;
   for (const Cell& c : cells) {
     if (g_interrupted.load()) break;
-    WorkerRequest req;
-    req.executable = worker;
-    req.timeout_s = o.timeout_s;
-    req.mem_limit_bytes = o.mem_limit_bytes;
-    req.args = {"--trace", c.trace->path,     "--allocator", c.allocator->name,
-                "--kind",  c.allocator->kind, "--mode",      o.mode,
-                "--touch", o.touch,           "--result-fd", "3"};
-    if (o.check) req.args.insert(req.args.end(), {"--check", "1"});
-    if (!o.pin) req.args.insert(req.args.end(), {"--pin", "0"});
-    if (o.alloc_options.count(c.allocator->name))
-      req.args.insert(req.args.end(), {"--options", o.alloc_options[c.allocator->name]});
-    if (c.allocator->kind == "plugin")
-      req.args.insert(req.args.end(), {"--plugin-path", c.allocator->library});
-    if (c.allocator->kind == "preload" && !c.allocator->library.empty())
-      req.env.push_back("LD_PRELOAD=" + c.allocator->library);
-    WorkerOutcome outcome = run_worker(req);
+    WorkerOutcome outcome = run_worker(worker_request(o, c));
     if (g_interrupted.load()) break;  // a cell cut short by Ctrl-C is not a result
-    json line = {{"workload", c.trace->workload},  {"trace", c.trace->path},
-                 {"allocator", c.allocator->name}, {"allocator_kind", c.allocator->kind},
-                 {"threads", c.trace->threads},    {"rep", c.rep}};
-    if (!outcome.result_json.empty()) {
-      json r = json::parse(outcome.result_json, nullptr, false);
-      if (r.is_discarded() || !r.is_object()) {
-        line["status"] = "error";
-        line["detail"] = "worker wrote an unreadable result";
-      } else {
-        for (auto it = r.begin(); it != r.end(); ++it) line[it.key()] = *it;
-        if (line.value("status", "") != "ok" && !outcome.stderr_tail.empty())
-          line["stderr"] = outcome.stderr_tail;
-      }
-    } else {
-      line["status"] = outcome.status;
-      line["detail"] = outcome.detail;
-    }
-    line["peak_live_bytes"] = c.trace->summary.peak_live_bytes;
-    line["cell_seconds"] = outcome.elapsed_s;
+    const json line = result_line(c, outcome);
     ++done;
     progress.cell_done(done, c, line.value("status", "?"), outcome.elapsed_s);
     if (c.rep < 0) continue;

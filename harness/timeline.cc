@@ -57,8 +57,7 @@ void TimelineSampler::loop() {
       // Short intervals (a sampler on a core of its own): wait by polling the clock, since a
       // timed futex wait rounds up to the kernel's 50 us timer slack.
       const uint64_t next = now + interval_ns_;
-      while (now_ns() < next && state_.load(std::memory_order_relaxed) == 1)
-        __builtin_ia32_pause();
+      while (now_ns() < next && state_.load(std::memory_order_relaxed) == 1) __builtin_ia32_pause();
       continue;
     }
     timespec ts{0, static_cast<long>(interval_ns_)};

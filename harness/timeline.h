@@ -26,8 +26,8 @@ class TimelineSampler {
   // Before start(): the first sampling interval. Below 50 us the sampler polls the clock instead
   // of sleeping, which costs a core: only for a sampler that has one to itself.
   void set_initial_interval(uint64_t ns) { interval_ns_ = ns; }
-  void start();                              // t = 0 is now
-  void stop();                               // takes a last sample and joins
+  void start();  // t = 0 is now
+  void stop();   // takes a last sample and joins
   uint64_t peak_rss() const { return peak_rss_; }
   size_t samples() const { return used_; }
   std::string json() const;  // {"t_ns":[...],"rss":[...],"live":[...]}

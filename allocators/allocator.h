@@ -23,33 +23,39 @@ struct AllocatorStats {
 // Every allocator used by the replay must be safe to call from several threads at once.
 template <class A>
 concept Allocator = requires(A a, void* p, std::size_t n, std::size_t align) {
-  { a.allocate(n, align) } noexcept -> std::same_as<void*>;
-  { a.deallocate(p, n, align) } noexcept;
+  { a.allocate(n, align) }
+  noexcept->std::same_as<void*>;
+  { a.deallocate(p, n, align) }
+  noexcept;
 };
 
 // Optional: resize keeping contents, like realloc (old_size known). Null on failure, old block
 // untouched. The replay falls back to allocate + copy + deallocate when absent.
 template <class A>
 concept Reallocating = requires(A a, void* p, std::size_t old_n, std::size_t n, std::size_t align) {
-  { a.reallocate(p, old_n, n, align) } noexcept -> std::same_as<void*>;
+  { a.reallocate(p, old_n, n, align) }
+  noexcept->std::same_as<void*>;
 };
 
 // Optional: release everything at once (arena phase end). Blocks become invalid.
 template <class A>
 concept Resettable = requires(A a) {
-  { a.reset() } noexcept;
+  { a.reset() }
+  noexcept;
 };
 
 // Optional: numbers about itself, for the results.
 template <class A>
 concept HasStats = requires(const A a) {
-  { a.stats() } noexcept -> std::same_as<AllocatorStats>;
+  { a.stats() }
+  noexcept->std::same_as<AllocatorStats>;
 };
 
 // Optional: called on a replay thread before it ends (flush thread caches).
 template <class A>
 concept HasThreadExit = requires(A a) {
-  { a.thread_exit() } noexcept;
+  { a.thread_exit() }
+  noexcept;
 };
 
 }  // namespace allocmark

@@ -232,6 +232,9 @@ Result replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayCo
   x += num("latency_distortion",
            wall ? static_cast<double>(sampled) * timer_ns / static_cast<double>(wall) : 0);
   x += ",\"pinned_cpu\":" + std::to_string(replay_cpu);
+  // What was written into blocks: nothing when the allocator's memory is fake (null).
+  x += ",\"touch\":\"" +
+       std::string(config.touch_limit == 0 ? "none" : touch_policy_name(config.touch)) + "\"";
   x += counters.json();
   x += ",\"latency\":" + latency_json(replayer.latency());
   x += ",\"timeline\":" + sampler.json();
@@ -294,12 +297,12 @@ int worker_main(int argc, char** argv) {
     result = replay_with(api, trace, summary, config);
   }
   std::fprintf(out,
-               "{\"status\":\"%s\",\"detail\":\"%s\",\"replay_mode\":\"%s\",\"touch\":\"%s\","
+               "{\"status\":\"%s\",\"detail\":\"%s\",\"replay_mode\":\"%s\","
                "\"allocator_version\":\"%s\",\"malloc_provider\":\"%s\",\"options\":%s%s}\n",
                result.status.c_str(), json_escape(result.detail).c_str(),
                config.mode == ReplayMode::kSerial ? "serial" : "threads",
-               touch_policy_name(config.touch), json_escape(version).c_str(),
-               json_escape(malloc_provider()).c_str(), options_json.c_str(), result.extra.c_str());
+               json_escape(version).c_str(), json_escape(malloc_provider()).c_str(),
+               options_json.c_str(), result.extra.c_str());
   std::fflush(out);
   return 0;
 }

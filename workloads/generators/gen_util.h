@@ -134,6 +134,11 @@ class Emitter {
   void free(uint32_t t, uint32_t obj) {
     if (room()) check(b_.free(t, obj));
   }
+  // Frees every occupied slot (kNoObject marks an empty one): the drain at a workload's end.
+  void free_slots(uint32_t t, const std::vector<uint32_t>& slots) {
+    for (uint32_t obj : slots)
+      if (obj != kNoObject) free(t, obj);
+  }
   void access(uint32_t t, uint32_t obj, uint64_t offset, uint64_t length) {
     if (room()) check(b_.access(t, obj, offset, length));
   }

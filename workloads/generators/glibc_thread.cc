@@ -28,8 +28,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
   interleave(e, args.threads, 64, [&](uint32_t t) {
     State& s = st[t];
     if (s.step++ >= steps) {
-      for (uint32_t obj : s.slot)
-        if (obj != kNoObject) e.free(t, obj);
+      e.free_slots(t, s.slot);
       return false;
     }
     uint32_t& obj = s.slot[s.rng.below(slots)];

@@ -24,8 +24,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     if (obj != kNoObject) e.free(0, obj);
     obj = e.malloc(0, rng.range(min_size, max_size));
   }
-  for (uint32_t obj : slot)
-    if (obj != kNoObject) e.free(0, obj);
+  e.free_slots(0, slot);
   return e.finish(trace, error);
 }
 

@@ -54,8 +54,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
       Rng& r = rng[t];
       if (s.allocs == 0 && s.retain == 0) {
         for (uint32_t obj : s.retained) e.free(t, obj);
-        for (uint32_t obj : s.data)
-          if (obj != kNoObject) e.free(t, obj);
+        e.free_slots(t, s.data);
         return false;
       }
       if (s.retain == 0 || (r.chance(50, 100) && s.allocs > 0)) {
@@ -83,8 +82,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
         obj = kNoObject;
       }
   }
-  for (uint32_t obj : transfer)
-    if (obj != kNoObject) e.free(0, obj);
+  e.free_slots(0, transfer);
   return e.finish(trace, error);
 }
 

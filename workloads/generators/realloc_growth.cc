@@ -28,8 +28,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
   interleave(e, args.threads, 64, [&](uint32_t t) {
     State& s = st[t];
     if (s.step++ >= steps) {
-      for (uint32_t obj : s.buf)
-        if (obj != kNoObject) e.free(t, obj);
+      e.free_slots(t, s.buf);
       return false;
     }
     const uint64_t i = s.rng.below(buffers);

@@ -133,16 +133,8 @@ class AndroidImporter : public LineImporter {
     }
     if (op == "free") {
       if (!pointer(f, &ptr) || !end_of_line(f)) return false;
-      if (ptr == 0) {
-        ++stats_->null_frees;
-        return true;
-      }
-      const uint32_t obj = blocks_.erase(ptr);
-      if (obj == PointerMap::kAbsent) {
-        ++stats_->unknown_frees;
-        return true;
-      }
-      return builder_.free(thread, obj) || builder_failed();
+      const uint32_t obj = take_block(blocks_, ptr);
+      return obj == kNoObject || builder_.free(thread, obj) || builder_failed();
     }
     if (op == "realloc") {
       uint64_t old_ptr = 0, n = 0;

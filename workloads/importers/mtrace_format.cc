@@ -98,16 +98,8 @@ class MtraceImporter : public LineImporter {
     }
     if (op == "-") {
       if (!pointer(g, &ptr) || !end_of_line(g)) return false;
-      if (ptr == 0) {
-        ++stats_->null_frees;
-        return true;
-      }
-      const uint32_t obj = blocks_.erase(ptr);
-      if (obj == PointerMap::kAbsent) {
-        ++stats_->unknown_frees;
-        return true;
-      }
-      return builder_.free(thread_, obj) || builder_failed();
+      const uint32_t obj = take_block(blocks_, ptr);
+      return obj == kNoObject || builder_.free(thread_, obj) || builder_failed();
     }
     if (op == "<") {
       if (!pointer(g, &ptr) || !end_of_line(g)) return false;

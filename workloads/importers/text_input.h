@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "workloads/importer.h"
+#include "workloads/importers/pointer_map.h"
 #include "workloads/trace_builder.h"
 
 namespace allocmark {
@@ -86,6 +87,20 @@ class LineImporter {
     return false;
   }
   bool builder_failed() { return fail(builder_.error()); }
+  // The object a recorded free releases, or kNoObject for the two quirks real recordings have
+  // (free(NULL), a pointer the recording never saw allocated), counted in the stats.
+  uint32_t take_block(PointerMap& blocks, uint64_t ptr) {
+    if (ptr == 0) {
+      ++stats_->null_frees;
+      return kNoObject;
+    }
+    const uint32_t obj = blocks.erase(ptr);
+    if (obj == PointerMap::kAbsent) {
+      ++stats_->unknown_frees;
+      return kNoObject;
+    }
+    return obj;
+  }
 
   const std::string& path_;
   ImportStats* stats_;

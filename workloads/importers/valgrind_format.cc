@@ -236,15 +236,8 @@ class ValgrindImporter : public LineImporter {
   bool release(Process& p, const Call& c) {
     if (!want_args(c, 1)) return false;
     const uint64_t ptr = c.args[0].value;
-    if (ptr == 0) {
-      ++stats_->null_frees;
-      return true;
-    }
-    const uint32_t obj = p.blocks.erase(ptr);
-    if (obj == PointerMap::kAbsent) {
-      ++stats_->unknown_frees;
-      return true;
-    }
+    const uint32_t obj = take_block(p.blocks, ptr);
+    if (obj == kNoObject) return true;
     uint16_t flags = 0;
     // Sized delete: "_ZdlPvm", "_ZdaPvmSt11align_val_t" (m: size_t; j: 32-bit size_t).
     if (c.kind == Kind::kDelete && c.name.size() > 6 && c.name.compare(4, 2, "Pv") == 0 &&

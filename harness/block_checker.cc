@@ -1,58 +1,11 @@
 // The `--check` verifier of returned blocks. Layer: harness (worker side).
 #include "harness/block_checker.h"
 
-#include <sys/mman.h>
-
 #include <cstdarg>
 #include <cstring>
-#include <new>
 
 namespace allocmark {
 namespace {
-
-// One free list of fixed-size nodes; nodes come from 1 MiB mmap'd chunks and are never unmapped
-// (a check run is one process). Only used under BlockChecker::mu_, so it needs no lock.
-struct NodeHeap {
-  static constexpr size_t kChunk = 1 << 20;
-  void* free_list = nullptr;
-  char* cursor = nullptr;
-  char* end = nullptr;
-  void* get(size_t bytes) {
-    if (free_list) {
-      void* p = free_list;
-      free_list = *static_cast<void**>(p);
-      return p;
-    }
-    if (cursor + bytes > end) {
-      void* chunk =
-          mmap(nullptr, kChunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (chunk == MAP_FAILED) throw std::bad_alloc();
-      cursor = static_cast<char*>(chunk);
-      end = cursor + kChunk;
-    }
-    void* p = cursor;
-    cursor += (bytes + 15) & ~size_t{15};
-    return p;
-  }
-  void put(void* p) {
-    *static_cast<void**>(p) = free_list;
-    free_list = p;
-  }
-};
-
-// One heap per node size (std::map uses a single node type, so in practice one).
-NodeHeap& heap_for(size_t bytes) {
-  static NodeHeap heaps[8];
-  static size_t sizes[8];
-  for (int i = 0; i < 8; ++i) {
-    if (sizes[i] == bytes) return heaps[i];
-    if (sizes[i] == 0) {
-      sizes[i] = bytes;
-      return heaps[i];
-    }
-  }
-  throw std::bad_alloc();
-}
 
 // First byte in [p, p+n) that differs from `value`, or n.
 uint64_t first_mismatch(const uint8_t* p, uint64_t n, uint8_t value) {
@@ -62,9 +15,6 @@ uint64_t first_mismatch(const uint8_t* p, uint64_t n, uint8_t value) {
 }
 
 }  // namespace
-
-void* checker_node_get(size_t bytes) { return heap_for(bytes).get(bytes); }
-void checker_node_put(void* p, size_t bytes) noexcept { heap_for(bytes).put(p); }
 
 bool BlockChecker::fail(uint32_t thread, uint64_t index, const Event& e, const char* what, ...) {
   int n =

@@ -8,31 +8,9 @@
 #include <map>
 #include <mutex>
 
-#include "workloads/mmap_allocator.h"
 #include "workloads/trace.h"
 
 namespace allocmark {
-
-// Node storage for the interval tree, from mmap'd chunks, so a broken allocator cannot corrupt
-// the checker's own structures (and the checker never calls the allocator under test).
-void* checker_node_get(std::size_t bytes);
-void checker_node_put(void* p, std::size_t bytes) noexcept;
-
-template <class T>
-struct ChunkAllocator {
-  using value_type = T;
-  ChunkAllocator() noexcept = default;
-  template <class U>
-  ChunkAllocator(const ChunkAllocator<U>&) noexcept {}
-  T* allocate(std::size_t n) {  // std::map allocates its nodes one at a time
-    return static_cast<T*>(checker_node_get(n * sizeof(T)));
-  }
-  void deallocate(T* p, std::size_t n) noexcept { checker_node_put(p, n * sizeof(T)); }
-  template <class U>
-  bool operator==(const ChunkAllocator<U>&) const noexcept {
-    return true;
-  }
-};
 
 class BlockChecker {
  public:
@@ -54,10 +32,10 @@ class BlockChecker {
   bool insert(uint32_t thread, uint64_t index, const Event& e, uintptr_t start, uint64_t size);
 
   std::mutex mu_;
-  // start -> (end, object): the live blocks.
-  std::map<uintptr_t, std::pair<uintptr_t, uint32_t>, std::less<>,
-           ChunkAllocator<std::pair<const uintptr_t, std::pair<uintptr_t, uint32_t>>>>
-      live_;
+  // start -> (end, object): the live blocks. Its nodes come from operator new, which in the
+  // worker is the worker's own heap (worker_heap.cc): a broken allocator under test can neither
+  // corrupt them nor be called by the checker.
+  std::map<uintptr_t, std::pair<uintptr_t, uint32_t>> live_;
   char problem_[320] = "";
 };
 

@@ -56,7 +56,7 @@ struct ReplayConfig {
 struct ReplayFailure {
   bool failed = false;
   char status[16] = "";  // "oom"
-  char detail[256] = "";
+  char detail[384] = "";  // holds BlockChecker::problem() whole
 };
 
 // Per-object slot of the replay table: 16 bytes, so a 10M-object trace needs 160 MB of table.

@@ -4,6 +4,7 @@
 // Order matters for honest memory figures: decode the trace and build every table (mmap) and the
 // sampler thread first, touch them, then read the baseline RSS, then replay.
 #include <dlfcn.h>
+#include <errno.h>
 #include <gnu/libc-version.h>
 #include <limits.h>
 #include <unistd.h>
@@ -182,8 +183,10 @@ Result replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayCo
   uint64_t peak = sampler.peak_rss();
   if (hwm_reset) peak = std::max(peak, peak_rss_bytes());
   const int64_t final_live = replayer.live_bytes();
-  replayer.drain();
-  const uint64_t drained = rss.rss_bytes();
+  // After a failure the allocator may be broken for good: freeing every live block could crash
+  // or hang in it and lose the status already known, so "memory given back" is not measured.
+  if (!replayer.failure().failed) replayer.drain();
+  const uint64_t drained = replayer.failure().failed ? final_rss : rss.rss_bytes();
 
   Result r;
   if (replayer.failure().failed) {
@@ -241,69 +244,88 @@ Result replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayCo
   return r;
 }
 
+// Writes the whole line with write(2): stdio would malloc its buffer on the first write, and
+// by then the allocator under test may be returning null or garbage for good.
+void write_line(int fd, const std::string& line) {
+  const char* p = line.data();
+  size_t left = line.size();
+  while (left) {
+    const ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) usage_error("cannot write to result fd " + std::to_string(fd));
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
 int worker_main(int argc, char** argv) {
   WorkerArgs args = parse_args(argc, argv);
   Trace trace;
   TraceError error;
   TraceSummary summary;
-  FILE* out = fdopen(args.result_fd, "w");
-  if (!out) usage_error("cannot write to result fd " + std::to_string(args.result_fd));
+  const int out = args.result_fd;
   if (args.describe) {  // the parent asks a plugin's name without loading it itself
-    std::fprintf(out, "%s\n", plugin_describe_json(args.plugin_path).c_str());
-    std::fclose(out);
+    write_line(out, plugin_describe_json(args.plugin_path) + "\n");
     return 0;
   }
   if (!read_trace(args.trace, &trace, &error, &summary)) {
-    std::fprintf(out, "{\"status\":\"error\",\"detail\":\"%s\"}\n",
-                 json_escape(error.message()).c_str());
-    std::fclose(out);
+    write_line(out, "{\"status\":\"error\",\"detail\":\"" + json_escape(error.message()) +
+                        "\"}\n");
     return 0;
   }
   mark_dependency_targets(trace);
   ReplayConfig config = args.config;
   Result result;
   std::string options_json = "{}";
+  // Both ask the dynamic linker (dlsym, dladdr), which may malloc: before the replay.
   std::string version = args.kind == "native" ? args.allocator : allocator_version();
-  if (args.kind == "native") {
-    std::string err;
-    const bool known =
-        with_native_allocator(args.allocator, args.options, &options_json, &err, [&](auto& alloc) {
-          ReplayConfig cfg = config;
-          using A = std::decay_t<decltype(alloc)>;
-          // The null allocator hands out one shared scratch page: write nothing into it. Its
-          // row is the harness alone, and writes from several threads to the one page would
-          // add false sharing that no real allocator causes (cache-thrash showed 1.3x glibc).
-          if constexpr (std::is_same_v<A, NullAllocator>) {
-            cfg.touch_limit = 0;
-            cfg.check = false;  // every block is the same scratch page: nothing to check
-          }
-          result = replay_with(alloc, trace, summary, cfg);
-        });
-    if (!known) {
-      result.status = "error";
-      result.detail = err;
-    }
-  } else if (args.kind == "plugin") {
-    options_json = "{\"text\":\"" + json_escape(args.options) + "\"}";
-    PluginAllocator plugin;  // loaded and created before the baseline RSS, like a native one
-    if (plugin.open(args.plugin_path, args.options, &result.detail)) {
-      version = plugin.info().version;
-      result = replay_with(plugin, trace, summary, config);
+  const std::string provider = malloc_provider();
+  // The worker's own objects live in its own heap (worker_heap.cc), but glibc may still need
+  // the allocator under test (thread start-up calls calloc for TLS): an allocator that fails
+  // there makes a C++ exception, recorded as the cell's error rather than a crash.
+  try {
+    if (args.kind == "native") {
+      std::string err;
+      const bool known =
+          with_native_allocator(args.allocator, args.options, &options_json, &err, [&](auto& alloc) {
+            ReplayConfig cfg = config;
+            using A = std::decay_t<decltype(alloc)>;
+            // The null allocator hands out one shared scratch page: write nothing into it. Its
+            // row is the harness alone, and writes from several threads to the one page would
+            // add false sharing that no real allocator causes (cache-thrash showed 1.3x glibc).
+            if constexpr (std::is_same_v<A, NullAllocator>) {
+              cfg.touch_limit = 0;
+              cfg.check = false;  // every block is the same scratch page: nothing to check
+            }
+            result = replay_with(alloc, trace, summary, cfg);
+          });
+      if (!known) {
+        result.status = "error";
+        result.detail = err;
+      }
+    } else if (args.kind == "plugin") {
+      options_json = "{\"text\":\"" + json_escape(args.options) + "\"}";
+      PluginAllocator plugin;  // loaded and created before the baseline RSS, like a native one
+      if (plugin.open(args.plugin_path, args.options, &result.detail)) {
+        version = plugin.info().version;
+        result = replay_with(plugin, trace, summary, config);
+      } else {
+        result.status = "error";
+      }
     } else {
-      result.status = "error";
+      MallocApi api;
+      result = replay_with(api, trace, summary, config);
     }
-  } else {
-    MallocApi api;
-    result = replay_with(api, trace, summary, config);
+  } catch (const std::exception& e) {
+    result.status = "error";
+    result.detail = std::string("worker set-up failed under this allocator: ") + e.what();
   }
-  std::fprintf(out,
-               "{\"status\":\"%s\",\"detail\":\"%s\",\"replay_mode\":\"%s\","
-               "\"allocator_version\":\"%s\",\"malloc_provider\":\"%s\",\"options\":%s%s}\n",
-               result.status.c_str(), json_escape(result.detail).c_str(),
-               config.mode == ReplayMode::kSerial ? "serial" : "threads",
-               json_escape(version).c_str(), json_escape(malloc_provider()).c_str(),
-               options_json.c_str(), result.extra.c_str());
-  std::fflush(out);
+  write_line(out, "{\"status\":\"" + result.status + "\",\"detail\":\"" +
+                      json_escape(result.detail) + "\",\"replay_mode\":\"" +
+                      (config.mode == ReplayMode::kSerial ? "serial" : "threads") +
+                      "\",\"allocator_version\":\"" + json_escape(version) +
+                      "\",\"malloc_provider\":\"" + json_escape(provider) +
+                      "\",\"options\":" + options_json + result.extra + "}\n");
   return 0;
 }
 

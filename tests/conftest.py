@@ -1,4 +1,4 @@
-"""Shared fixtures of the end-to-end tests: the built CLI, the shared traces, small traces."""
+"""Shared fixtures of the end-to-end tests: the built CLI, the Android traces in workloads/testdata, small traces."""
 import json
 import os
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 BIN = os.environ.get("ALLOCMARK_BIN", "")
-SHARED = Path(os.environ.get("ALLOCMARK_SHARED_DIR", ""))
+ANDROID_TRACES = Path(os.environ.get("ALLOCMARK_ANDROID_TRACES", ""))
 FIXTURES = Path(os.environ.get("ALLOCMARK_FIXTURES", ""))
 
 
@@ -34,9 +34,9 @@ def _built():
 @pytest.fixture(scope="session")
 def systemui(tmp_path_factory):
     """systemui.zip converted to our format once for the whole session."""
-    src = SHARED / "traces" / "android" / "systemui.zip"
+    src = ANDROID_TRACES / "systemui.zip"
     if not src.exists():
-        pytest.fail(f"{src} is missing: shared/ must sit beside the repository")
+        pytest.fail(f"{src} is missing: run through ctest, which sets ALLOCMARK_ANDROID_TRACES")
     out = tmp_path_factory.mktemp("traces") / "systemui.amt"
     allocmark("trace", "convert", "--from", "android", src, out, check=True)
     return out

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from conftest import FIXTURES, allocmark, read_lines
 
-SYSTEMUI_PEAK_LIVE = 10441709  # shared/traces/android/SOURCE.md
+SYSTEMUI_PEAK_LIVE = 10441709  # workloads/testdata/android/SOURCE.md
 
 
 def test_systemui_info_matches_source_facts(systemui):
@@ -90,32 +90,53 @@ def test_unknown_allocator_gets_one_line_and_status_2(small_churn):
     assert proc.stderr.strip().count("\n") == 0 and "nosuchalloc" in proc.stderr
 
 
-def test_misbehaving_allocators_become_statuses(small_churn, tmp_path):
-    out = tmp_path / "run"
-    libs = {k: FIXTURES / f"libmisbehaving_{k}.so" for k in ("crash", "hang", "null")}
+def _run_misbehaving(trace, out, kinds, *flags):
+    libs = {k: FIXTURES / f"libmisbehaving_{k}.so" for k in kinds}
     allocators = ",".join(["glibc"] + [f"{k}={p}" for k, p in libs.items()])
-    allocmark("run", "--trace", small_churn, "--allocators", allocators, "--reps", 1,
-              "--warmup", 0, "--timeout", 5, "--out", out, "--no-report", "--quiet", check=True)
-    by_alloc = {l["allocator"]: l for l in read_lines(out)}
-    assert by_alloc["glibc"]["status"] == "ok"
+    allocmark("run", "--trace", trace, "--allocators", allocators, "--reps", 1, "--warmup", 0,
+              "--timeout", 5, "--out", out, "--no-report", "--quiet", *flags, check=True)
+    return {l["allocator"]: l for l in read_lines(out)}
+
+
+def _assert_failure_statuses(by_alloc):
+    """The fixtures misbehave for good once the replay is under way (tests/fixtures)."""
+    assert by_alloc["glibc"]["status"] == "ok", by_alloc["glibc"]
     assert by_alloc["crash"]["status"] == "crashed" and "SEGV" in by_alloc["crash"]["detail"]
+    assert by_alloc["abort"]["status"] == "crashed" and "ABRT" in by_alloc["abort"]["detail"]
+    # glibc finds the scribbled chunk header and says so on stderr, which the detail keeps.
+    corrupt = by_alloc["corrupt"]
+    assert corrupt["status"] == "crashed" and "ABRT" in corrupt["detail"], corrupt
+    assert "stderr: " in corrupt["detail"], corrupt
+    assert "invalid" in corrupt["detail"] or "corrupt" in corrupt["detail"], corrupt
     assert by_alloc["hang"]["status"] == "timeout"
-    assert by_alloc["null"]["status"] == "oom" and "returned null" in by_alloc["null"]["detail"]
+    null = by_alloc["null"]
+    assert null["status"] == "oom" and "returned null at thread 0 event" in null["detail"], null
+    # The worker still measured how far it got.
+    assert 0 < null["events"] < 100000, null
 
 
-def test_check_mode_names_misaligned_and_overlapping_blocks(small_churn, tmp_path):
+def test_misbehaving_allocators_become_statuses(small_churn, tmp_path):
+    by_alloc = _run_misbehaving(small_churn, tmp_path / "run",
+                                ("crash", "abort", "corrupt", "hang", "null"))
+    _assert_failure_statuses(by_alloc)
+
+
+def test_check_run_gives_every_misbehaving_allocator_its_status(small_churn, tmp_path):
+    """Issue 9: six allocators that misbehave for good, with glibc, in one --check run."""
     out = tmp_path / "run"
-    libs = {k: FIXTURES / f"libmisbehaving_{k}.so" for k in ("misalign", "overlap")}
-    allocators = ",".join(["glibc", "pool"] + [f"{k}={p}" for k, p in libs.items()])
-    allocmark("run", "--trace", small_churn, "--allocators", allocators, "--reps", 1, "--warmup",
-              0, "--check", "--out", out, "--no-report", "--quiet", check=True)
-    by_alloc = {l["allocator"]: l for l in read_lines(out)}
-    assert by_alloc["glibc"]["status"] == "ok" and by_alloc["pool"]["status"] == "ok"
+    by_alloc = _run_misbehaving(small_churn, out, ("crash", "abort", "corrupt", "hang", "null",
+                                                   "misalign", "overlap"), "--check")
+    _assert_failure_statuses(by_alloc)
     assert by_alloc["misalign"]["status"] == "invalid"
     assert "not aligned" in by_alloc["misalign"]["detail"]
-    assert by_alloc["overlap"]["status"] == "invalid"
-    assert "overlaps live object" in by_alloc["overlap"]["detail"]
-    assert "thread 0 event" in by_alloc["overlap"]["detail"]
+    overlap = by_alloc["overlap"]["detail"]
+    assert by_alloc["overlap"]["status"] == "invalid", overlap
+    # Names both objects: the one being allocated and the live one it overlaps.
+    assert "thread 0 event" in overlap and "of object" in overlap, overlap
+    assert "overlaps live object" in overlap, overlap
+    # The rest of the run is intact: one line per cell, and the run's files exist.
+    assert len(read_lines(out)) == 8
+    assert (out / "summary.json").exists() and (out / "meta.json").exists()
 
 
 def test_mem_limit_turns_exhaustion_into_oom(tmp_path):

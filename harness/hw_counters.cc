@@ -14,7 +14,7 @@ namespace {
 
 constexpr uint64_t kConfigs[] = {PERF_COUNT_HW_CPU_CYCLES, PERF_COUNT_HW_INSTRUCTIONS,
                                  PERF_COUNT_HW_CACHE_MISSES, PERF_COUNT_HW_BRANCH_MISSES};
-constexpr const char* kNames[] = {"cycles", "instructions", "cache_misses", "branch_misses"};
+constexpr auto& kNames = HwCounterValues::kNames;
 
 int open_counter(uint64_t config) {
   perf_event_attr attr{};
@@ -64,15 +64,15 @@ void HwCounters::stop() {
   }
 }
 
-std::string HwCounters::json() const {
-  if (!available_) {
-    std::string why;
-    for (char c : why_) why += (c == '"' || c == '\\') ? '\'' : c;
-    return ",\"hw_counters_unavailable\":\"" + why + "\"";
+HwCounterValues HwCounters::values() const {
+  HwCounterValues out;
+  if (available_) {
+    std::array<uint64_t, kCount> v;
+    for (int i = 0; i < kCount; ++i) v[i] = values_[i];
+    out.values = v;
+  } else {
+    out.why_unavailable = why_;
   }
-  std::string out;
-  for (int i = 0; i < kCount; ++i)
-    out += ",\"" + std::string(kNames[i]) + "\":" + std::to_string(values_[i]);
   return out;
 }
 

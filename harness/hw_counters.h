@@ -3,10 +3,20 @@
 // machine refuses (containers, VMs without a PMU, perf_event_paranoid), they are cleanly absent.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace allocmark {
+
+// What the counters read: values in kNames order where they opened, else why not.
+struct HwCounterValues {
+  static constexpr std::array<const char*, 4> kNames = {"cycles", "instructions", "cache_misses",
+                                                         "branch_misses"};
+  std::optional<std::array<uint64_t, 4>> values;
+  std::string why_unavailable;
+};
 
 class HwCounters {
  public:
@@ -19,8 +29,7 @@ class HwCounters {
   const std::string& why_unavailable() const { return why_; }
   void start();
   void stop();
-  // JSON members (each starting with ','): counters that opened, or hw_counters_unavailable.
-  std::string json() const;
+  HwCounterValues values() const;
 
  private:
   static constexpr int kCount = 4;

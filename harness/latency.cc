@@ -8,11 +8,11 @@
 
 namespace allocmark {
 
-std::string latency_json(const MmapArray<LatencyRecorder>& recorders) {
+std::map<std::string, Percentiles> latency_percentiles(const MmapArray<LatencyRecorder>& recorders) {
   MmapVector<uint64_t> by_op[kOpCount];
   for (const auto& r : recorders)
     for (size_t i = 0; i < r.used; ++i) by_op[r.samples[i] & 0xff].push_back(r.samples[i] >> 8);
-  std::string out = "{";
+  std::map<std::string, Percentiles> out;
   for (int op = 0; op < kOpCount; ++op) {
     auto& v = by_op[op];
     if (v.empty()) continue;
@@ -22,13 +22,10 @@ std::string latency_json(const MmapArray<LatencyRecorder>& recorders) {
       size_t rank = static_cast<size_t>(q * static_cast<double>(v.size()) + 0.999999);
       return v[std::min(v.size(), std::max<size_t>(rank, 1)) - 1];
     };
-    if (out.size() > 1) out += ",";
-    out += "\"" + std::string(op_name(static_cast<Op>(op))) +
-           "\":{\"samples\":" + std::to_string(v.size()) + ",\"p50\":" + std::to_string(pct(0.5)) +
-           ",\"p90\":" + std::to_string(pct(0.9)) + ",\"p99\":" + std::to_string(pct(0.99)) +
-           ",\"p999\":" + std::to_string(pct(0.999)) + ",\"max\":" + std::to_string(v.back()) + "}";
+    out[op_name(static_cast<Op>(op))] = {v.size(),   pct(0.5),   pct(0.9),
+                                         pct(0.99),  pct(0.999), v.back()};
   }
-  return out + "}";
+  return out;
 }
 
 double timer_overhead_ns() {

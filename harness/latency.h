@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "workloads/mmap_allocator.h"
@@ -27,9 +28,8 @@ struct Percentiles {
   uint64_t p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
 };
 
-// Percentiles per op kind over all recorders, as a JSON object text
-// {"malloc":{"samples":..,"p50":..,...},...}; ops with no samples are left out.
-std::string latency_json(const MmapArray<LatencyRecorder>& recorders);
+// Nearest-rank percentiles per op name over all recorders; ops with no samples are left out.
+std::map<std::string, Percentiles> latency_percentiles(const MmapArray<LatencyRecorder>& recorders);
 
 // Median cost in ns of the two clock reads that bracket a sampled event (the sampling's own
 // distortion of each sample), measured on this machine now.

@@ -1,19 +1,41 @@
 // Locating and invoking the Python plot tools. Layer: harness.
 #include "harness/python_tools.h"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 #include <sstream>
 
 namespace allocmark {
 namespace {
 
+// Runs argv (no shell: a path with quotes or spaces is one word) and waits; returns the exit
+// status, 2 when it could not run or died of a signal. quiet: stdout and stderr to /dev/null.
+int run_and_wait(const std::vector<std::string>& args, bool quiet) {
+  std::vector<char*> argv;
+  std::vector<std::string> copy = args;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (quiet) {  // async-signal-safe calls only between fork and exec
+      const int null_fd = open("/dev/null", O_WRONLY);
+      if (null_fd >= 0) dup2(null_fd, 1), dup2(null_fd, 2);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) < 0) return 2;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+}
+
 bool can_plot(const std::string& python) {
-  const std::string cmd = "'" + python + "' -c 'import matplotlib, numpy, scipy' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
+  return run_and_wait({python, "-c", "import matplotlib, numpy, scipy"}, /*quiet=*/true) == 0;
 }
 
 std::string plot_dir() {
@@ -52,20 +74,9 @@ int run_plot_tool(const std::string& script, const std::vector<std::string>& arg
     std::fprintf(stderr, "allocmark: %s\n", error.c_str());
     return 2;
   }
-  const std::string path = plot_dir() + "/" + script;
-  std::vector<std::string> argv_s{python, path};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execv(python.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) < 0) return 2;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+  std::vector<std::string> argv{python, plot_dir() + "/" + script};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_and_wait(argv, /*quiet=*/false);
 }
 
 }  // namespace allocmark

@@ -1,6 +1,8 @@
 // Writers of the run directory's result files. Layer: harness.
 #include "harness/results_log.h"
 
+#include "harness/result_schema.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -91,6 +93,10 @@ std::vector<nlohmann::json> load_results(const std::string& path, std::string* w
     auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) {
       if (warning) *warning = path + ":" + std::to_string(number) + ": unreadable line skipped";
+      continue;
+    }
+    if (const std::string why = check_result_line(j); !why.empty()) {
+      if (warning) *warning = path + ":" + std::to_string(number) + ": " + why + "; line skipped";
       continue;
     }
     lines.push_back(std::move(j));

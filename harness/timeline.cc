@@ -71,15 +71,17 @@ void TimelineSampler::loop() {
   }
 }
 
-std::string TimelineSampler::json() const {
-  std::string t = "[", r = "[", l = "[";
+Timeline TimelineSampler::timeline() const {
+  Timeline out;
+  out.t_ns.reserve(used_);
+  out.rss.reserve(used_);
+  out.live.reserve(used_);
   for (size_t i = 0; i < used_; ++i) {
-    const char* sep = i ? "," : "";
-    t += sep + std::to_string(buf_[i].t_ns);
-    r += sep + std::to_string(buf_[i].rss);
-    l += sep + std::to_string(buf_[i].live);
+    out.t_ns.push_back(buf_[i].t_ns);
+    out.rss.push_back(buf_[i].rss);
+    out.live.push_back(buf_[i].live);
   }
-  return "{\"t_ns\":" + t + "],\"rss\":" + r + "],\"live\":" + l + "]}";
+  return out;
 }
 
 }  // namespace allocmark

@@ -6,11 +6,18 @@
 #include <cstdint>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "harness/proc_stats.h"
 #include "workloads/mmap_allocator.h"
 
 namespace allocmark {
+
+// RSS and the replay's live bytes over time, one entry per sample.
+struct Timeline {
+  std::vector<uint64_t> t_ns, rss;
+  std::vector<int64_t> live;
+};
 
 // Samples every `interval` (100 us, or 10 us for a sampler with a core to itself); when its
 // buffer fills it drops every other sample and doubles the interval, so a run of 10 ms (1 ms
@@ -30,7 +37,7 @@ class TimelineSampler {
   void stop();   // takes a last sample and joins
   uint64_t peak_rss() const { return peak_rss_; }
   size_t samples() const { return used_; }
-  std::string json() const;  // {"t_ns":[...],"rss":[...],"live":[...]}
+  Timeline timeline() const;
 
  private:
   struct Sample {

@@ -22,6 +22,7 @@
 #include "harness/plugin_allocator.h"
 #include "harness/proc_stats.h"
 #include "harness/replay.h"
+#include "harness/result_record.h"
 #include "harness/timeline.h"
 #include "workloads/trace_file.h"
 
@@ -89,21 +90,6 @@ WorkerArgs parse_args(int argc, char** argv) {
   return a;
 }
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\', out += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else
-      out += c;
-  }
-  return out;
-}
-
 // Which library serves malloc in this process, and its version where it says.
 std::string malloc_provider() {
   Dl_info info{};
@@ -144,14 +130,10 @@ std::string allocator_version() {
   return std::string("glibc ") + gnu_get_libc_version();
 }
 
-struct Result {
-  std::string status = "ok";
-  std::string detail;
-  std::string extra;  // pre-rendered JSON members, each starting with ','
-};
-
+// Replays once and fills the record's status and measurement.
 template <class A>
-Result replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayConfig config) {
+void replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayConfig config,
+                 ResultRecord* record) {
   Replayer<A> replayer(alloc, trace, config);
   replayer.phase_reset_ok_ = phase_ends_leave_heap_empty(trace, config.mode);
   // Resettable is decided at compile time; a plugin without reset keeps the phase frees.
@@ -183,65 +165,67 @@ Result replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayCo
   uint64_t peak = sampler.peak_rss();
   if (hwm_reset) peak = std::max(peak, peak_rss_bytes());
   const int64_t final_live = replayer.live_bytes();
+  const bool failed = replayer.failure().failed;
+  ReplayMeasurement m;
+  // The allocator's own view, before draining changes it (and never from a broken one).
+  if constexpr (HasStats<A>) {
+    if (!failed) m.allocator_stats = alloc.stats();
+  }
   // After a failure the allocator may be broken for good: freeing every live block could crash
   // or hang in it and lose the status already known, so "memory given back" is not measured.
-  if (!replayer.failure().failed) replayer.drain();
-  const uint64_t drained = replayer.failure().failed ? final_rss : rss.rss_bytes();
+  if (!failed) replayer.drain();
+  const uint64_t drained = failed ? final_rss : rss.rss_bytes();
 
-  Result r;
-  if (replayer.failure().failed) {
-    r.status = replayer.failure().status;
-    r.detail = replayer.failure().detail;
+  if (failed) {
+    record->status = replayer.failure().status;
+    record->detail = replayer.failure().detail;
   }
   const uint64_t events = replayer.events_done();
   uint64_t sampled = 0;
   for (const auto& l : replayer.latency()) sampled += l.used;
   const double secs = static_cast<double>(wall) / 1e9;
   const uint64_t footprint = peak > baseline ? peak - baseline : 0;
-  auto num = [](const char* k, double v) {
-    char buf[96];
-    std::snprintf(buf, sizeof buf, ",\"%s\":%.6g", k, v);
-    return std::string(buf);
-  };
-  auto u64 = [](const char* k, uint64_t v) {
-    return ",\"" + std::string(k) + "\":" + std::to_string(v);
-  };
-  std::string& x = r.extra;
-  x += u64("events", events) + u64("wall_ns", wall);
-  x += num("ops_per_sec", secs > 0 ? static_cast<double>(events) / secs : 0);
-  x += num("ns_per_op", events ? static_cast<double>(wall) / static_cast<double>(events) : 0);
-  x += u64("user_ns", used.user_ns) + u64("sys_ns", used.sys_ns);
-  x += u64("baseline_rss_bytes", baseline) + u64("peak_rss_bytes", peak);
-  x += u64("final_rss_bytes", final_rss) + u64("drained_rss_bytes", drained);
-  x += u64("peak_live_bytes", summary.peak_live_bytes);
-  x += u64("final_live_bytes", final_live > 0 ? static_cast<uint64_t>(final_live) : 0);
-  if (summary.peak_live_bytes) {
-    x += num("fragmentation",
-             static_cast<double>(footprint) / static_cast<double>(summary.peak_live_bytes));
-  }
-  if (footprint) {
-    x += num("utilisation",
-             static_cast<double>(summary.peak_live_bytes) / static_cast<double>(footprint));
-  }
-  x += u64("minor_faults", used.minor_faults) + u64("major_faults", used.major_faults);
-  x += u64("voluntary_switches", used.voluntary_switches);
-  x += u64("involuntary_switches", used.involuntary_switches);
-  x += u64("phase_resets", replayer.resets());
-  x += ",\"peak_rss_source\":\"" + std::string(hwm_reset ? "VmHWM+samples" : "samples") + "\"";
-  x += num("latency_timer_ns", timer_ns);
-  x += num("latency_sampled_fraction",
-           events ? static_cast<double>(sampled) / static_cast<double>(events) : 0);
+  m.events = events;
+  m.wall_ns = wall;
+  m.ops_per_sec = secs > 0 ? static_cast<double>(events) / secs : 0;
+  m.ns_per_op = events ? static_cast<double>(wall) / static_cast<double>(events) : 0;
+  m.user_ns = used.user_ns;
+  m.sys_ns = used.sys_ns;
+  m.baseline_rss_bytes = baseline;
+  m.peak_rss_bytes = peak;
+  m.peak_rss_source = hwm_reset ? "VmHWM+samples" : "samples";
+  m.final_rss_bytes = final_rss;
+  m.drained_rss_bytes = drained;
+  m.final_live_bytes = final_live > 0 ? static_cast<uint64_t>(final_live) : 0;
+  if (summary.peak_live_bytes)
+    m.fragmentation = static_cast<double>(footprint) / static_cast<double>(summary.peak_live_bytes);
+  if (footprint)
+    m.utilisation = static_cast<double>(summary.peak_live_bytes) / static_cast<double>(footprint);
+  m.minor_faults = used.minor_faults;
+  m.major_faults = used.major_faults;
+  m.voluntary_switches = used.voluntary_switches;
+  m.involuntary_switches = used.involuntary_switches;
+  m.phase_resets = replayer.resets();
+  m.latency_timer_ns = timer_ns;
+  m.latency_sampled_fraction =
+      events ? static_cast<double>(sampled) / static_cast<double>(events) : 0;
   // What sampling adds to the measured wall time: two clock reads per sampled event.
-  x += num("latency_distortion",
-           wall ? static_cast<double>(sampled) * timer_ns / static_cast<double>(wall) : 0);
-  x += ",\"pinned_cpu\":" + std::to_string(replay_cpu);
+  m.latency_distortion =
+      wall ? static_cast<double>(sampled) * timer_ns / static_cast<double>(wall) : 0;
+  m.pinned_cpu = replay_cpu;
   // What was written into blocks: nothing when the allocator's memory is fake (null).
-  x += ",\"touch\":\"" +
-       std::string(config.touch_limit == 0 ? "none" : touch_policy_name(config.touch)) + "\"";
-  x += counters.json();
-  x += ",\"latency\":" + latency_json(replayer.latency());
-  x += ",\"timeline\":" + sampler.json();
-  return r;
+  m.touch = config.touch_limit == 0 ? "none" : touch_policy_name(config.touch);
+  m.hw = counters.values();
+  m.latency = latency_percentiles(replayer.latency());
+  m.timeline = sampler.timeline();
+  record->measured = std::move(m);
+}
+
+// One line of JSON. Text from outside (stderr, a plugin's error) may not be UTF-8: replaced,
+// never thrown on.
+std::string record_line(const ResultRecord& record) {
+  return nlohmann::json(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
 }
 
 // Writes the whole line with write(2): stdio would malloc its buffer on the first write, and
@@ -268,24 +252,26 @@ int worker_main(int argc, char** argv) {
     write_line(out, plugin_describe_json(args.plugin_path) + "\n");
     return 0;
   }
+  ResultRecord record;
+  record.replay_mode = args.config.mode == ReplayMode::kSerial ? "serial" : "threads";
   if (!read_trace(args.trace, &trace, &error, &summary)) {
-    write_line(out, "{\"status\":\"error\",\"detail\":\"" + json_escape(error.message()) +
-                        "\"}\n");
+    record.status = "error";
+    record.detail = error.message();
+    write_line(out, record_line(record));
     return 0;
   }
   mark_dependency_targets(trace);
   ReplayConfig config = args.config;
-  Result result;
-  std::string options_json = "{}";
   // Both ask the dynamic linker (dlsym, dladdr), which may malloc: before the replay.
-  std::string version = args.kind == "native" ? args.allocator : allocator_version();
-  const std::string provider = malloc_provider();
+  record.allocator_version = args.kind == "native" ? args.allocator : allocator_version();
+  record.malloc_provider = malloc_provider();
   // The worker's own objects live in its own heap (worker_heap.cc), but glibc may still need
   // the allocator under test (thread start-up calls calloc for TLS): an allocator that fails
   // there makes a C++ exception, recorded as the cell's error rather than a crash.
   try {
     if (args.kind == "native") {
       std::string err;
+      std::string options_json;
       const bool known =
           with_native_allocator(args.allocator, args.options, &options_json, &err, [&](auto& alloc) {
             ReplayConfig cfg = config;
@@ -297,35 +283,34 @@ int worker_main(int argc, char** argv) {
               cfg.touch_limit = 0;
               cfg.check = false;  // every block is the same scratch page: nothing to check
             }
-            result = replay_with(alloc, trace, summary, cfg);
+            replay_with(alloc, trace, summary, cfg, &record);
           });
-      if (!known) {
-        result.status = "error";
-        result.detail = err;
+      if (known) {
+        // The options table renders itself ("{}" when it has none, empty for null).
+        auto options = nlohmann::json::parse(options_json, nullptr, false);
+        if (options.is_object()) record.options = std::move(options);
+      } else {
+        record.status = "error";
+        record.detail = err;
       }
     } else if (args.kind == "plugin") {
-      options_json = "{\"text\":\"" + json_escape(args.options) + "\"}";
+      record.options = {{"text", args.options}};
       PluginAllocator plugin;  // loaded and created before the baseline RSS, like a native one
-      if (plugin.open(args.plugin_path, args.options, &result.detail)) {
-        version = plugin.info().version;
-        result = replay_with(plugin, trace, summary, config);
+      if (plugin.open(args.plugin_path, args.options, &record.detail)) {
+        record.allocator_version = plugin.info().version;
+        replay_with(plugin, trace, summary, config, &record);
       } else {
-        result.status = "error";
+        record.status = "error";
       }
     } else {
       MallocApi api;
-      result = replay_with(api, trace, summary, config);
+      replay_with(api, trace, summary, config, &record);
     }
   } catch (const std::exception& e) {
-    result.status = "error";
-    result.detail = std::string("worker set-up failed under this allocator: ") + e.what();
+    record.status = "error";
+    record.detail = std::string("worker set-up failed under this allocator: ") + e.what();
   }
-  write_line(out, "{\"status\":\"" + result.status + "\",\"detail\":\"" +
-                      json_escape(result.detail) + "\",\"replay_mode\":\"" +
-                      (config.mode == ReplayMode::kSerial ? "serial" : "threads") +
-                      "\",\"allocator_version\":\"" + json_escape(version) +
-                      "\",\"malloc_provider\":\"" + json_escape(provider) +
-                      "\",\"options\":" + options_json + result.extra + "}\n");
+  write_line(out, record_line(record));
   return 0;
 }
 

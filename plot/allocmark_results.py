@@ -1,12 +1,27 @@
 """Reads one allocmark run directory (meta.json + results.jsonl, schema in results/README.md).
-Layer: plot/ shared loader; standard library only. The only coupling between plot/ and C++.
+Layer: plot/ shared loader; standard library only. The only coupling between plot/ and C++:
+field names, types and which are required come from results/result_fields.json, the list the
+C++ worker and loader are compiled from.
 """
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 1
-_REQUIRED = ("workload", "allocator", "status")
+# plot/ and results/ sit side by side in the source tree and in an installed prefix.
+FIELDS_FILE = Path(__file__).resolve().parent.parent / "results" / "result_fields.json"
+_SCHEMA = json.loads(FIELDS_FILE.read_text(encoding="utf-8"))
+SCHEMA_VERSION = _SCHEMA["schema_version"]
+FIELDS = {f["name"]: f for f in _SCHEMA["fields"]}
+_REQUIRED = tuple(name for name, f in FIELDS.items() if f["required"])
+# Older runs this loader still reads (their fields are a subset of today's).
+_READABLE_VERSIONS = (1, SCHEMA_VERSION)
+_TYPES = {
+    "string": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "object": lambda v: isinstance(v, dict),
+}
 
 
 class ResultsError(Exception):
@@ -79,7 +94,7 @@ def load_run(path):
         if not isinstance(meta, dict):
             raise ResultsError(f"{meta_path}: expected a JSON object")
         version = meta.get("schema_version")
-        if version is not None and version != SCHEMA_VERSION:
+        if version is not None and version not in _READABLE_VERSIONS:
             warnings.append(f"meta.json schema_version is {version!r}; this tool reads "
                             f"{SCHEMA_VERSION}, unknown fields are ignored")
     else:
@@ -109,6 +124,11 @@ def load_run(path):
                 raise ResultsError(f"{where}: field '{name}' must be a non-empty string")
         rec["threads"] = _as_int(rec.get("threads", 1), where, "threads")
         rec["rep"] = _as_int(rec.get("rep", len(records)), where, "rep")
+        for name, value in rec.items():
+            known = FIELDS.get(name)
+            if known and value is not None and not _TYPES[known["type"]](value):
+                raise ResultsError(f"{where}: field '{name}' must be {known['type']}, "
+                                   f"got {type(value).__name__}")
         records.append(rec)
     if not records:
         warnings.append("results.jsonl has no result lines")

@@ -1,5 +1,6 @@
 """plot/allocmark_results.py and summary.py: loading, bad input, cells and relative figures."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -115,3 +116,21 @@ def test_plan_entries_may_be_objects(tmp_path):
     meta["plan"]["workloads"] = [{"workload": "b", "threads": 1}, {"workload": "a", "threads": 1}]
     (d / "meta.json").write_text(json.dumps(meta))
     assert load_run(d).workloads() == ["b", "a"]
+
+
+def test_readme_table_lists_exactly_the_schema_fields():
+    """results/README.md documents results/result_fields.json field for field, type for type."""
+    readme = (allocmark_results.FIELDS_FILE.parent / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)`(?: \(required\))? \| (\w+) \| (\w+) \|", readme, re.M)
+    documented = {name: (typ, src) for name, typ, src in rows}
+    expected = {n: (f["type"], f["source"]) for n, f in allocmark_results.FIELDS.items()}
+    assert documented == expected
+
+
+def test_known_field_of_the_wrong_type_is_named(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "results.jsonl").write_text(json.dumps(
+        {"workload": "w", "allocator": "a", "status": "ok", "wall_ns": "fast"}) + "\n")
+    with pytest.raises(allocmark_results.ResultsError, match=r"results.jsonl:1: field 'wall_ns' must be int"):
+        allocmark_results.load_run(d)

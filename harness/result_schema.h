@@ -1,0 +1,21 @@
+// The result-line schema: results/result_fields.json, compiled in. The one C++ reader of that
+// list; the worker's record, the parent's loader and the tests take field names and types from
+// here. Layer: harness (both sides). Thread-safe (parsed once, then read-only); never throws.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace allocmark {
+
+// {"schema_version": N, "fields": [{name, type, source, required, meaning}, ...]}
+const nlohmann::json& result_fields();
+int result_schema_version();
+
+// What is wrong with one result line: a missing required field, or a known field of the wrong
+// type ("field 'threads' must be int, got string"); empty when it is fine. Unknown fields are
+// accepted (a newer worker may add some; readers ignore them).
+std::string check_result_line(const nlohmann::json& line);
+
+}  // namespace allocmark

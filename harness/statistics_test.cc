@@ -23,8 +23,16 @@ TEST(Statistics, MedianOddEvenEmpty) {
   EXPECT_TRUE(std::isnan(median_of(std::vector<double>{})));
 }
 
-TEST(Statistics, NoIntervalBelowSixRepetitions) {
-  for (int n = 0; n <= 5; ++n) EXPECT_FALSE(median_interval(one_to(n)).has_value()) << n;
+TEST(Statistics, BelowSixRepetitionsMinToMaxWithItsRealCoverage) {
+  for (int n = 0; n <= 1; ++n) EXPECT_FALSE(median_interval(one_to(n)).has_value()) << n;
+  const double expected[] = {0, 0, 0.5, 0.75, 0.875, 0.9375};
+  for (int n = 2; n <= 5; ++n) {
+    const auto ci = median_interval(one_to(n));
+    ASSERT_TRUE(ci.has_value()) << n;
+    EXPECT_EQ(ci->low, 1);
+    EXPECT_EQ(ci->high, n);
+    EXPECT_NEAR(ci->coverage, expected[n], 1e-12) << n;
+  }
 }
 
 TEST(Statistics, SixRepetitionsGiveMinToMax) {
@@ -92,7 +100,10 @@ TEST(Statistics, SummaryVerdicts) {
   EXPECT_NEAR(s.cv, std::sqrt(50.0) / 100, 1e-12);
   EXPECT_TRUE(s.noisy);
   EXPECT_FALSE(s.too_few);
-  EXPECT_FALSE(s.ci.has_value());
+  ASSERT_TRUE(s.ci.has_value());  // [min, max] at 93.75 % with 5 repetitions
+  EXPECT_EQ(s.ci->low, 90);
+  EXPECT_EQ(s.ci->high, 110);
+  EXPECT_DOUBLE_EQ(s.ci->coverage, 0.9375);
   EXPECT_EQ(s.min, 90);
   EXPECT_EQ(s.max, 110);
 

@@ -4,9 +4,11 @@
 // Initialisation: the heap is constructed in static storage on the first call, from
 // ALLOCMARK_<NAME>_* variables (getenv only: no allocation). Calls made while it is being built
 // (same thread: pthread_atfork, ...) are served from a small static bootstrap buffer. Nothing
-// here calls dlsym, so there is no real-malloc lookup to recurse through. fork(): every lock is
-// held across it (pthread_atfork) so the child never inherits a lock held by a vanished thread.
-// ALLOCMARK_TRACK=1 wraps the heap in Tracking and prints its leak report to stderr at exit;
+// here calls dlsym inside malloc, so there is no real-malloc lookup to recurse through (tracking
+// dlopens libunwind from a constructor and libdw at exit, both outside malloc). fork(): every lock
+// is held across it (pthread_atfork) so the child never inherits a lock held by a vanished thread.
+// ALLOCMARK_TRACK=1 wraps the heap in Tracking (a stack captured at every allocation and free)
+// and prints its leak report to stderr at exit: lost blocks by call site, then reachable ones;
 // ALLOCMARK_SHIM_REPORT=1 prints one line of allocator stats at exit (the e2e tests use it to
 // prove the library was really in use).
 #include <errno.h>
@@ -119,6 +121,13 @@ void fork_after() {
   }
 }
 
+void fork_child() {
+  fork_after();
+  // libunwind's caches take mutexes another parent thread may have held at fork(): the child
+  // unwinds with libgcc (lock-free with glibc's _dl_find_object, ~20x slower per capture).
+  if (g_tracked != nullptr) use_libgcc_unwinder();
+}
+
 ALLOCMARK_SLOW void init() {
   int expected = kUninit;
   if (g_state.compare_exchange_strong(expected, kBuilding, std::memory_order_acquire)) {
@@ -129,12 +138,14 @@ ALLOCMARK_SLOW void init() {
       TrackingOptions topts;
       load_env(topts, nullptr);
       g_tracked = new (g_heap_storage) TrackedHeap(topts, opts);
+      // Call sites start where the program calls in: frames in this library are dropped.
+      g_tracked->core().set_own_code(code_range_of(reinterpret_cast<const void*>(&init)));
       g_heap = &g_tracked->inner();
     } else {
       g_heap = new (g_heap_storage) Heap(opts);
     }
     g_report = env_flag("ALLOCMARK_SHIM_REPORT");
-    pthread_atfork(fork_prepare, fork_after, fork_after);
+    pthread_atfork(fork_prepare, fork_after, fork_child);
     t_building = false;
     g_state.store(kReady, std::memory_order_release);
     return;
@@ -214,6 +225,13 @@ ALLOCMARK_ALWAYS_INLINE void* new_impl(std::size_t n, std::size_t align, bool no
   if (void* p = heap_alloc(n, align)) [[likely]]
     return p;
   return new_slow(n, align, nothrow);
+}
+
+// Tracking's stack captures go through libunwind when it is installed (~20x cheaper than
+// libgcc's unwinder). Loading a library cannot happen inside malloc, so it happens here, before
+// main; allocations made earlier (libc and libstdc++ start-up) are captured with libgcc.
+__attribute__((constructor)) void load_unwinder() {
+  if (env_flag("ALLOCMARK_TRACK")) use_libunwind();
 }
 
 __attribute__((destructor)) void at_exit_report() {

@@ -1,7 +1,12 @@
-// Shell quoting of the recorded command line, and the bare `run --resume DIR` re-plan.
-// Layer: harness (parent side, CLI).
+// Shell quoting of the recorded command line, the bare `run --resume DIR` re-plan, and flag value
+// checks. Layer: harness (parent side, CLI).
 #include "harness/command_line.h"
 
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -107,6 +112,68 @@ bool resume_words(const std::vector<std::string>& argv, std::vector<std::string>
   words->insert(words->end(), now.begin(), now.end());
   words->insert(words->end(), {"--resume", dir});
   return true;
+}
+
+std::string expect_whole_number(std::string& text, uint64_t min, uint64_t max) {
+  const std::string expected =
+      max == UINT64_MAX
+          ? (min == 0 ? std::string("a whole number of 0 or more")
+                      : "a whole number of " + std::to_string(min) + " or more")
+          : "a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+  // Digits only: strtoull alone would take " 5", "+5" and "-1" (as 2^64-1).
+  bool digits = !text.empty();
+  for (const char c : text) digits &= c >= '0' && c <= '9';
+  errno = 0;
+  const unsigned long long v = digits ? std::strtoull(text.c_str(), nullptr, 10) : 0;
+  if (!digits || errno == ERANGE || v < min || v > max)
+    return "expected " + expected + ", got '" + text + "'";
+  text = std::to_string(v);
+  return "";
+}
+
+std::string expect_seconds(std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  // strtod skips leading blanks and reads "inf", "nan" and hex: only plain finite numbers pass.
+  const double v = text.empty() || std::isspace(static_cast<unsigned char>(text[0]))
+                       ? NAN
+                       : std::strtod(text.c_str(), &end);
+  if (end == nullptr || *end != '\0' || errno == ERANGE || !std::isfinite(v))
+    return "expected a number of seconds, got '" + text + "'";
+  if (v <= 0 || v > kMaxSeconds) {
+    char max[32];
+    std::snprintf(max, sizeof max, "%.0f", kMaxSeconds);
+    return "expected a number of seconds above 0 and at most " + std::string(max) + ", got '" +
+           text + "'";
+  }
+  char canonical[64];
+  std::snprintf(canonical, sizeof canonical, "%.17g", v);
+  text = canonical;
+  return "";
+}
+
+std::string expect_one_of(const std::string& text, const std::vector<std::string>& choices) {
+  std::string list;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (choices[i] == text) return "";
+    list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+  }
+  return "expected " + list + ", got '" + text + "'";
+}
+
+std::string explain_parse_error(const std::string& what) {
+  const size_t colon = what.find(": ");
+  if (colon == std::string::npos) return what;
+  const std::string flag = what.substr(0, colon), rest = what.substr(colon + 2);
+  auto starts = [&](const char* s) { return rest.rfind(s, 0) == 0; };
+  const std::string missing = " missing";
+  if (starts("1 required ") && rest.size() > missing.size() &&
+      rest.compare(rest.size() - missing.size(), missing.size(), missing) == 0)
+    return flag + ": expected a value after it";
+  // A single-valued flag given twice: "--out: At Most 1 required but received 2".
+  if (starts("At Most 1 required but received "))
+    return flag + ": given " + rest.substr(32) + " times, expected once";
+  return what;
 }
 
 }  // namespace allocmark

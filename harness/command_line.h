@@ -1,7 +1,9 @@
-// The command line as meta.json records it (a shell-quoted string one can paste back) and
-// `run --resume DIR` alone re-planned from it. Layer: harness (parent side, CLI).
+// The command line as meta.json records it (a shell-quoted string one can paste back),
+// `run --resume DIR` alone re-planned from it, and the checks of flag values that give a bad one
+// its single line. Layer: harness (parent side, CLI).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,5 +22,23 @@ std::vector<std::string> shell_split(const std::string& text);
 // False when the arguments carry a plan or are not a bare resume. A bare resume of a directory
 // without a readable meta.json returns false too: the runner then refuses it in one line.
 bool resume_words(const std::vector<std::string>& argv, std::vector<std::string>* words);
+
+// Value checks for CLI11 validators. Each returns "" when `text` is good, else what follows the
+// flag's name on its line: "expected ..., got 'text'" (CLI11 prefixes "--flag: "). On success
+// `text` is rewritten to a plain spelling ("+07" -> "7") that the flag's C++ type then converts
+// without a second, differently worded, complaint from CLI11. Pure.
+//
+// An integer in [min, max], decimal digits only (no sign below 0, no fraction, no exponent).
+std::string expect_whole_number(std::string& text, uint64_t min, uint64_t max);
+// A finite number of seconds above 0 and at most kMaxSeconds (far beyond any cell, and small
+// enough for every integer conversion of it downstream).
+inline constexpr double kMaxSeconds = 1e9;
+std::string expect_seconds(std::string& text);
+// One of `choices`, exactly.
+std::string expect_one_of(const std::string& text, const std::vector<std::string>& choices);
+
+// CLI11's message for a flag given without its value reads "--reps: 1 required INT missing";
+// this returns "--reps: expected a value after it". Every other message is returned unchanged.
+std::string explain_parse_error(const std::string& what);
 
 }  // namespace allocmark

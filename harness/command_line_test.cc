@@ -1,9 +1,10 @@
-// Tests of the recorded command line: shell quoting round trips, and a bare `run --resume DIR`
-// re-planned from DIR/meta.json. Layer: harness tests.
+// Tests of the recorded command line: shell quoting round trips, a bare `run --resume DIR`
+// re-planned from DIR/meta.json, and the wording of bad flag values. Layer: harness tests.
 #include "harness/command_line.h"
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -65,6 +66,62 @@ TEST_F(ResumeWords, APlanOnTheCommandLineWins) {
 TEST_F(ResumeWords, NoMetaMeansNoRewrite) {
   Words words;
   EXPECT_FALSE(resume_words({"allocmark", "run", "--resume", (dir_ / "nope").string()}, &words));
+}
+
+TEST(FlagValues, WholeNumbersAreDigitsInRangeAndComeBackPlain) {
+  std::string text = "007";
+  EXPECT_EQ(expect_whole_number(text, 1, 1000), "");
+  EXPECT_EQ(text, "7");  // what CLI11 then converts
+  for (std::string bad : {"abc", "", "1.5", "-1", "+5", " 5", "5 ", "1e3", "0", "1001"}) {
+    const std::string original = bad;
+    EXPECT_EQ(expect_whole_number(bad, 1, 1000),
+              "expected a whole number from 1 to 1000, got '" + original + "'");
+    EXPECT_EQ(bad, original);  // left as given, so the message quotes it
+  }
+  std::string seed = "18446744073709551615";
+  EXPECT_EQ(expect_whole_number(seed, 0, UINT64_MAX), "");
+  std::string over = "18446744073709551616", negative = "-1";
+  EXPECT_EQ(expect_whole_number(over, 0, UINT64_MAX),
+            "expected a whole number of 0 or more, got '18446744073709551616'");
+  EXPECT_EQ(expect_whole_number(negative, 0, UINT64_MAX),
+            "expected a whole number of 0 or more, got '-1'");
+}
+
+TEST(FlagValues, SecondsAreFinitePositiveAndBounded) {
+  std::string text = "2.5";
+  EXPECT_EQ(expect_seconds(text), "");
+  EXPECT_EQ(std::stod(text), 2.5);
+  text = "1e3";
+  EXPECT_EQ(expect_seconds(text), "");
+  EXPECT_EQ(std::stod(text), 1000);
+  for (std::string bad : {"abc", "", "inf", "nan", "5s", " 5", "1e400"}) {
+    const std::string original = bad;
+    EXPECT_EQ(expect_seconds(bad), "expected a number of seconds, got '" + original + "'");
+  }
+  for (std::string bad : {"0", "-1", "1e12"}) {
+    const std::string original = bad;
+    EXPECT_EQ(
+        expect_seconds(bad),
+        "expected a number of seconds above 0 and at most 1000000000, got '" + original + "'");
+  }
+}
+
+TEST(FlagValues, OneOfListsTheChoices) {
+  EXPECT_EQ(expect_one_of("pages", {"none", "first", "pages", "full"}), "");
+  EXPECT_EQ(expect_one_of("Pages", {"none", "first", "pages", "full"}),
+            "expected none, first, pages or full, got 'Pages'");
+  EXPECT_EQ(expect_one_of("x", {"serial", "threads"}), "expected serial or threads, got 'x'");
+}
+
+TEST(FlagValues, ParseErrorsSayWhatWasExpected) {
+  EXPECT_EQ(explain_parse_error("--reps: 1 required N missing"),
+            "--reps: expected a value after it");
+  EXPECT_EQ(explain_parse_error("--out: 1 required TEXT missing"),
+            "--out: expected a value after it");
+  EXPECT_EQ(explain_parse_error("--allocators: At Most 1 required but received 2"),
+            "--allocators: given 2 times, expected once");
+  const std::string other = "The following argument was not expected: --nosuch";
+  EXPECT_EQ(explain_parse_error(other), other);
 }
 
 }  // namespace

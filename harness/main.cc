@@ -49,7 +49,7 @@ bool plan_workloads(const std::string& suite, const std::vector<std::string>& na
     const std::string path = find_suite_file(suite, &error);
     Suite loaded;
     if (path.empty() || !load_suite(path, &loaded, &error)) {
-      std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+      std::fprintf(stderr, "allocmark: --suite: %s\n", error.c_str());
       return false;
     }
     for (auto& e : loaded.workloads) {
@@ -118,21 +118,37 @@ int main_impl(int argc, char** argv) {
   run_cmd->add_option("--suite", suite, "Suite name (workloads/suites/NAME.toml) or TOML file");
   run_cmd->add_option("--trace", trace_files, "Trace file to replay (repeatable)");
   run_cmd->add_option("--threads", threads_list, "Thread counts to sweep, e.g. 1,2,4");
+  // Our own validators: CLI11's read "Value abc not in range 0 to 1.8e308" (see command_line.h).
+  auto whole = [](uint64_t min, uint64_t max) {
+    return CLI::Validator(
+        [=](std::string& s) { return expect_whole_number(s, min, max); },
+        max == UINT64_MAX ? "" : std::to_string(min) + ".." + std::to_string(max));
+  };
+  auto one_of = [](std::vector<std::string> choices) {
+    std::string names;
+    for (const auto& c : choices) names += (names.empty() ? "" : "|") + c;
+    return CLI::Validator([=](std::string& s) { return expect_one_of(s, choices); }, names);
+  };
   run_cmd->add_option("--reps", run.reps, "Measured repetitions per cell")
-      ->check(CLI::Range(1, 1000));
+      ->check(whole(1, 1000))
+      ->type_name("N");
   run_cmd->add_option("--warmup", run.warmup, "Warm-up repetitions (not written)")
-      ->check(CLI::Range(0, 100));
+      ->check(whole(0, 100))
+      ->type_name("N");
   run_cmd->add_option("--out", run.out_dir, "Run directory (default results/<timestamp>)");
   run_cmd->add_option("--resume", resume_dir, "Finish the run in DIR: only missing cells run");
   run_cmd->add_option("--timeout", run.timeout_s, "Seconds before a cell counts as hung")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Validator(expect_seconds, ""))
+      ->type_name("SECONDS");
   run_cmd->add_option("--mem-limit", mem_limit,
                       "Cap each worker's address space (RLIMIT_AS), e.g. 512M");
   run_cmd->add_option("--replay", run.mode, "serial or threads")
-      ->check(CLI::IsMember({"serial", "threads"}));
+      ->check(one_of({"serial", "threads"}));
   run_cmd->add_option("--touch", run.touch, "Memory touching: none, first, pages, full")
-      ->check(CLI::IsMember({"none", "first", "pages", "full"}));
-  run_cmd->add_option("--seed", run.seed, "Seed for generators and cell order");
+      ->check(one_of({"none", "first", "pages", "full"}));
+  run_cmd->add_option("--seed", run.seed, "Seed for generators and cell order")
+      ->check(whole(0, UINT64_MAX))
+      ->type_name("N");
   run_cmd->add_option("--alloc-option", alloc_options,
                       "NAME:key=value tunable of a native allocator or plugin (repeatable)");
   run_cmd->add_flag("--quiet", run.quiet, "No progress output");
@@ -186,9 +202,13 @@ int main_impl(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ValidationError& e) {
+    // "--flag: expected ..., got '...'": complete as it is.
+    std::fprintf(stderr, "allocmark: %s\n", e.what());
+    return 2;
   } catch (const CLI::ParseError& e) {
-    std::string msg = e.what();
-    std::fprintf(stderr, "allocmark: %s (see allocmark --help)\n", msg.c_str());
+    std::fprintf(stderr, "allocmark: %s (see allocmark --help)\n",
+                 explain_parse_error(e.what()).c_str());
     return 2;
   }
 
@@ -237,7 +257,9 @@ int main_impl(int argc, char** argv) {
     char* end = nullptr;
     const unsigned long v = std::strtoul(t.c_str(), &end, 10);
     if (*end || v == 0 || v > 4096) {
-      std::fprintf(stderr, "allocmark: --threads: '%s' is not a thread count (1..4096)\n",
+      std::fprintf(stderr,
+                   "allocmark: --threads: expected thread counts from 1 to 4096 separated by "
+                   "commas (e.g. 1,2,4), got '%s'\n",
                    t.c_str());
       return 2;
     }
@@ -247,7 +269,8 @@ int main_impl(int argc, char** argv) {
     int k = 0, n = 0;
     char tail = 0;
     if (std::sscanf(shard.c_str(), "%d/%d%c", &k, &n, &tail) != 2 || n < 1 || k < 1 || k > n) {
-      std::fprintf(stderr, "allocmark: --shard: '%s' should be K/N with 1 <= K <= N, e.g. 2/4\n",
+      std::fprintf(stderr,
+                   "allocmark: --shard: expected K/N with 1 <= K <= N (e.g. 2/4), got '%s'\n",
                    shard.c_str());
       return 2;
     }
@@ -255,14 +278,14 @@ int main_impl(int argc, char** argv) {
     run.shard_count = n;
   }
   if (!mem_limit.empty() && parse_size_text(mem_limit, &run.mem_limit_bytes) != nullptr) {
-    std::fprintf(stderr, "allocmark: --mem-limit: '%s' is not a size like 512M or 2G\n",
+    std::fprintf(stderr, "allocmark: --mem-limit: expected a size like 512M or 2G, got '%s'\n",
                  mem_limit.c_str());
     return 2;
   }
   for (const auto& opt : alloc_options) {
     const size_t colon = opt.find(':');
     if (colon == std::string::npos || colon == 0 || opt.find('=', colon) == std::string::npos) {
-      std::fprintf(stderr, "allocmark: --alloc-option: '%s' should be NAME:key=value\n",
+      std::fprintf(stderr, "allocmark: --alloc-option: expected NAME:key=value, got '%s'\n",
                    opt.c_str());
       return 2;
     }

@@ -1,25 +1,35 @@
-// Resolving `--plugin` specs: file checks here, loading in a worker child. Layer: harness
-// (parent side). One probe process per plugin per run, before any cell: a few milliseconds.
+// Resolving `--plugin` specs: file checks here, loading (and create() for option text) in a
+// worker child. Layer: harness (parent side). One describe probe per plugin per run, plus one
+// option probe per plugin given --alloc-option, all before any cell: a few milliseconds each.
 #include "harness/plugin_probe.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "harness/worker_process.h"
+#include "workloads/trace_builder.h"
+#include "workloads/trace_file.h"
 
 namespace allocmark {
 namespace {
 
-std::string name_from_file(const std::string& path) {
-  std::string stem = std::filesystem::path(path).filename().string();
-  stem = stem.substr(0, stem.find('.'));
-  if (stem.rfind("lib", 0) == 0 && stem.size() > 3) stem = stem.substr(3);
-  return stem.empty() ? "plugin" : stem;
+// The worker's load errors start "plugin /abs/path: "; the parent's line already names the flag
+// and the file, so the repetition goes.
+std::string without_path_prefix(const std::string& why, const std::string& path) {
+  const std::string prefix = "plugin " + path + ": ";
+  return why.rfind(prefix, 0) == 0 ? why.substr(prefix.size()) : why;
+}
+
+// What a worker that wrote no usable JSON did instead: "crashed: signal 11 (SEGV); stderr: ..."
+// (worker_process keeps stderr on one line).
+std::string outcome_text(const WorkerOutcome& outcome) {
+  return outcome.status + (outcome.detail.empty() ? "" : ": " + outcome.detail);
 }
 
 }  // namespace
@@ -32,7 +42,11 @@ bool resolve_plugin(const std::string& spec, const std::string& worker, Allocato
     name = spec.substr(0, eq);
     path = spec.substr(eq + 1);
     if (name.empty() || path.empty()) {
-      *error = "--plugin: '" + spec + "' should be /path/plugin.so or NAME=/path/plugin.so";
+      *error = "--plugin: expected /path/plugin.so or NAME=/path/plugin.so, got '" + spec + "'";
+      return false;
+    }
+    if (!valid_allocator_name(name)) {
+      *error = "--plugin " + spec + ": NAME must be letters, digits, '-', '_' or '.'";
       return false;
     }
   }
@@ -49,29 +63,79 @@ bool resolve_plugin(const std::string& spec, const std::string& worker, Allocato
   std::error_code ec;
   const std::string abs = std::filesystem::absolute(path, ec).lexically_normal().string();
   if (!ec) path = abs;
+  std::string why;
+  if (!check_shared_object(path, /*need_malloc=*/false, &why)) {
+    *error = "--plugin " + spec + ": " + why;
+    return false;
+  }
 
-  std::string description = "plugin from " + path;
   WorkerRequest probe;
   probe.executable = worker;
   probe.args = {"--kind", "plugin", "--plugin-path", path, "--describe", "1", "--result-fd", "3"};
   probe.timeout_s = 30;
   const WorkerOutcome outcome = run_worker(probe);
   const nlohmann::json r = nlohmann::json::parse(outcome.result_json, nullptr, false);
-  if (r.is_object() && r.value("status", "") == "ok") {
-    if (name.empty()) name = r.value("name", "");
-    description = "plugin " + r.value("name", "") + " " + r.value("version", "") + " from " + path;
-  } else {
-    // Not fatal here: the cells record why (status error), next to every other allocator's.
-    const std::string why = r.is_object() ? r.value("detail", "") : outcome.detail;
-    description += " (does not load: " + why + ")";
+  if (!r.is_object()) {
+    // A constructor that crashes or hangs in dlopen would do the same in every cell.
+    *error = "--plugin " + spec + ": loading it in a worker failed: " + outcome_text(outcome);
+    return false;
   }
-  if (name.empty()) name = name_from_file(path);
+  if (r.value("status", "") != "ok") {
+    *error = "--plugin " + spec + ": " + without_path_prefix(r.value("detail", "?"), path);
+    return false;
+  }
+  if (name.empty()) name = r.value("name", "");
   *out = AllocatorInfo{};
   out->name = name;
   out->kind = "plugin";
   out->library = path;
-  out->description = description;
+  out->description =
+      "plugin " + r.value("name", "") + " " + r.value("version", "") + " from " + path;
   return true;
+}
+
+bool probe_plugin_options(const AllocatorInfo& plugin, const std::string& options,
+                          const std::string& worker, std::string* error) {
+  // The worker's plugin path runs create() only on the way to a replay, so it gets the smallest
+  // trace there is. It lives outside the run directory, which does not exist yet.
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/allocmark-probe-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) return true;
+  const std::string trace_path = dir + "/probe.amt";
+  TraceBuilder builder;
+  const uint32_t thread = builder.thread(0);
+  const uint32_t obj = builder.new_object();
+  builder.malloc(thread, obj, 64);
+  builder.free(thread, obj);
+  Trace trace = builder.finish();
+  TraceSummary summary;
+  TraceError trace_error;
+  bool checked = true;
+  if (check_trace(trace, &summary, &trace_error) &&
+      write_trace(trace, trace_path, &trace_error, 1)) {
+    WorkerRequest probe;
+    probe.executable = worker;
+    probe.args = {"--trace",       trace_path,
+                  "--allocator",   plugin.name,
+                  "--kind",        "plugin",
+                  "--options",     options,
+                  "--plugin-path", plugin.library,
+                  "--mode",        "serial",
+                  "--touch",       "none",
+                  "--pin",         "0",
+                  "--result-fd",   "3"};
+    probe.timeout_s = 10;
+    const WorkerOutcome outcome = run_worker(probe);
+    const nlohmann::json r = nlohmann::json::parse(outcome.result_json, nullptr, false);
+    if (r.is_object() && r.value("status", "") == "error") {
+      *error = without_path_prefix(r.value("detail", "?"), plugin.library);
+      checked = false;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return checked;
 }
 
 }  // namespace allocmark

@@ -76,7 +76,7 @@ bool prepare_traces(const RunOptions& o, const std::string& trace_dir,
       Trace trace;
       TraceError err;
       if (!read_trace(w.trace_path, &trace, &err, &p.summary)) {
-        std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
+        std::fprintf(stderr, "allocmark: --trace %s\n", err.message().c_str());
         return false;
       }
       p.threads = p.summary.threads;
@@ -143,10 +143,71 @@ class Progress {
   double elapsed_ = 0;
 };
 
-// Built-in names, NAME=/path.so and plugins, checked before anything runs: a typo costs nothing.
-// False after printing one line.
+// Splits "k=v,k=v" (the joined --alloc-option values of one allocator) into its items.
+std::vector<std::string> option_items(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    items.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+// --alloc-option: every option must reach an allocator of this run that reads it, and be one
+// that allocator accepts. Otherwise the worker would find out, once per cell, as status `error`
+// (native allocators, plugins), or never (preloaded libraries do not see --options at all).
+bool check_alloc_options(const RunOptions& o, const std::vector<AllocatorInfo>& allocators) {
+  for (const auto& [name, text] : o.alloc_options) {
+    const std::string flag = "--alloc-option " + name + ":" + text;
+    const auto it = std::find_if(allocators.begin(), allocators.end(),
+                                 [&](const AllocatorInfo& a) { return a.name == name; });
+    if (it == allocators.end()) {
+      std::string names;
+      for (const auto& a : allocators) names += (names.empty() ? "" : ", ") + a.name;
+      std::fprintf(stderr, "allocmark: %s: '%s' is not in this run (allocators: %s)\n",
+                   flag.c_str(), name.c_str(), names.c_str());
+      return false;
+    }
+    const std::string support = alloc_option_support(*it);
+    std::string error;
+    if (support == "table") {
+      for (const auto& item : option_items(text)) {
+        if (!check_allocator_option(*it, item, &error)) {
+          std::fprintf(stderr, "allocmark: --alloc-option %s:%s: %s\n", name.c_str(), item.c_str(),
+                       error.c_str());
+          return false;
+        }
+      }
+    } else if (support == "plugin") {
+      if (!probe_plugin_options(*it, text, ALLOCMARK_WORKER_PATH, &error)) {
+        std::fprintf(stderr, "allocmark: %s: %s\n", flag.c_str(), error.c_str());
+        return false;
+      }
+    } else {
+      const std::string hint =
+          support == "none" ? "" : "; it reads " + support + "=value from the environment";
+      std::fprintf(stderr,
+                   "allocmark: %s: '%s' takes no options here (expected bump, arena, pool or a "
+                   "plugin)%s\n",
+                   flag.c_str(), name.c_str(), hint.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+// Built-in names, NAME=/path.so, plugins, their options and the environment they will read,
+// checked before anything runs or is written: a typo costs nothing. False after printing one line.
 bool resolve_allocators(const RunOptions& o, std::vector<AllocatorInfo>* out) {
   std::vector<AllocatorInfo>& allocators = *out;
+  // Results, cell keys and --alloc-option are by name: two allocators cannot share one.
+  auto taken = [&](const std::string& name) {
+    return std::any_of(allocators.begin(), allocators.end(),
+                       [&](const AllocatorInfo& a) { return a.name == name; });
+  };
   for (const auto& name : o.allocators) {
     AllocatorInfo info;
     std::string error;
@@ -155,8 +216,13 @@ bool resolve_allocators(const RunOptions& o, std::vector<AllocatorInfo>* out) {
       return false;
     }
     if (!info.available) {
-      std::fprintf(stderr, "allocmark: allocator '%s' is not available: %s\n", name.c_str(),
-                   info.why_unavailable.c_str());
+      std::fprintf(stderr, "allocmark: --allocators: '%s' is not available here: %s\n",
+                   name.c_str(), info.why_unavailable.c_str());
+      return false;
+    }
+    if (taken(info.name)) {
+      std::fprintf(stderr, "allocmark: --allocators: '%s' is named twice (each name once)\n",
+                   info.name.c_str());
       return false;
     }
     allocators.push_back(info);
@@ -168,8 +234,7 @@ bool resolve_allocators(const RunOptions& o, std::vector<AllocatorInfo>* out) {
       std::fprintf(stderr, "allocmark: %s\n", error.c_str());
       return false;
     }
-    if (std::any_of(allocators.begin(), allocators.end(),
-                    [&](const AllocatorInfo& a) { return a.name == info.name; })) {
+    if (taken(info.name)) {
       std::fprintf(stderr,
                    "allocmark: --plugin %s: the name '%s' is already in this run (use "
                    "--plugin OTHER=%s)\n",
@@ -178,16 +243,41 @@ bool resolve_allocators(const RunOptions& o, std::vector<AllocatorInfo>* out) {
     }
     allocators.push_back(info);
   }
-  for (const auto& [name, _] : o.alloc_options) {
-    if (std::none_of(allocators.begin(), allocators.end(),
-                     [&](const AllocatorInfo& a) { return a.name == name; })) {
-      std::fprintf(stderr, "allocmark: --alloc-option names '%s', which is not in this run\n",
-                   name.c_str());
+  for (const auto& a : allocators) {
+    std::string error;
+    if (!check_allocator_environment(a, &error)) {
+      std::fprintf(stderr, "allocmark: environment variable %s (read by %s)\n", error.c_str(),
+                   a.name.c_str());
       return false;
     }
   }
-  return true;
+  return check_alloc_options(o, allocators);
 }
+
+// A run directory is only worth keeping once meta.json is in it. Until then this remembers the
+// topmost directory that this run itself created (DIR, or DIR/traces when DIR existed, or a
+// parent of DIR that did not exist) and removes it on the way out, so a refused run leaves
+// nothing behind, not even an empty directory in results/. Call keep() once meta.json exists.
+class NewDirectoryGuard {
+ public:
+  explicit NewDirectoryGuard(const std::string& dir) {
+    std::error_code ec;
+    fs::path p = fs::absolute(dir, ec).lexically_normal();
+    if (ec) return;
+    if (p.filename().empty()) p = p.parent_path();  // "results/x/" names "results/x"
+    for (; !p.empty() && p != p.root_path() && !fs::exists(p, ec); p = p.parent_path()) top_ = p;
+  }
+  ~NewDirectoryGuard() {
+    std::error_code ec;
+    if (!top_.empty()) fs::remove_all(top_, ec);
+  }
+  NewDirectoryGuard(const NewDirectoryGuard&) = delete;
+  NewDirectoryGuard& operator=(const NewDirectoryGuard&) = delete;
+  void keep() { top_.clear(); }
+
+ private:
+  fs::path top_;
+};
 
 // The worker command line and environment of one cell.
 WorkerRequest worker_request(const RunOptions& o, const Cell& c) {
@@ -267,6 +357,7 @@ int run_benchmarks(RunOptions o) {
                  o.out_dir.c_str());
     return 2;
   }
+  NewDirectoryGuard new_directory(o.out_dir + "/traces");
   std::error_code ec;
   fs::create_directories(o.out_dir + "/traces", ec);
   if (ec) {
@@ -348,6 +439,7 @@ int run_benchmarks(RunOptions o) {
     std::fprintf(stderr, "allocmark: %s\n", error.c_str());
     return 2;
   }
+  new_directory.keep();  // a run directory from here on: --resume finishes it
 
   // Cells: repetitions outermost, so slow drift of the machine spreads over every allocator;
   // within a repetition and workload the allocator order is shuffled (seeded).

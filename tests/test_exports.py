@@ -82,7 +82,9 @@ def test_summary_json_has_statistics_per_cell(two_runs):
         times = sorted(l["ns_per_op"] for l in read_lines(two_runs[0]) if l["allocator"] == alloc)
         time = cell["time"]
         assert time["n"] == 3 and time["median"] == pytest.approx(times[1])
-        assert time["ci_low"] is None and time["ci_high"] is None  # no 95 % interval below n = 6
+        # Below 6 repetitions the interval is [min, max] with its real coverage: 75 % at n = 3.
+        assert time["ci_low"] == times[0] and time["ci_high"] == times[2]
+        assert time["ci_coverage"] == pytest.approx(0.75)
         assert time["cv"] is not None and time["cv"] >= 0
         assert cell["memory"]["n"] == 3 and cell["memory"]["median"] >= 0
         assert any("too few repetitions" in w for w in cell["warnings"])

@@ -1,5 +1,6 @@
 """End to end: allocator plugins. The example plugin (examples/plugin, its own CMake project) is
-configured and built out of tree, then run beside glibc; broken plugins become failed cells."""
+configured and built out of tree, then run beside glibc; a plugin that every cell would fail
+with (unloadable, wrong ABI, options its create() refuses) is refused before anything runs."""
 import json
 import os
 import subprocess
@@ -90,52 +91,49 @@ def test_example_plugin_threads_reset_options_and_own_name(example_plugin, tmp_p
     assert mine["phases"]["options"] == {"text": "slab_kib=64"}
 
 
-def test_plugin_rejecting_its_options_is_an_error_cell(example_plugin, churn_trace, tmp_path):
-    out = tmp_path / "run"
-    allocmark("run", "--plugin", example_plugin, "--alloc-option", "sizeclass:bogus=1",
-              "--allocators", "glibc", "--trace", churn_trace, *QUICK, "--out", out, check=True)
-    lines = by_allocator(out)
-    assert lines["glibc"]["status"] == "ok"
-    assert lines["sizeclass"]["status"] == "error"
-    assert "unknown option 'bogus=1'" in lines["sizeclass"]["detail"]
+def refused_before_anything_ran(args, out):
+    """A plugin every cell would fail with is refused at startup: one line, exit 2, no run dir."""
+    proc = allocmark("run", *args, *QUICK, "--out", out)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert not out.exists()
+    return proc.stderr
 
 
-def test_wrong_version_plugin_is_an_error_cell_and_glibc_still_runs(churn_trace, tmp_path):
+def test_plugin_rejecting_its_options_is_refused_at_startup(example_plugin, churn_trace,
+                                                            tmp_path):
+    # Only the plugin's create() can judge its options: the parent asks it in a probe worker.
+    err = refused_before_anything_ran(
+        ["--plugin", example_plugin, "--alloc-option", "sizeclass:bogus=1", "--allocators",
+         "glibc", "--trace", churn_trace], tmp_path / "run")
+    assert "--alloc-option sizeclass:bogus=1: " in err, err
+    assert "unknown option 'bogus=1'" in err, err
+
+
+def test_wrong_version_plugin_is_refused_at_startup(churn_trace, tmp_path):
     wrong = FIXTURES / "libplugin_wrong_version.so"
     assert wrong.exists(), "build the plugin_wrong_version fixture (tests/CMakeLists.txt)"
-    out = tmp_path / "run"
-    proc = allocmark("run", "--plugin", wrong, "--allocators", "glibc", "--trace", churn_trace,
-                     *QUICK, "--out", out)
-    assert proc.returncode == 0, proc.stderr
-    lines = by_allocator(out)
-    assert lines["glibc"]["status"] == "ok"
-    # It cannot be loaded, so its name comes from the file: libNAME.so -> NAME.
-    bad = lines["plugin_wrong_version"]
-    assert bad["status"] == "error", bad
-    assert str(wrong) in bad["detail"] and "ABI version 99" in bad["detail"], bad["detail"]
-    assert "reads 1" in bad["detail"]
+    err = refused_before_anything_ran(
+        ["--plugin", wrong, "--allocators", "glibc", "--trace", churn_trace], tmp_path / "run")
+    assert f"--plugin {wrong}: " in err, err
+    assert "ABI version 99" in err and "reads 1" in err, err
 
 
-def test_file_that_is_no_shared_object_is_an_error_cell(churn_trace, tmp_path):
+def test_file_that_is_no_shared_object_is_refused_at_startup(churn_trace, tmp_path):
     fake = tmp_path / "fake.so"
     fake.write_text("not an ELF file\n")
-    out = tmp_path / "run"
-    allocmark("run", "--plugin", f"fake={fake}", "--allocators", "glibc", "--trace", churn_trace,
-              *QUICK, "--out", out, check=True)
-    lines = by_allocator(out)
-    assert lines["glibc"]["status"] == "ok"
-    assert lines["fake"]["status"] == "error"
-    assert "cannot be loaded" in lines["fake"]["detail"]
+    err = refused_before_anything_ran(
+        ["--plugin", f"fake={fake}", "--allocators", "glibc", "--trace", churn_trace],
+        tmp_path / "run")
+    assert f"--plugin fake={fake}: not an ELF file" in err, err
 
 
-def test_shared_object_without_the_entry_point_is_an_error_cell(churn_trace, tmp_path):
-    out = tmp_path / "run"
-    allocmark("run", "--plugin", f"nosym={FIXTURES / 'libmisbehaving_crash.so'}", "--allocators",
-              "glibc", "--trace", churn_trace, *QUICK, "--out", out, check=True)
-    lines = by_allocator(out)
-    assert lines["glibc"]["status"] == "ok"
-    assert lines["nosym"]["status"] == "error"
-    assert "exports no allocmark_plugin_v1" in lines["nosym"]["detail"]
+def test_shared_object_without_the_entry_point_is_refused_at_startup(churn_trace, tmp_path):
+    nosym = FIXTURES / "libmisbehaving_crash.so"
+    err = refused_before_anything_ran(
+        ["--plugin", f"nosym={nosym}", "--allocators", "glibc", "--trace", churn_trace],
+        tmp_path / "run")
+    assert "exports no allocmark_plugin_v1" in err, err
 
 
 def test_missing_plugin_file_is_one_line_and_exit_2(churn_trace, tmp_path):

@@ -39,15 +39,8 @@ bool load_any(const std::string& path, const std::string& from, Trace* trace,
     std::fprintf(stderr, "allocmark: %s\n", error.c_str());
     return false;
   }
-  if (stats.unknown_frees || stats.null_frees || stats.skipped_lines)
-    std::fprintf(
-        stderr,
-        "allocmark: %s: kept going past %llu free(s) of unknown pointers, %llu free(NULL), "
-        "%llu skipped line(s)%s%s\n",
-        path.c_str(), static_cast<unsigned long long>(stats.unknown_frees),
-        static_cast<unsigned long long>(stats.null_frees),
-        static_cast<unsigned long long>(stats.skipped_lines), stats.notes.empty() ? "" : "; ",
-        stats.notes.c_str());
+  for (const std::string& warning : repair_warnings(stats))
+    std::fprintf(stderr, "allocmark: %s\n", warning.c_str());
   TraceError err;
   if (!check_trace(*trace, summary, &err)) {
     err.path = path;

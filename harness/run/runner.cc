@@ -1,0 +1,497 @@
+// `allocmark run`: trace preparation, the cell loop with interleaved allocators, result files.
+// Layer: harness (parent side). The parent never loads an allocator under test.
+#include "harness/run/runner.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "harness/run/allocator_registry.h"
+#include "harness/run/plugin_probe.h"
+#include "harness/run/python_tools.h"
+#include "harness/run/results_log.h"
+#include "harness/run/run_directory.h"
+#include "harness/run/system_info.h"
+#include "harness/run/worker_process.h"
+#include "workloads/trace_file.h"
+
+namespace allocmark {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::atomic<int> g_interrupted{0};
+
+void on_interrupt(int) {
+  g_interrupted.store(1);
+  kill_current_worker();
+}
+
+std::string timestamp(const char* format) {
+  char buf[64];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+// A trace to replay: one per (workload, thread count).
+struct PreparedTrace {
+  std::string workload;
+  std::string path;
+  uint32_t threads = 1;
+  TraceSummary summary;
+};
+
+struct Cell {
+  const PreparedTrace* trace;
+  const AllocatorInfo* allocator;
+  int rep;  // negative: warm-up, not written
+};
+
+std::string cell_key(const std::string& workload, uint32_t threads, const std::string& alloc,
+                     int rep) {
+  return workload + "\x1f" + std::to_string(threads) + "\x1f" + alloc + "\x1f" +
+         std::to_string(rep);
+}
+
+bool prepare_traces(const RunOptions& o, const std::string& trace_dir,
+                    std::vector<PreparedTrace>* out) {
+  for (const auto& w : o.workloads) {
+    if (!w.generator) {
+      PreparedTrace p{w.name, w.trace_path};
+      Trace trace;
+      TraceError err;
+      if (!read_trace(w.trace_path, &trace, &err, &p.summary)) {
+        std::fprintf(stderr, "allocmark: --trace %s\n", err.message().c_str());
+        return false;
+      }
+      p.threads = p.summary.threads;
+      out->push_back(std::move(p));
+      continue;
+    }
+    for (uint32_t threads : w.threads) {
+      PreparedTrace p{w.name, trace_dir + "/" + w.name + "-t" + std::to_string(threads) + ".amt",
+                      threads};
+      Trace trace;
+      TraceError err;
+      // Resumed runs reuse the traces they were measured with.
+      if (!fs::exists(p.path) || !read_trace(p.path, &trace, &err, &p.summary)) {
+        GeneratorArgs args = w.args;
+        args.threads = threads;
+        std::string error;
+        if (!generate_trace(*w.generator, args, &trace, &error)) {
+          std::fprintf(stderr, "allocmark: workload '%s': %s\n", w.name.c_str(), error.c_str());
+          return false;
+        }
+        if (!check_trace(trace, &p.summary, &err)) {
+          std::fprintf(stderr, "allocmark: workload '%s' generated a bad trace: %s\n",
+                       w.name.c_str(), err.message().c_str());
+          return false;
+        }
+        if (!write_trace(trace, p.path, &err, 3)) {
+          std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
+          return false;
+        }
+      }
+      out->push_back(std::move(p));
+    }
+  }
+  return true;
+}
+
+class Progress {
+ public:
+  Progress(bool quiet, size_t total) : quiet_(quiet), tty_(isatty(2)), total_(total) {}
+  void cell_done(size_t done, const Cell& c, const std::string& status, double secs) {
+    elapsed_ += secs;
+    if (quiet_) return;
+    const double eta =
+        done ? elapsed_ / static_cast<double>(done) * static_cast<double>(total_ - done) : 0;
+    char line[512];
+    std::snprintf(line, sizeof line, "[%zu/%zu] %s t%u %s %s%d: %s (%.2fs) ETA %.0fs", done, total_,
+                  c.trace->workload.c_str(), c.trace->threads, c.allocator->name.c_str(),
+                  c.rep < 0 ? "warm-up " : "rep ", c.rep < 0 ? -c.rep - 1 : c.rep, status.c_str(),
+                  secs, eta);
+    if (tty_) {
+      std::fprintf(stderr, "\r\033[K%s", line);
+      if (done == total_) std::fputc('\n', stderr);
+    } else {
+      std::fprintf(stderr, "%s\n", line);
+    }
+  }
+  void finish() {
+    if (tty_ && !quiet_) std::fputc('\n', stderr);
+  }
+
+ private:
+  bool quiet_, tty_;
+  size_t total_;
+  double elapsed_ = 0;
+};
+
+// Splits "k=v,k=v" (the joined --alloc-option values of one allocator) into its items.
+std::vector<std::string> option_items(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    items.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+// --alloc-option: every option must reach an allocator of this run that reads it, and be one
+// that allocator accepts. Otherwise the worker would find out, once per cell, as status `error`
+// (native allocators, plugins), or never (preloaded libraries do not see --options at all).
+bool check_alloc_options(const RunOptions& o, const std::vector<AllocatorInfo>& allocators) {
+  for (const auto& [name, text] : o.alloc_options) {
+    const std::string flag = "--alloc-option " + name + ":" + text;
+    const auto it = std::find_if(allocators.begin(), allocators.end(),
+                                 [&](const AllocatorInfo& a) { return a.name == name; });
+    if (it == allocators.end()) {
+      std::string names;
+      for (const auto& a : allocators) names += (names.empty() ? "" : ", ") + a.name;
+      std::fprintf(stderr, "allocmark: %s: '%s' is not in this run (allocators: %s)\n",
+                   flag.c_str(), name.c_str(), names.c_str());
+      return false;
+    }
+    const std::string support = alloc_option_support(*it);
+    std::string error;
+    if (support == "table") {
+      for (const auto& item : option_items(text)) {
+        if (!check_allocator_option(*it, item, &error)) {
+          std::fprintf(stderr, "allocmark: --alloc-option %s:%s: %s\n", name.c_str(), item.c_str(),
+                       error.c_str());
+          return false;
+        }
+      }
+    } else if (support == "plugin") {
+      if (!probe_plugin_options(*it, text, ALLOCMARK_WORKER_PATH, &error)) {
+        std::fprintf(stderr, "allocmark: %s: %s\n", flag.c_str(), error.c_str());
+        return false;
+      }
+    } else {
+      const std::string hint =
+          support == "none" ? "" : "; it reads " + support + "=value from the environment";
+      std::fprintf(stderr,
+                   "allocmark: %s: '%s' takes no options here (expected bump, arena, pool or a "
+                   "plugin)%s\n",
+                   flag.c_str(), name.c_str(), hint.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+// Built-in names, NAME=/path.so, plugins, their options and the environment they will read,
+// checked before anything runs or is written: a typo costs nothing. False after printing one line.
+bool resolve_allocators(const RunOptions& o, std::vector<AllocatorInfo>* out) {
+  std::vector<AllocatorInfo>& allocators = *out;
+  // Results, cell keys and --alloc-option are by name: two allocators cannot share one.
+  auto taken = [&](const std::string& name) {
+    return std::any_of(allocators.begin(), allocators.end(),
+                       [&](const AllocatorInfo& a) { return a.name == name; });
+  };
+  for (const auto& name : o.allocators) {
+    AllocatorInfo info;
+    std::string error;
+    if (!resolve_allocator(name, &info, &error)) {
+      std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+      return false;
+    }
+    if (!info.available) {
+      std::fprintf(stderr, "allocmark: --allocators: '%s' is not available here: %s\n",
+                   name.c_str(), info.why_unavailable.c_str());
+      return false;
+    }
+    if (taken(info.name)) {
+      std::fprintf(stderr, "allocmark: --allocators: '%s' is named twice (each name once)\n",
+                   info.name.c_str());
+      return false;
+    }
+    allocators.push_back(info);
+  }
+  for (const auto& spec : o.plugins) {
+    AllocatorInfo info;
+    std::string error;
+    if (!resolve_plugin(spec, ALLOCMARK_WORKER_PATH, &info, &error)) {
+      std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+      return false;
+    }
+    if (taken(info.name)) {
+      std::fprintf(stderr,
+                   "allocmark: --plugin %s: the name '%s' is already in this run (use "
+                   "--plugin OTHER=%s)\n",
+                   spec.c_str(), info.name.c_str(), info.library.c_str());
+      return false;
+    }
+    allocators.push_back(info);
+  }
+  for (const auto& a : allocators) {
+    std::string error;
+    if (!check_allocator_environment(a, &error)) {
+      std::fprintf(stderr, "allocmark: environment variable %s (read by %s)\n", error.c_str(),
+                   a.name.c_str());
+      return false;
+    }
+  }
+  return check_alloc_options(o, allocators);
+}
+
+// A run directory is only worth keeping once meta.json is in it. Until then this remembers the
+// topmost directory that this run itself created (DIR, or DIR/traces when DIR existed, or a
+// parent of DIR that did not exist) and removes it on the way out, so a refused run leaves
+// nothing behind, not even an empty directory in results/. Call keep() once meta.json exists.
+class NewDirectoryGuard {
+ public:
+  explicit NewDirectoryGuard(const std::string& dir) {
+    std::error_code ec;
+    fs::path p = fs::absolute(dir, ec).lexically_normal();
+    if (ec) return;
+    if (p.filename().empty()) p = p.parent_path();  // "results/x/" names "results/x"
+    for (; !p.empty() && p != p.root_path() && !fs::exists(p, ec); p = p.parent_path()) top_ = p;
+  }
+  ~NewDirectoryGuard() {
+    std::error_code ec;
+    if (!top_.empty()) fs::remove_all(top_, ec);
+  }
+  NewDirectoryGuard(const NewDirectoryGuard&) = delete;
+  NewDirectoryGuard& operator=(const NewDirectoryGuard&) = delete;
+  void keep() { top_.clear(); }
+
+ private:
+  fs::path top_;
+};
+
+// The worker command line and environment of one cell.
+WorkerRequest worker_request(const RunOptions& o, const Cell& c) {
+  WorkerRequest req;
+  req.executable = ALLOCMARK_WORKER_PATH;
+  req.timeout_s = o.timeout_s;
+  req.mem_limit_bytes = o.mem_limit_bytes;
+  req.args = {"--trace", c.trace->path,     "--allocator", c.allocator->name,
+              "--kind",  c.allocator->kind, "--mode",      o.mode,
+              "--touch", o.touch,           "--result-fd", "3"};
+  if (o.check) req.args.insert(req.args.end(), {"--check", "1"});
+  if (!o.pin) req.args.insert(req.args.end(), {"--pin", "0"});
+  if (o.alloc_options.count(c.allocator->name))
+    req.args.insert(req.args.end(), {"--options", o.alloc_options.at(c.allocator->name)});
+  if (c.allocator->kind == "plugin")
+    req.args.insert(req.args.end(), {"--plugin-path", c.allocator->library});
+  if (c.allocator->kind == "preload" && !c.allocator->library.empty())
+    req.env.push_back("LD_PRELOAD=" + c.allocator->library);
+  return req;
+}
+
+// One result line: the cell's identity, then what the worker reported, or why it reported
+// nothing (the child is never trusted: garbage becomes status "error").
+json result_line(const Cell& c, const WorkerOutcome& outcome) {
+  json line = {{"workload", c.trace->workload},  {"trace", c.trace->path},
+               {"allocator", c.allocator->name}, {"allocator_kind", c.allocator->kind},
+               {"threads", c.trace->threads},    {"rep", c.rep}};
+  if (!outcome.result_json.empty()) {
+    json r = json::parse(outcome.result_json, nullptr, false);
+    if (r.is_discarded() || !r.is_object()) {
+      line["status"] = "error";
+      line["detail"] = "worker wrote an unreadable result";
+    } else {
+      for (auto it = r.begin(); it != r.end(); ++it) line[it.key()] = *it;
+      if (line.value("status", "") != "ok" && !outcome.stderr_tail.empty())
+        line["stderr"] = outcome.stderr_tail;
+    }
+  } else {
+    line["status"] = outcome.status;
+    line["detail"] = outcome.detail;
+  }
+  line["peak_live_bytes"] = c.trace->summary.peak_live_bytes;
+  line["cell_seconds"] = outcome.elapsed_s;
+  return line;
+}
+
+}  // namespace
+
+int run_benchmarks(RunOptions o) {
+  // Resolve allocators first: a typo must cost nothing.
+  std::vector<AllocatorInfo> allocators;
+  if (!resolve_allocators(o, &allocators)) return 2;
+  if (o.shard_count > 0) {
+    std::vector<WorkloadSpec> mine;
+    for (size_t i = 0; i < o.workloads.size(); ++i)
+      if (static_cast<int>(i % static_cast<size_t>(o.shard_count)) == o.shard_index - 1)
+        mine.push_back(o.workloads[i]);
+    if (!o.quiet)
+      std::fprintf(stderr, "allocmark: shard %d/%d: %zu of %zu workload(s)\n", o.shard_index,
+                   o.shard_count, mine.size(), o.workloads.size());
+    o.workloads = std::move(mine);
+  }
+  if (o.out_dir.empty())
+    o.out_dir = std::string(ALLOCMARK_SOURCE_DIR) + "/results/" + timestamp("%Y%m%d-%H%M%S");
+  const std::string results_path = o.out_dir + "/results.jsonl";
+  const std::string meta_path = o.out_dir + "/meta.json";
+  if (o.resume) {
+    if (!fs::exists(meta_path)) {
+      std::fprintf(stderr, "allocmark: --resume %s: no meta.json there, not a run directory\n",
+                   o.out_dir.c_str());
+      return 2;
+    }
+  } else if (fs::exists(results_path) || fs::exists(meta_path)) {
+    std::fprintf(stderr,
+                 "allocmark: --out %s already holds a run; choose another directory or add "
+                 "--resume to finish it\n",
+                 o.out_dir.c_str());
+    return 2;
+  }
+  NewDirectoryGuard new_directory(o.out_dir + "/traces");
+  std::error_code ec;
+  fs::create_directories(o.out_dir + "/traces", ec);
+  if (ec) {
+    std::fprintf(stderr, "allocmark: cannot create %s: %s\n", o.out_dir.c_str(),
+                 ec.message().c_str());
+    return 2;
+  }
+
+  std::vector<PreparedTrace> traces;
+  if (!prepare_traces(o, o.out_dir + "/traces", &traces)) return 2;
+
+  std::set<std::string> done_keys;
+  std::string warning;
+  if (o.resume) {
+    // A kill -9 mid-append may have left half a line; the next append must not glue onto it.
+    std::string note, error;
+    if (!repair_results_tail(results_path, &note, &error)) {
+      std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+      return 2;
+    }
+    if (!note.empty()) std::fprintf(stderr, "allocmark: %s\n", note.c_str());
+    for (const auto& l : load_results(results_path, &warning))
+      done_keys.insert(cell_key(l.value("workload", ""), l.value("threads", 0u),
+                                l.value("allocator", ""), l.value("rep", -1)));
+    if (!warning.empty()) std::fprintf(stderr, "allocmark: %s\n", warning.c_str());
+  }
+
+  json meta;
+  meta["schema_version"] = 1;
+  meta["command_line"] = o.command_line;
+  std::error_code cwd_error;  // relative paths on the command line need it to reproduce
+  meta["working_directory"] = fs::current_path(cwd_error).string();
+  meta["started"] = timestamp("%Y-%m-%dT%H:%M:%S%z");
+  meta["finished"] = nullptr;
+  meta["machine"] = machine_info();
+  meta["build"] = build_info();
+  meta["git_revision"] = meta["build"]["git_revision"];
+  meta["allocmark_version"] = meta["build"]["allocmark_version"];
+  json alloc_meta = json::object();
+  for (const auto& a : allocators) {
+    alloc_meta[a.name] = {{"kind", a.kind},
+                          {"path", a.library.empty() ? json(nullptr) : json(a.library)},
+                          {"description", a.description}};
+    if (o.alloc_options.count(a.name)) alloc_meta[a.name]["options"] = o.alloc_options[a.name];
+  }
+  meta["allocators"] = alloc_meta;
+  json plan_workloads = json::array();
+  for (const auto& t : traces)
+    plan_workloads.push_back({{"workload", t.workload},
+                              {"trace", t.path},
+                              {"threads", t.threads},
+                              {"events", t.summary.events},
+                              {"peak_live_bytes", t.summary.peak_live_bytes}});
+  json plan_allocators = json::array();  // resolved names: NAME=/x.so and plugins by name
+  for (const auto& a : allocators) plan_allocators.push_back(a.name);
+  meta["plan"] = {{"allocators", plan_allocators},
+                  {"workloads", plan_workloads},
+                  {"reps", o.reps},
+                  {"warmup", o.warmup},
+                  {"seed", o.seed},
+                  {"replay_mode", o.mode},
+                  {"touch", o.touch},
+                  {"timeout_s", o.timeout_s},
+                  {"mem_limit_bytes", o.mem_limit_bytes},
+                  {"check", o.check},
+                  {"pin", o.pin}};
+  if (o.shard_count > 0) {
+    json names = json::array();
+    for (const auto& w : o.workloads) names.push_back(w.name);
+    meta["shard"] = {{"index", o.shard_index}, {"count", o.shard_count}, {"workloads", names}};
+  }
+  std::string error;
+  if (o.resume) {
+    std::ifstream f(meta_path);
+    json old = json::parse(f, nullptr, false);
+    if (!old.is_discarded()) meta["resumed_from"] = old.value("started", "");
+  }
+  if (!write_json_file(meta_path, meta, &error)) {
+    std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+    return 2;
+  }
+  new_directory.keep();  // a run directory from here on: --resume finishes it
+
+  // Cells: repetitions outermost, so slow drift of the machine spreads over every allocator;
+  // within a repetition and workload the allocator order is shuffled (seeded).
+  std::vector<Cell> cells;
+  std::mt19937_64 rng(o.seed);
+  for (int rep = -o.warmup; rep < o.reps; ++rep) {
+    for (const auto& t : traces) {
+      std::vector<const AllocatorInfo*> order;
+      for (const auto& a : allocators) order.push_back(&a);
+      std::shuffle(order.begin(), order.end(), rng);
+      for (const auto* a : order) {
+        if (rep >= 0 && done_keys.count(cell_key(t.workload, t.threads, a->name, rep))) continue;
+        cells.push_back({&t, a, rep});
+      }
+    }
+  }
+
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  Progress progress(o.quiet, cells.size());
+  size_t done = 0;
+  for (const Cell& c : cells) {
+    if (g_interrupted.load()) break;
+    WorkerOutcome outcome = run_worker(worker_request(o, c));
+    if (g_interrupted.load()) break;  // a cell cut short by Ctrl-C is not a result
+    const json line = result_line(c, outcome);
+    ++done;
+    progress.cell_done(done, c, line.value("status", "?"), outcome.elapsed_s);
+    if (c.rep < 0) continue;
+    if (!append_result_line(results_path, line, &error)) {
+      std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+      return 1;
+    }
+  }
+  progress.finish();
+
+  meta["finished"] = g_interrupted.load() ? json(nullptr) : json(timestamp("%Y-%m-%dT%H:%M:%S%z"));
+  FinishOptions finish;
+  finish.quiet = o.quiet;
+  finish.report = o.report;
+  finish.interrupted = g_interrupted.load() != 0;
+  const int rc = finish_run_directory(o.out_dir, meta, finish);
+  if (finish.interrupted) {
+    std::fprintf(stderr,
+                 "allocmark: interrupted; %zu result line(s) kept in %s (finish with --resume)\n",
+                 load_results(results_path, nullptr).size(), results_path.c_str());
+    return 130;
+  }
+  return rc;
+}
+
+}  // namespace allocmark

@@ -1,0 +1,485 @@
+// The replay engine: runs a decoded trace against one allocator, templated so in-house fast
+// paths inline. Layer: harness (uses allocators/ concepts and workloads/ model).
+//
+// Two modes. `serial`: one OS thread follows the recorded schedule. `threads`: one OS thread per
+// trace thread; an event with a dependency blocks (futex) until the event it names has run, so
+// cross-thread order is kept without spinning (real traces have hundreds of threads, we have 2
+// cores). All replay memory (object table, latency samples) is mmap'd before the baseline RSS.
+#pragma once
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "allocators/allocator.h"
+#include "harness/worker/block_checker.h"
+#include "harness/worker/latency.h"
+#include "workloads/mmap_allocator.h"
+#include "workloads/trace.h"
+
+namespace allocmark {
+
+enum class TouchPolicy : uint8_t {
+  kNone,   // never write allocated memory
+  kFirst,  // one write to the first cache line
+  kPages,  // first cache line and one write per page (default: memory becomes resident)
+  kFull,   // write every byte (memset)
+};
+bool parse_touch_policy(const std::string& text, TouchPolicy* out);
+const char* touch_policy_name(TouchPolicy p);
+
+enum class ReplayMode : uint8_t { kSerial, kThreads };
+
+struct ReplayConfig {
+  ReplayMode mode = ReplayMode::kSerial;
+  TouchPolicy touch = TouchPolicy::kPages;
+  uint32_t latency_period = 61;   // sample one event in this many (prime: avoids aliasing)
+  size_t touch_limit = SIZE_MAX;  // clamp for allocators with fake memory (null)
+  bool check = false;             // verify every block (BlockChecker); not a timed run
+  bool pin = true;                // one-thread replays: pin to a CPU (harness/cpu_pinning.h)
+};
+
+// Where a replay stopped early.
+// Fixed buffers: an allocator that returns null may keep doing so, so recording the failure
+// must not allocate.
+struct ReplayFailure {
+  bool failed = false;
+  char status[16] = "";  // "oom"
+  char detail[384] = "";  // holds BlockChecker::problem() whole
+};
+
+// Per-object slot of the replay table: 16 bytes, so a 10M-object trace needs 160 MB of table.
+struct Slot {
+  void* ptr;
+  uint64_t size;
+};
+static_assert(sizeof(Slot) == 16);
+
+// Per-thread counters, each on its own cache line; written by the owner only, read by the
+// sampler thread (relaxed: a timeline sample may be one event stale, never torn).
+struct alignas(64) ThreadCounters {
+  std::atomic<uint32_t> progress{0};  // events done, published for dependency targets (futex word)
+  std::atomic<uint32_t> waiters{0};
+  std::atomic<int64_t> live_bytes{0};
+  std::atomic<uint64_t> events_done{0};
+};
+static_assert(sizeof(ThreadCounters) == 64);
+
+inline long futex(std::atomic<uint32_t>* addr, int op, uint32_t val) {
+  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op, val, nullptr, nullptr, 0);
+}
+
+inline uint64_t now_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// Marks events that other threads wait for, so only those publish progress (a seq_cst store and
+// a waiter check cost ~20 cycles; most events are nobody's dependency).
+void mark_dependency_targets(Trace& trace);
+inline constexpr uint32_t kReservedIsTarget = 1;
+
+// Whether an allocator's reset() may stand in for the frees before each phase end: only when
+// every phase end leaves nothing live (reset frees everything) and no other thread can be
+// allocating concurrently.
+bool phase_ends_leave_heap_empty(const Trace& trace, ReplayMode mode);
+
+template <class A>
+class Replayer {
+ public:
+  Replayer(A& alloc, Trace& trace, const ReplayConfig& config)
+      : alloc_(alloc), trace_(trace), config_(config) {
+    if (config.check) checker_ = std::make_unique<BlockChecker>();
+    slots_.resize(trace.object_count);
+    std::memset(slots_.data(), 0, slots_.size() * sizeof(Slot));  // resident before baseline
+    counters_.reset(trace.threads.size());
+    latency_.reset(trace.threads.size());
+    for (size_t t = 0; t < trace.threads.size(); ++t) {
+      latency_[t].reserve_for(trace.threads[t].events.size() / config.latency_period + 1);
+      latency_[t].countdown = 1 + static_cast<uint32_t>((t * 7919) % config.latency_period);
+    }
+  }
+
+  // Threaded mode: call prepare() before reading the baseline RSS (it starts the threads).
+  void prepare() {
+    if (config_.mode == ReplayMode::kThreads && threads_.empty()) start_threads();
+  }
+
+  // Runs the whole trace; returns wall nanoseconds of the timed region. Not inlined, so
+  // `valgrind --tool=callgrind --toggle-collect='allocmark::Replayer<A>::run()'` counts the
+  // replay alone (bench/replay_instructions.sh).
+  [[gnu::noinline]] uint64_t run() {
+    return config_.mode == ReplayMode::kSerial ? run_serial() : run_threads();
+  }
+
+  // Frees every object still live (after timing), so "memory given back" can be measured.
+  void drain() {
+    for (Slot& s : slots_) {
+      if (s.ptr) {
+        alloc_.deallocate(s.ptr, s.size & kSizeMask, align_of(s.size));
+        s.ptr = nullptr;
+      }
+    }
+  }
+
+  const ReplayFailure& failure() const { return failure_; }
+  const MmapArray<ThreadCounters>& counters() const { return counters_; }
+  const MmapArray<LatencyRecorder>& latency() const { return latency_; }
+  uint64_t resets() const { return resets_; }
+  uint64_t events_done() const {
+    uint64_t n = 0;
+    for (const auto& c : counters_) n += c.events_done.load(std::memory_order_relaxed);
+    return n;
+  }
+  int64_t live_bytes() const {
+    int64_t n = 0;
+    for (const auto& c : counters_) n += c.live_bytes.load(std::memory_order_relaxed);
+    return n;
+  }
+
+ private:
+  // The slot keeps the alignment exponent in the top byte of size (sizes are < 2^47).
+  static constexpr uint64_t kSizeMask = (1ull << 56) - 1;
+  static size_t align_of(uint64_t packed) {
+    const unsigned lg = static_cast<unsigned>(packed >> 56);
+    return lg ? size_t{1} << lg : 0;
+  }
+
+  template <TouchPolicy kTouch>
+  [[gnu::always_inline]] void touch(void* p, uint64_t size) {
+    if constexpr (kTouch == TouchPolicy::kNone) return;
+    if (size > config_.touch_limit) size = config_.touch_limit;
+    auto* c = static_cast<unsigned char*>(p);
+    switch (kTouch) {
+      case TouchPolicy::kNone:
+        return;
+      case TouchPolicy::kFirst:
+        if (size) c[0] = 1;
+        return;
+      case TouchPolicy::kPages:
+        if (!size) return;
+        c[0] = 1;
+        for (uint64_t off = 4096 - (reinterpret_cast<uintptr_t>(c) & 4095); off < size; off += 4096)
+          c[off] = 1;
+        return;
+      case TouchPolicy::kFull:
+        std::memset(c, 1, size);
+        return;
+    }
+  }
+
+  [[gnu::noinline, gnu::cold]] void fail_oom(uint32_t t, uint64_t i, const Event& e) {
+    counters_[t].events_done.store(i, std::memory_order_relaxed);  // this thread got this far
+    if (aborted_.exchange(true)) return;
+    failure_.failed = true;
+    std::snprintf(failure_.status, sizeof failure_.status, "oom");
+    std::snprintf(failure_.detail, sizeof failure_.detail,
+                  "%s(%llu) returned null at thread %u event %llu after %llu events", op_name(e.op),
+                  static_cast<unsigned long long>(e.size), t, static_cast<unsigned long long>(i),
+                  static_cast<unsigned long long>(events_done()));
+    wake_all();
+  }
+
+  [[gnu::noinline, gnu::cold]] void fail_invalid() {
+    if (aborted_.exchange(true)) return;
+    failure_.failed = true;
+    std::snprintf(failure_.status, sizeof failure_.status, "invalid");
+    std::snprintf(failure_.detail, sizeof failure_.detail, "%s", checker_->problem());
+    wake_all();
+  }
+
+  void wake_all() {
+    for (auto& c : counters_) {
+      c.progress.fetch_add(0, std::memory_order_seq_cst);
+      futex(&c.progress, FUTEX_WAKE_PRIVATE, INT32_MAX);
+    }
+  }
+
+  // Blocks until thread `dt` has run event `di`. Spins first, then sleeps on the futex. With no
+  // more replay threads than cores the other thread is running, so a longer spin (a few
+  // microseconds) saves the futex round trip (~5-10 us); with more threads than cores spinning
+  // would steal the core the awaited thread needs, so it is kept short.
+  [[gnu::noinline]] bool wait_for(uint32_t dt, uint32_t di) {
+    ThreadCounters& c = counters_[dt];
+    for (uint32_t spin = 0; spin < spin_limit_; ++spin) {
+      if (c.progress.load(std::memory_order_acquire) > di) return true;
+      __builtin_ia32_pause();
+    }
+    for (;;) {
+      if (aborted_.load(std::memory_order_relaxed)) return false;
+      c.waiters.fetch_add(1, std::memory_order_seq_cst);
+      const uint32_t seen = c.progress.load(std::memory_order_seq_cst);
+      if (seen <= di && !aborted_.load(std::memory_order_relaxed))
+        futex(&c.progress, FUTEX_WAIT_PRIVATE, seen);
+      c.waiters.fetch_sub(1, std::memory_order_relaxed);
+      if (c.progress.load(std::memory_order_acquire) > di) return true;
+    }
+  }
+
+  [[gnu::always_inline]] void publish(ThreadCounters& c, uint32_t done) {
+    c.progress.store(done, std::memory_order_seq_cst);
+    if (c.waiters.load(std::memory_order_seq_cst))
+      futex(&c.progress, FUTEX_WAKE_PRIVATE, INT32_MAX);
+  }
+
+  // One event. Returns false when the allocator failed (oom recorded).
+  // kTouch and kCheck are template parameters so the common run (pages, no check) carries no
+  // per-event tests for them: the replay loop of the null allocator is ~33 instructions per
+  // event (callgrind, see bench/README.md), most of it the switch and the slot bookkeeping.
+  template <TouchPolicy kTouch, bool kCheck>
+  [[gnu::always_inline]] bool apply(Slot* slots, uint32_t t, uint64_t i, const Event& e,
+                                    ThreadCounters& c) {
+    Slot& s = slots[e.obj == kNoObject ? 0 : e.obj];
+    switch (e.op) {
+      case Op::kMalloc:
+      case Op::kCalloc:
+      case Op::kAlignedAlloc: {
+        const size_t align = e.align_log2 ? size_t{1} << e.align_log2 : 0;
+        void* p;
+        if constexpr (requires { alloc_.calloc(size_t{}, size_t{}); }) {
+          p = e.op == Op::kCalloc ? alloc_.calloc(e.aux, e.aux ? e.size / e.aux : 0)
+                                  : alloc_.allocate(e.size, align);
+        } else {
+          p = alloc_.allocate(e.size, align);
+          if (p && e.op == Op::kCalloc)
+            std::memset(p, 0, std::min<uint64_t>(e.size, config_.touch_limit));
+        }
+        if (!p && e.size) return fail_oom(t, i, e), false;
+        if constexpr (kCheck) {
+          if (p && !checker_->on_allocate(t, i, e, p, e.size, align, e.op == Op::kCalloc))
+            return fail_invalid(), false;
+        } else if (e.op != Op::kCalloc) {
+          touch<kTouch>(p, e.size);
+        }
+        s.ptr = p;
+        s.size = e.size | (uint64_t{e.align_log2} << 56);
+        c.live_bytes.store(c.live_bytes.load(std::memory_order_relaxed) + e.size,
+                           std::memory_order_relaxed);
+        return true;
+      }
+      case Op::kRealloc: {
+        const uint64_t old = (e.flags & kFlagFromNull) ? 0 : s.size & kSizeMask;
+        void* old_ptr = (e.flags & kFlagFromNull) ? nullptr : s.ptr;
+        // The block keeps the alignment it was allocated with: sized free needs it (a pool
+        // may pick the class by size and alignment), and so does the allocator's realloc.
+        const uint64_t align_bits = (e.flags & kFlagFromNull) ? 0 : s.size & ~kSizeMask;
+        const size_t align = align_of(align_bits);
+        if constexpr (kCheck) {
+          if (old_ptr && !checker_->on_release(t, i, e, old_ptr, old)) return fail_invalid(), false;
+        }
+        void* p;
+        if constexpr (Reallocating<A>) {
+          p = alloc_.reallocate(old_ptr, old, e.size, align);
+        } else {
+          p = alloc_.allocate(e.size, align);
+          if (p && old_ptr) {
+            std::memcpy(p, old_ptr, std::min<uint64_t>(std::min(old, e.size), config_.touch_limit));
+            alloc_.deallocate(old_ptr, old, align);
+          }
+        }
+        if (!p && e.size) return fail_oom(t, i, e), false;
+        if constexpr (kCheck) {
+          const bool ok = old_ptr ? checker_->on_reallocate(t, i, e, p, old, e.size)
+                                  : checker_->on_allocate(t, i, e, p, e.size, align, false);
+          if (!ok) return fail_invalid(), false;
+        } else if (e.size > old && old < config_.touch_limit) {
+          touch<kTouch>(static_cast<char*>(p) + old,
+                        std::min<uint64_t>(e.size, config_.touch_limit) - old);
+        }
+        s.ptr = p;
+        s.size = e.size | align_bits;
+        c.live_bytes.store(c.live_bytes.load(std::memory_order_relaxed) + e.size - old,
+                           std::memory_order_relaxed);
+        return true;
+      }
+      case Op::kFree:
+        if constexpr (kCheck) {
+          if (!checker_->on_release(t, i, e, s.ptr, s.size & kSizeMask))
+            return fail_invalid(), false;
+        }
+        if constexpr (Resettable<A>) {
+          // Arena-style allocators release phase objects in bulk at kPhaseEnd.
+          if ((e.flags & kFlagPhaseFree) && phase_reset_ok_) {
+            s.ptr = nullptr;
+            c.live_bytes.store(c.live_bytes.load(std::memory_order_relaxed) - e.size,
+                               std::memory_order_relaxed);
+            return true;
+          }
+        }
+        alloc_.deallocate(s.ptr, s.size & kSizeMask, align_of(s.size));
+        s.ptr = nullptr;
+        c.live_bytes.store(c.live_bytes.load(std::memory_order_relaxed) - e.size,
+                           std::memory_order_relaxed);
+        return true;
+      case Op::kAccess:
+        // Writes the bytes the trace names (clamped for allocators with fake memory); a check
+        // run keeps the fill pattern instead.
+        if (!kCheck && e.aux < config_.touch_limit)
+          std::memset(static_cast<char*>(s.ptr) + e.aux, static_cast<int>(i),
+                      std::min<uint64_t>(e.size, config_.touch_limit - e.aux));
+        return true;
+      case Op::kPhaseEnd:
+        if constexpr (Resettable<A>) {
+          if (phase_reset_ok_) {
+            alloc_.reset();
+            ++resets_;
+          }
+        }
+        return true;
+      case Op::kThreadExit:
+        if constexpr (HasThreadExit<A>) {
+          if (config_.mode == ReplayMode::kThreads) alloc_.thread_exit();
+        }
+        return true;
+    }
+    return true;
+  }
+
+  // Runs events [from, to) of thread t. Latency is sampled every `latency_period` events.
+  bool run_range(uint32_t t, uint64_t from, uint64_t to) {
+    if (config_.check) return run_range_as<TouchPolicy::kNone, true>(t, from, to);
+    switch (config_.touch) {
+      case TouchPolicy::kNone:
+        return run_range_as<TouchPolicy::kNone, false>(t, from, to);
+      case TouchPolicy::kFirst:
+        return run_range_as<TouchPolicy::kFirst, false>(t, from, to);
+      case TouchPolicy::kPages:
+        return run_range_as<TouchPolicy::kPages, false>(t, from, to);
+      case TouchPolicy::kFull:
+        return run_range_as<TouchPolicy::kFull, false>(t, from, to);
+    }
+    return false;
+  }
+
+  template <TouchPolicy kTouch, bool kCheck>
+  bool run_range_as(uint32_t t, uint64_t from, uint64_t to) {
+    const Event* events = trace_.threads[t].events.data();
+    Slot* slots = slots_.data();  // a local: stores through slots cannot reload it
+    ThreadCounters& c = counters_[t];
+    LatencyRecorder& lat = latency_[t];
+    uint32_t countdown = lat.countdown;
+    for (uint64_t i = from; i < to; ++i) {
+      const Event& e = events[i];
+      if (e.flags & kFlagHasDep) {
+        if (config_.mode == ReplayMode::kThreads && !wait_for(e.dep_thread, e.dep_index))
+          return false;
+      }
+      bool ok;
+      if (--countdown == 0) [[unlikely]] {
+        countdown = config_.latency_period;
+        const uint64_t t0 = now_ns();
+        ok = apply<kTouch, kCheck>(slots, t, i, e, c);
+        lat.record(e.op, now_ns() - t0);
+      } else {
+        ok = apply<kTouch, kCheck>(slots, t, i, e, c);
+      }
+      if (!ok) return false;
+      if (e.reserved & kReservedIsTarget) publish(c, static_cast<uint32_t>(i + 1));
+    }
+    // Once per range, not per event: only the serial round robin and failure reports read it,
+    // and both run on this thread or after it.
+    c.events_done.store(to, std::memory_order_relaxed);
+    lat.countdown = countdown;
+    return true;
+  }
+
+  uint64_t run_serial() {
+    const uint64_t t0 = now_ns();
+    if (!trace_.schedule.empty()) {
+      MmapVector<uint64_t> done(trace_.threads.size(), 0);
+      for (const auto& run : trace_.schedule) {
+        if (!run_range(run.thread, done[run.thread], done[run.thread] + run.count)) break;
+        done[run.thread] += run.count;
+      }
+    } else {
+      // No recorded order: a dependency-respecting round robin (validated at load).
+      MmapVector<uint64_t> done(trace_.threads.size(), 0);
+      bool progress = true;
+      while (progress) {
+        progress = false;
+        for (uint32_t t = 0; t < trace_.threads.size(); ++t) {
+          const auto& ev = trace_.threads[t].events;
+          uint64_t end = done[t];
+          while (end < ev.size()) {
+            const Event& e = ev[end];
+            if ((e.flags & kFlagHasDep) &&
+                counters_[e.dep_thread].events_done.load(std::memory_order_relaxed) <= e.dep_index)
+              break;
+            if (!run_range(t, end, end + 1)) return now_ns() - t0;
+            ++end;
+          }
+          if (end > done[t]) progress = true;
+          done[t] = end;
+        }
+      }
+    }
+    return now_ns() - t0;
+  }
+
+  // Threaded mode starts every replay thread here, parked at a gate, so their stacks, TLS and
+  // the allocator's per-thread set-up exist before the baseline RSS is read; run() opens it.
+  void start_threads() {
+    const size_t n = trace_.threads.size();
+    spin_limit_ = n <= std::max(1u, std::thread::hardware_concurrency()) ? 4096 : 64;
+    threads_.reserve(n);
+    for (uint32_t t = 0; t < n; ++t) {
+      threads_.emplace_back([this, t] {
+        ready_.fetch_add(1);
+        while (gate_.load(std::memory_order_acquire) == 0) futex(&gate_, FUTEX_WAIT_PRIVATE, 0);
+        if (!run_range(t, 0, trace_.threads[t].events.size())) {
+          aborted_.store(true);
+          wake_all();
+        }
+        // Release waiters of this thread for good (they may wait on events never published
+        // because an earlier failure stopped us).
+        publish(counters_[t], 0xffffffffu);
+      });
+    }
+    while (ready_.load() < n) std::this_thread::yield();
+  }
+
+  uint64_t run_threads() {
+    if (threads_.empty()) start_threads();
+    const uint64_t t0 = now_ns();
+    gate_.store(1, std::memory_order_release);
+    futex(&gate_, FUTEX_WAKE_PRIVATE, INT32_MAX);
+    for (auto& th : threads_) th.join();
+    const uint64_t wall = now_ns() - t0;
+    threads_.clear();
+    return wall;
+  }
+
+  A& alloc_;
+  Trace& trace_;
+  ReplayConfig config_;
+  MmapVector<Slot> slots_;
+  MmapArray<ThreadCounters> counters_;
+  MmapArray<LatencyRecorder> latency_;
+  std::atomic<bool> aborted_{false};
+  uint32_t spin_limit_ = 64;
+  std::vector<std::thread> threads_;
+  std::atomic<uint32_t> gate_{0};
+  std::atomic<uint32_t> ready_{0};
+  ReplayFailure failure_;
+  std::unique_ptr<BlockChecker> checker_;
+  uint64_t resets_ = 0;
+
+ public:
+  // Bulk release is only safe when a phase end leaves nothing else live (the allocator's reset
+  // frees everything); the worker decides from the trace before timing.
+  bool phase_reset_ok_ = false;
+};
+
+}  // namespace allocmark

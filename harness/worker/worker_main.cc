@@ -1,0 +1,320 @@
+// allocmark-worker: replays one trace against one allocator, once, and writes one JSON object.
+// Layer: harness. Started by the parent (never by users); one allocator per process.
+//
+// Order matters for honest memory figures: decode the trace and build every table (mmap) and the
+// sampler thread first, touch them, then read the baseline RSS, then replay.
+#include <dlfcn.h>
+#include <errno.h>
+#include <gnu/libc-version.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "allocators/null_allocator.h"
+#include "harness/worker/cpu_pinning.h"
+#include "harness/worker/hw_counters.h"
+#include "harness/worker/latency.h"
+#include "harness/worker/malloc_api.h"
+#include "harness/worker/native_allocators.h"
+#include "harness/worker/plugin_allocator.h"
+#include "harness/worker/proc_stats.h"
+#include "harness/worker/replay.h"
+#include "harness/worker/result_record.h"
+#include "harness/worker/timeline.h"
+#include "workloads/trace_file.h"
+
+namespace allocmark {
+namespace {
+
+struct WorkerArgs {
+  std::string trace;
+  std::string allocator = "glibc";
+  std::string kind = "preload";
+  std::string options;
+  std::string plugin_path;  // --kind plugin: the .so to dlopen
+  bool describe = false;    // --describe 1: print the plugin's name and version, replay nothing
+  ReplayConfig config;
+  int result_fd = 1;
+};
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::fprintf(stderr, "allocmark-worker: %s\n", msg.c_str());
+  std::exit(2);
+}
+
+WorkerArgs parse_args(int argc, char** argv) {
+  WorkerArgs a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string key = argv[i];
+    if (i + 1 >= argc) usage_error("flag " + key + " needs a value");
+    const std::string value = argv[++i];
+    if (key == "--trace")
+      a.trace = value;
+    else if (key == "--allocator")
+      a.allocator = value;
+    else if (key == "--kind")
+      a.kind = value;
+    else if (key == "--options")
+      a.options = value;
+    else if (key == "--plugin-path")
+      a.plugin_path = value;
+    else if (key == "--describe")
+      a.describe = value == "1";
+    else if (key == "--result-fd")
+      a.result_fd = std::atoi(value.c_str());
+    else if (key == "--mode") {
+      if (value == "serial")
+        a.config.mode = ReplayMode::kSerial;
+      else if (value == "threads")
+        a.config.mode = ReplayMode::kThreads;
+      else
+        usage_error("--mode expects serial or threads, got '" + value + "'");
+    } else if (key == "--touch") {
+      if (!parse_touch_policy(value, &a.config.touch))
+        usage_error("--touch expects none, first, pages or full, got '" + value + "'");
+    } else if (key == "--pin") {
+      a.config.pin = value == "1";
+    } else if (key == "--check") {
+      a.config.check = value == "1";
+    } else if (key == "--latency-period") {
+      a.config.latency_period = static_cast<uint32_t>(std::max(1, std::atoi(value.c_str())));
+    } else {
+      usage_error("unknown flag " + key);
+    }
+  }
+  if (a.kind == "plugin" && a.plugin_path.empty()) usage_error("--kind plugin needs --plugin-path");
+  if (a.trace.empty() && !a.describe) usage_error("--trace is required");
+  return a;
+}
+
+// Which library serves malloc in this process, and its version where it says.
+std::string malloc_provider() {
+  Dl_info info{};
+  void* sym = dlsym(RTLD_DEFAULT, "malloc");
+  if (sym && dladdr(sym, &info) && info.dli_fname) return info.dli_fname;
+  return "?";
+}
+
+std::string allocator_version() {
+  if (auto mi = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "mi_version"))) {
+    const int v = mi();
+    return std::to_string(v / 100) + "." + std::to_string(v / 10 % 10) + "." +
+           std::to_string(v % 10);
+  }
+  if (auto tc = reinterpret_cast<const char* (*)(int*, int*, const char**)>(
+          dlsym(RTLD_DEFAULT, "tc_version"))) {
+    int major, minor;
+    const char* patch;
+    return tc(&major, &minor, &patch);
+  }
+  using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
+  if (auto je = reinterpret_cast<Mallctl>(dlsym(RTLD_DEFAULT, "mallctl"))) {
+    const char* v = nullptr;
+    size_t len = sizeof v;
+    if (je("version", &v, &len, nullptr, 0) == 0 && v) return v;
+  }
+  // No version call (tbbmalloc, a user's library): the file the soname resolves to says it,
+  // e.g. libtbbmalloc_proxy.so.2.8.
+  const std::string provider = malloc_provider();
+  if (provider.find("/libc.so") == std::string::npos) {
+    char resolved[PATH_MAX];
+    if (realpath(provider.c_str(), resolved)) {
+      const char* slash = std::strrchr(resolved, '/');
+      return slash ? slash + 1 : resolved;
+    }
+    return provider;
+  }
+  return std::string("glibc ") + gnu_get_libc_version();
+}
+
+// Replays once and fills the record's status and measurement.
+template <class A>
+void replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayConfig config,
+                 ResultRecord* record) {
+  Replayer<A> replayer(alloc, trace, config);
+  replayer.phase_reset_ok_ = phase_ends_leave_heap_empty(trace, config.mode);
+  // Resettable is decided at compile time; a plugin without reset keeps the phase frees.
+  if constexpr (requires { alloc.can_reset(); }) replayer.phase_reset_ok_ &= alloc.can_reset();
+  // A one-thread replay runs pinned to the last CPU, its sampler elsewhere: migrations were the
+  // largest source of run-to-run spread measured on this 2-core machine (CV of churn cells
+  // from 5-25 % down to 2-7 %). Multi-threaded replays are left to the scheduler.
+  const int replay_cpu = (config.pin && trace.threads.size() == 1) ? pin_replay_to_last_cpu() : -1;
+  RssReader rss;
+  TimelineSampler sampler(
+      rss, [](const void* r) { return static_cast<const Replayer<A>*>(r)->live_bytes(); },
+      &replayer);
+  keep_off_cpu(sampler.thread(), replay_cpu);
+  if (replay_cpu >= 0) sampler.set_initial_interval(10000);  // the other core is the sampler's
+  const double timer_ns = timer_overhead_ns();
+  HwCounters counters;  // opened before the baseline: its fds and buffers are not the heap's
+
+  replayer.prepare();  // replay threads exist before the baseline
+  const uint64_t baseline = rss.rss_bytes();
+  const bool hwm_reset = reset_peak_rss();
+  const Usage before = process_usage();
+  sampler.start();
+  counters.start();
+  const uint64_t wall = replayer.run();
+  counters.stop();
+  sampler.stop();
+  const Usage used = process_usage() - before;
+  const uint64_t final_rss = rss.rss_bytes();
+  uint64_t peak = sampler.peak_rss();
+  if (hwm_reset) peak = std::max(peak, peak_rss_bytes());
+  const int64_t final_live = replayer.live_bytes();
+  const bool failed = replayer.failure().failed;
+  ReplayMeasurement m;
+  // The allocator's own view, before draining changes it (and never from a broken one).
+  if constexpr (HasStats<A>) {
+    if (!failed) m.allocator_stats = alloc.stats();
+  }
+  // After a failure the allocator may be broken for good: freeing every live block could crash
+  // or hang in it and lose the status already known, so "memory given back" is not measured.
+  if (!failed) replayer.drain();
+  const uint64_t drained = failed ? final_rss : rss.rss_bytes();
+
+  if (failed) {
+    record->status = replayer.failure().status;
+    record->detail = replayer.failure().detail;
+  }
+  const uint64_t events = replayer.events_done();
+  uint64_t sampled = 0;
+  for (const auto& l : replayer.latency()) sampled += l.used;
+  const double secs = static_cast<double>(wall) / 1e9;
+  const uint64_t footprint = peak > baseline ? peak - baseline : 0;
+  m.events = events;
+  m.wall_ns = wall;
+  m.ops_per_sec = secs > 0 ? static_cast<double>(events) / secs : 0;
+  m.ns_per_op = events ? static_cast<double>(wall) / static_cast<double>(events) : 0;
+  m.user_ns = used.user_ns;
+  m.sys_ns = used.sys_ns;
+  m.baseline_rss_bytes = baseline;
+  m.peak_rss_bytes = peak;
+  m.peak_rss_source = hwm_reset ? "VmHWM+samples" : "samples";
+  m.final_rss_bytes = final_rss;
+  m.drained_rss_bytes = drained;
+  m.final_live_bytes = final_live > 0 ? static_cast<uint64_t>(final_live) : 0;
+  if (summary.peak_live_bytes)
+    m.fragmentation = static_cast<double>(footprint) / static_cast<double>(summary.peak_live_bytes);
+  if (footprint)
+    m.utilisation = static_cast<double>(summary.peak_live_bytes) / static_cast<double>(footprint);
+  m.minor_faults = used.minor_faults;
+  m.major_faults = used.major_faults;
+  m.voluntary_switches = used.voluntary_switches;
+  m.involuntary_switches = used.involuntary_switches;
+  m.phase_resets = replayer.resets();
+  m.latency_timer_ns = timer_ns;
+  m.latency_sampled_fraction =
+      events ? static_cast<double>(sampled) / static_cast<double>(events) : 0;
+  // What sampling adds to the measured wall time: two clock reads per sampled event.
+  m.latency_distortion =
+      wall ? static_cast<double>(sampled) * timer_ns / static_cast<double>(wall) : 0;
+  m.pinned_cpu = replay_cpu;
+  // What was written into blocks: nothing when the allocator's memory is fake (null).
+  m.touch = config.touch_limit == 0 ? "none" : touch_policy_name(config.touch);
+  m.hw = counters.values();
+  m.latency = latency_percentiles(replayer.latency());
+  m.timeline = sampler.timeline();
+  record->measured = std::move(m);
+}
+
+// One line of JSON. Text from outside (stderr, a plugin's error) may not be UTF-8: replaced,
+// never thrown on.
+std::string record_line(const ResultRecord& record) {
+  return nlohmann::json(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
+}
+
+// Writes the whole line with write(2): stdio would malloc its buffer on the first write, and
+// by then the allocator under test may be returning null or garbage for good.
+void write_line(int fd, const std::string& line) {
+  const char* p = line.data();
+  size_t left = line.size();
+  while (left) {
+    const ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) usage_error("cannot write to result fd " + std::to_string(fd));
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+int worker_main(int argc, char** argv) {
+  WorkerArgs args = parse_args(argc, argv);
+  Trace trace;
+  TraceError error;
+  TraceSummary summary;
+  const int out = args.result_fd;
+  if (args.describe) {  // the parent asks a plugin's name without loading it itself
+    write_line(out, plugin_describe_json(args.plugin_path) + "\n");
+    return 0;
+  }
+  ResultRecord record;
+  record.replay_mode = args.config.mode == ReplayMode::kSerial ? "serial" : "threads";
+  if (!read_trace(args.trace, &trace, &error, &summary)) {
+    record.status = "error";
+    record.detail = error.message();
+    write_line(out, record_line(record));
+    return 0;
+  }
+  mark_dependency_targets(trace);
+  ReplayConfig config = args.config;
+  // Both ask the dynamic linker (dlsym, dladdr), which may malloc: before the replay.
+  record.allocator_version = args.kind == "native" ? args.allocator : allocator_version();
+  record.malloc_provider = malloc_provider();
+  // The worker's own objects live in its own heap (worker_heap.cc), but glibc may still need
+  // the allocator under test (thread start-up calls calloc for TLS): an allocator that fails
+  // there makes a C++ exception, recorded as the cell's error rather than a crash.
+  try {
+    if (args.kind == "native") {
+      std::string err;
+      std::string options_json;
+      const bool known =
+          with_native_allocator(args.allocator, args.options, &options_json, &err, [&](auto& alloc) {
+            ReplayConfig cfg = config;
+            using A = std::decay_t<decltype(alloc)>;
+            // The null allocator hands out one shared scratch page: write nothing into it. Its
+            // row is the harness alone, and writes from several threads to the one page would
+            // add false sharing that no real allocator causes (cache-thrash showed 1.3x glibc).
+            if constexpr (std::is_same_v<A, NullAllocator>) {
+              cfg.touch_limit = 0;
+              cfg.check = false;  // every block is the same scratch page: nothing to check
+            }
+            replay_with(alloc, trace, summary, cfg, &record);
+          });
+      if (known) {
+        // The options table renders itself ("{}" when it has none, empty for null).
+        auto options = nlohmann::json::parse(options_json, nullptr, false);
+        if (options.is_object()) record.options = std::move(options);
+      } else {
+        record.status = "error";
+        record.detail = err;
+      }
+    } else if (args.kind == "plugin") {
+      record.options = {{"text", args.options}};
+      PluginAllocator plugin;  // loaded and created before the baseline RSS, like a native one
+      if (plugin.open(args.plugin_path, args.options, &record.detail)) {
+        record.allocator_version = plugin.info().version;
+        replay_with(plugin, trace, summary, config, &record);
+      } else {
+        record.status = "error";
+      }
+    } else {
+      MallocApi api;
+      replay_with(api, trace, summary, config, &record);
+    }
+  } catch (const std::exception& e) {
+    record.status = "error";
+    record.detail = std::string("worker set-up failed under this allocator: ") + e.what();
+  }
+  write_line(out, record_line(record));
+  return 0;
+}
+
+}  // namespace
+}  // namespace allocmark
+
+int main(int argc, char** argv) { return allocmark::worker_main(argc, argv); }

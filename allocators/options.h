@@ -1,5 +1,5 @@
 // One options table per allocator: parse `key=value`, read ALLOCMARK_<NAME>_<KEY>, describe as
-// JSON. Layer: allocators (leaf). Header-only; nothing here allocates except parse errors and
+// JSON. Layer: allocators (on base/ only). Header-only; nothing here allocates except parse errors and
 // describe().
 #pragma once
 
@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+
+#include "base/size_text.h"
 
 namespace allocmark {
 
@@ -41,49 +43,6 @@ concept HasOptionTable = requires {
 
 namespace options_detail {
 
-inline bool parse_unsigned(std::string_view text, bool allow_suffix, std::size_t* out) {
-  if (text.empty()) return false;
-  std::size_t value = 0;
-  std::size_t i = 0;
-  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
-    const std::size_t digit = static_cast<std::size_t>(text[i] - '0');
-    if (value > (SIZE_MAX - digit) / 10) return false;
-    value = value * 10 + digit;
-  }
-  if (i == 0) return false;
-  if (i < text.size()) {
-    // One suffix letter, optionally followed by B ("64K", "64KB").
-    const bool one = i + 1 == text.size();
-    const bool two = i + 2 == text.size() && (text[i + 1] == 'B' || text[i + 1] == 'b');
-    if (!allow_suffix || !(one || two)) return false;
-    int shift = 0;
-    switch (text[i]) {
-      case 'k':
-      case 'K':
-        shift = 10;
-        break;
-      case 'm':
-      case 'M':
-        shift = 20;
-        break;
-      case 'g':
-      case 'G':
-        shift = 30;
-        break;
-      case 't':
-      case 'T':
-        shift = 40;
-        break;
-      default:
-        return false;
-    }
-    if (value > (SIZE_MAX >> shift)) return false;
-    value <<= shift;
-  }
-  *out = value;
-  return true;
-}
-
 inline bool parse_bool(std::string_view text, bool* out) {
   for (std::string_view t : {"1", "true", "yes", "on"}) {
     if (text == t) return *out = true, true;
@@ -115,11 +74,13 @@ bool parse_option(O& opts, std::string_view key, std::string_view value, std::st
       opts.*spec.flag = b;
       return true;
     }
-    std::size_t n = 0;
-    const bool is_size = spec.kind == OptionKind::kSize;
-    if (!options_detail::parse_unsigned(value, is_size, &n)) {
-      return fail(is_size ? "a byte count with optional K/M/G/T suffix" : "an unsigned integer");
-    }
+    // The one size grammar (base/size_text.h): the same text --mem-limit and suites take.
+    uint64_t parsed = 0;
+    const char* expected = spec.kind == OptionKind::kSize ? parse_size_text(value, &parsed)
+                                                          : parse_count_text(value, &parsed);
+    if (expected != nullptr) return fail(expected);
+    if (parsed > SIZE_MAX) return fail("a value below 2^64");
+    const std::size_t n = static_cast<std::size_t>(parsed);
     if (n < spec.min || n > spec.max) {
       return fail("a value in [" + std::to_string(spec.min) + ", " + std::to_string(spec.max) +
                   "]");

@@ -2,6 +2,8 @@
 // Layer: workloads. One file per pattern under workloads/generators/, listed in generators.cc.
 #pragma once
 
+#include "base/size_text.h"  // parse_size_text: sizes in generator parameters
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -24,10 +26,6 @@ struct GeneratorArgs {
   uint32_t threads = 1;
   uint64_t seed = 42;
 };
-
-// Parses "64", "64K", "64KB", "64KiB" (K, M, G, T: powers of 1024) into *out. Returns null on
-// success, else what was expected (for the caller's one-line error).
-const char* parse_size_text(std::string_view text, uint64_t* out);
 
 // Typed view of the parameters inside a generator; getters return the default when unset and
 // record the first parse error (e.g. "param 'size': expected an integer, got 'abc'").

@@ -55,48 +55,6 @@ std::string ParamReader::text(std::string_view name) {
   return "0";
 }
 
-const char* parse_size_text(std::string_view s, uint64_t* out) {
-  constexpr const char* kExpected = "a non-negative integer (suffixes K, M, G, T: powers of 1024)";
-  size_t i = 0;
-  uint64_t v = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-    const uint64_t digit = static_cast<uint64_t>(s[i] - '0');
-    if (v > (UINT64_MAX - digit) / 10) return "an integer below 2^64";
-    v = v * 10 + digit;
-    ++i;
-  }
-  if (i == 0) return kExpected;
-  int shift = 0;
-  if (i < s.size()) {
-    switch (s[i]) {
-      case 'k':
-      case 'K':
-        shift = 10;
-        break;
-      case 'm':
-      case 'M':
-        shift = 20;
-        break;
-      case 'g':
-      case 'G':
-        shift = 30;
-        break;
-      case 't':
-      case 'T':
-        shift = 40;
-        break;
-      default:
-        return kExpected;
-    }
-    // Accept the spellings people type: 64K, 64KB, 64KiB.
-    const std::string_view rest = s.substr(i + 1);
-    if (!(rest.empty() || rest == "B" || rest == "iB")) return kExpected;
-  }
-  if (shift > 0 && v > (UINT64_MAX >> shift)) return "an integer below 2^64";
-  *out = v << shift;
-  return nullptr;
-}
-
 uint64_t ParamReader::u64(std::string_view name) {
   const std::string s = text(name);
   uint64_t v = 0;

@@ -2,9 +2,12 @@
 """allocmark compare: two runs cell by cell, as a Markdown table on stdout and a chart.
 Layer: plot/ entry point (called by `allocmark compare BASE NEW`); reads only result files.
 
-A cell is (workload, threads, allocator). For each cell present in both runs: the change of the
-median wall time and of the median peak footprint (NEW / BASE, with a 95% bootstrap interval),
-and a two-sided Mann-Whitney U test of the wall times. The chart goes to NEW/plots/compare.*.
+A cell is (workload, threads, allocator). For each cell present in both runs: each run's median
+time per event with its interval, as that run's summary.json states them; the change of the
+median time and of the median peak footprint (NEW / BASE, with a 95% bootstrap interval of the
+repetitions of both runs), and a two-sided Mann-Whitney U test of the times. The between-run
+tests are computed here (summary.json judges cells within one run); the per-cell figures are not.
+The chart goes to NEW/plots/compare.*.
 """
 import argparse
 import math
@@ -24,7 +27,8 @@ import allocmark_results  # noqa: E402
 import figures  # noqa: E402
 import palette  # noqa: E402
 import stats  # noqa: E402
-from summary import FEW_REPS, FOOTPRINT, TIME, Summary  # noqa: E402
+import summary_file  # noqa: E402
+from summary import MEMORY, TIME, Summary  # noqa: E402
 
 ALPHA = 0.05
 CHART_CLIP = 100.0  # percent: the chart's axis stops at ±this; longer bars carry their value
@@ -37,8 +41,8 @@ class Row:
     allocator: str
     n_base: int
     n_new: int
-    t_base: float
-    t_new: float
+    t_base: object   # summary.MetricStats of BASE's cell (median, interval), from its summary.json
+    t_new: object
     t_ratio: float
     t_ci: object
     p: float
@@ -79,9 +83,28 @@ def pct_ci(ratio, ci):
     return f"{s} [{lo}, {hi}]"
 
 
-def compare(base_run, new_run):
+def stat(m):
+    """A median with its interval as summary.json gives it; † where it covers less than 95%."""
+    if m is None or m.median is None:
+        return "–"
+    s = f"{m.median:.3g}"
+    if m.has_ci:
+        s += f" [{m.lo:.3g}, {m.hi:.3g}]" + ("†" if m.below_level else "")
+    return s
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b is not None and b > 0 else float("nan")
+
+
+def summaries(base_run, new_run, allocmark=None):
+    """Each run's Summary: per-cell statistics from its own summary.json (baseline irrelevant)."""
+    return (Summary(base_run, allocmark=allocmark, comparisons=False),
+            Summary(new_run, allocmark=allocmark, comparisons=False))
+
+
+def compare(sb, sn):
     """Returns (rows, skipped) where skipped is [(cell key, reason)]."""
-    sb, sn = Summary(base_run), Summary(new_run)
     rows, skipped = [], []
     keys = [(c.workload, c.threads, c.allocator) for c in sn.ordered_cells()]
     keys += [(c.workload, c.threads, c.allocator) for c in sb.ordered_cells()
@@ -97,30 +120,33 @@ def compare(base_run, new_run):
             skipped.append((key, f"no successful repetition in {side}"))
             continue
         _, p = stats.mann_whitney(tn, tb)
-        mb, mn = cb.values(FOOTPRINT), cn.values(FOOTPRINT)
-        m_ratio = stats.ratio_of_medians(mn, mb) if mb.size and mn.size else float("nan")
-        rows.append(Row(*key, n_base=tb.size, n_new=tn.size, t_base=stats.median(tb),
-                        t_new=stats.median(tn), t_ratio=stats.ratio_of_medians(tn, tb),
+        mb, mn = cb.values(MEMORY), cn.values(MEMORY)
+        m_ratio = _ratio(cn.metric(MEMORY).median, cb.metric(MEMORY).median)
+        t_base, t_new = cb.metric(TIME), cn.metric(TIME)
+        rows.append(Row(*key, n_base=tb.size, n_new=tn.size, t_base=t_base, t_new=t_new,
+                        t_ratio=_ratio(t_new.median, t_base.median),
                         t_ci=stats.ratio_ci(tn, tb), p=p,
                         min_p=stats.min_mann_whitney_p(tn.size, tb.size), m_ratio=m_ratio,
                         m_ci=stats.ratio_ci(mn, mb) if math.isfinite(m_ratio) else None))
     return rows, skipped
 
 
-def warnings_for(base_run, new_run, rows, alpha):
+def warnings_for(sb, sn, rows, alpha):
     # Returned as Markdown: anything taken from the files goes through md().
-    out = list(f"BASE: {md(w)}" for w in base_run.warnings)
-    out += list(f"NEW: {md(w)}" for w in new_run.warnings)
+    base_run, new_run = sb.run, sn.run
+    out = list(f"BASE: {md(w)}" for w in base_run.warnings + sb.stats_notes)
+    out += list(f"NEW: {md(w)}" for w in new_run.warnings + sn.stats_notes)
     hopeless = [r for r in rows if r.min_p >= alpha]
     if hopeless:
         r = min(hopeless, key=lambda r: r.n_base + r.n_new)
         out.append(f"{len(hopeless)} of {len(rows)} cells have too few repetitions to judge: "
                    f"with {r.n_base} vs {r.n_new} the Mann–Whitney U test can never give "
                    f"p < {alpha:g} (smallest possible p = {r.min_p:.3f}). Run both with "
-                   f"--reps {FEW_REPS} or more (5 vs 5 can reach p = 0.008).")
-    weak = [r for r in rows if r.min_p < alpha and min(r.n_base, r.n_new) < FEW_REPS]
+                   "--reps 5 or more (5 vs 5 can reach p = 0.008).")
+    few = max(sb.min_reps, sn.min_reps)
+    weak = [r for r in rows if r.min_p < alpha and min(r.n_base, r.n_new) < few]
     if weak:
-        out.append(f"{len(weak)} cells have fewer than {FEW_REPS} repetitions on a side: "
+        out.append(f"{len(weak)} cells have fewer than {few} repetitions on a side: "
                    "only large, clean differences can show as significant.")
     judged = len(rows) - len(hopeless)
     if judged >= 20:
@@ -145,13 +171,14 @@ def markdown(base_run, new_run, rows, skipped, warns, alpha, chart_path):
     lines = [f"## allocmark compare: {md(base_run.name)} → {md(new_run.name)}", ""]
     for w in warns:
         lines += [f"> **Warning:** {w}", ""]  # a blank line each: separate blockquotes
-    lines += ["| workload | threads | allocator | reps base/new | time base (ms) | time new (ms) "
-              "| Δ time [95% CI] | p (MWU) | Δ peak memory [95% CI] | verdict |",
+    lines += ["| workload | threads | allocator | reps base/new | time base (ns/event) "
+              "| time new (ns/event) | Δ time [95% CI] | p (MWU) | Δ peak memory [95% CI] "
+              "| verdict |",
               "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         lines.append(
             f"| {md(r.workload)} | {r.threads} | {md(r.allocator)} | {r.n_base}/{r.n_new} "
-            f"| {r.t_base / 1e6:.3g} | {r.t_new / 1e6:.3g} | {pct_ci(r.t_ratio, r.t_ci)} "
+            f"| {stat(r.t_base)} | {stat(r.t_new)} | {pct_ci(r.t_ratio, r.t_ci)} "
             f"| {r.p:.3g} | {pct_ci(r.m_ratio, r.m_ci)} | {r.verdict(alpha)} |")
     if rows:
         gt = stats.geomean([r.t_ratio for r in rows])
@@ -171,9 +198,12 @@ def markdown(base_run, new_run, rows, skipped, warns, alpha, chart_path):
     if skipped:
         lines += ["", "Not compared:", ""]
         lines += [f"- {md(w)} ({t} threads) {md(a)}: {md(why)}" for (w, t, a), why in skipped]
-    lines += ["", "Δ is NEW ÷ BASE − 1 of the medians (negative is better for both time and "
-              "memory); intervals are percentile bootstraps of that ratio "
-              f"({stats.BOOTSTRAP_RESAMPLES} resamples, seed {stats.BOOTSTRAP_SEED})."]
+    lines += ["", "Times are each run's median time per event with its interval, from that "
+              "run's summary.json († the interval covers less than 95%: the range of 5 or fewer "
+              "repetitions). Δ is NEW ÷ BASE − 1 of the medians (negative is better for both "
+              "time and memory); its interval is a percentile bootstrap of that ratio over both "
+              f"runs' repetitions ({stats.BOOTSTRAP_RESAMPLES} resamples, seed "
+              f"{stats.BOOTSTRAP_SEED})."]
     if chart_path:
         lines += ["", f"Chart: `{chart_path}` (and `.png`)"]
     return "\n".join(lines) + "\n"
@@ -246,8 +276,9 @@ def main(argv=None):
     except allocmark_results.ResultsError as e:
         sys.stderr.write(f"compare.py: {e}\n")
         return 2
-    rows, skipped = compare(base_run, new_run)
-    warns = warnings_for(base_run, new_run, rows, args.alpha)
+    sb, sn = summaries(base_run, new_run, summary_file.allocmark_from_env())
+    rows, skipped = compare(sb, sn)
+    warns = warnings_for(sb, sn, rows, args.alpha)
     chart_path = None if args.no_chart else chart(rows, args.alpha, Path(args.new) / "plots")
     sys.stdout.write(markdown(base_run, new_run, rows, skipped, warns, args.alpha, chart_path))
     return 0

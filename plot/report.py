@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """allocmark report: draws DIR/report.html and DIR/plots/*.svg|png from one run directory.
 Layer: plot/ entry point (called by `allocmark report DIR`); reads only result files.
+
+Per-cell statistics come from DIR/summary.json. When it is missing, older or taken against
+another baseline, `$ALLOCMARK_BIN summarize DIR` rewrites it first if that binary is known; else
+the report says what is missing and shows medians only.
 """
 import argparse
 import multiprocessing
@@ -18,15 +22,24 @@ import allocmark_results  # noqa: E402
 import palette  # noqa: E402
 import report_charts  # noqa: E402
 import report_html  # noqa: E402
-from summary import FEW_REPS, NOISY_SPREAD, Summary  # noqa: E402
+import summary_file  # noqa: E402
+from summary import Summary  # noqa: E402
+
+_FROM_ENV = object()  # build_report's default: the binary named by $ALLOCMARK_BIN, if any
 
 
-def _notes(run, summary, noisy_threshold):
+def _notes(run, summary):
     notes = list(run.warnings)
     if run.meta.get("interrupted") is True:
         notes.append("The run was interrupted: some cells may be missing or incomplete.")
+    notes += summary.stats_notes
     if summary.baseline_note:
         notes.append(summary.baseline_note)
+    nf = summary.noise_floor
+    if nf and nf.get("allocator") and summary.aa_of and summary.aa_of != nf.get("baseline"):
+        notes.append(f"The noise floor compares {nf['allocator']} (a copy of {summary.aa_of}) "
+                     f"with {nf.get('baseline')}: that is not an A/A pair, so its floors, and "
+                     "the verdicts that use them, overstate the machine's noise.")
     reps = summary.rep_counts()
     if not any(c.ok for c in summary.cells.values()):
         notes.append("No repetition succeeded: there is nothing to chart. The failed cells and "
@@ -37,14 +50,16 @@ def _notes(run, summary, noisy_threshold):
     else:
         if 1 in reps:
             notes.append("Some cells have a single successful repetition: they have no interval.")
-        if reps and min(reps) < FEW_REPS:
+        if reps and min(reps) < summary.min_reps:
             notes.append(f"Some cells have only {min(reps)} successful repetitions; intervals "
-                         f"from fewer than {FEW_REPS} are wide or below 95% coverage.")
-    noisy = summary.noisy_cells(noisy_threshold)
+                         f"from fewer than {summary.min_reps} are wide or below 95% coverage.")
+    noisy = summary.noisy_cells()
     if noisy and len(noisy) * 4 >= len(summary.cells):
-        notes.append(f"{len(noisy)} of {len(summary.cells)} cells are noisy (repetitions spread "
-                     f"over more than {noisy_threshold:.0%} of their median): the machine may have "
-                     "been busy; small differences are not to be trusted.")
+        cv = summary.policy().get("noisy_cv")
+        limit = f"above {cv:.0%}" if isinstance(cv, (int, float)) else "too high"
+        notes.append(f"{len(noisy)} of {len(summary.cells)} cells are noisy (summary.json: "
+                     f"coefficient of variation {limit}): the machine may have been busy; small "
+                     "differences are not to be trusted.")
     failed = summary.failed_cells()
     if failed:
         notes.append(f"{len(failed)} of {len(summary.cells)} cells have failed repetitions; "
@@ -80,20 +95,23 @@ def default_jobs():
         return os.cpu_count() or 1
 
 
-def build_report(run_dir, baseline="glibc", noisy=NOISY_SPREAD, jobs=1):
+def build_report(run_dir, baseline=None, jobs=1, allocmark=_FROM_ENV):
     """Writes the report and charts; returns (report path, charts drawn, seconds taken).
 
-    Raises allocmark_results.ResultsError on bad input.
+    baseline: None takes summary.json's. allocmark: the binary that may rewrite summary.json
+    (default $ALLOCMARK_BIN; None: never). Raises allocmark_results.ResultsError on bad input.
     """
     start = time.perf_counter()
     run = allocmark_results.load_run(run_dir)
-    summary = Summary(run, baseline)
+    if allocmark is _FROM_ENV:
+        allocmark = summary_file.allocmark_from_env()
+    summary = Summary(run, baseline, allocmark)
     colours = palette.colours(summary.allocators)
     plots_dir = Path(run_dir) / "plots"
     charts = _draw_all(summary, colours, plots_dir, jobs)
     elapsed = time.perf_counter() - start
-    page = report_html.render(summary, colours, charts, _notes(run, summary, noisy),
-                              f"charts drawn in {elapsed:.1f} s", noisy)
+    page = report_html.render(summary, colours, charts, _notes(run, summary),
+                              f"charts drawn in {elapsed:.1f} s")
     out = Path(run_dir) / "report.html"
     tmp = out.with_suffix(".html.tmp")
     tmp.write_text(page, encoding="utf-8")
@@ -105,16 +123,14 @@ def build_report(run_dir, baseline="glibc", noisy=NOISY_SPREAD, jobs=1):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="report.py", description=__doc__.splitlines()[0])
     p.add_argument("dir", help="run directory holding results.jsonl and meta.json")
-    p.add_argument("--baseline", default="glibc",
-                   help="allocator every relative figure is divided by (default: glibc)")
-    p.add_argument("--noisy", type=float, default=NOISY_SPREAD,
-                   help="flag cells whose (max-min)/median wall time exceeds this "
-                        f"(default {NOISY_SPREAD})")
+    p.add_argument("--baseline", default=None,
+                   help="allocator every relative figure is divided by (default: summary.json's, "
+                        "i.e. the run's --baseline, else glibc)")
     p.add_argument("--jobs", type=int, default=default_jobs(),
                    help="charts drawn in parallel processes (default: the usable CPUs)")
     args = p.parse_args(argv)
     try:
-        out, drawn, secs = build_report(args.dir, args.baseline, args.noisy, args.jobs)
+        out, drawn, secs = build_report(args.dir, args.baseline, args.jobs)
     except allocmark_results.ResultsError as e:
         sys.stderr.write(f"report.py: {e}\n")
         return 2

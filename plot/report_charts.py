@@ -1,11 +1,14 @@
 """The report's charts: each function draws one figure from a Summary and saves SVG + PNG.
 Layer: plot/ report; uses figures (matplotlib set-up), palette, stats and summary.
 
-Each chart function returns a Chart, or None when the run has nothing for it (the report then
+Medians, intervals, ratios and verdicts come from summary.json through the Summary; only the
+charts of repetitions themselves (memory over time, latency percentiles) read result lines.
+Each chart function returns a Chart, or Absent when the run has nothing for it (the report then
 says why). To add a chart, write one more function here and list it in CHARTS at the bottom.
 """
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from matplotlib.lines import Line2D
@@ -16,13 +19,15 @@ import figures
 import palette
 import stats
 from figures import text
-from summary import FOOTPRINT, FRAGMENTATION, THROUGHPUT, TIME
+from summary import MEMORY, TIME
 
 MIB = 1024.0 * 1024.0
 GROUPS_PER_ROW = 10       # bar groups per panel row before wrapping: keeps labels readable
 TIME_CLIP = 3.0           # relative-time axis stops here; longer bars carry their value
 FRAG_CLIP = 4.0
 MISSING = "#bbbbbb"
+SAME_ALPHA = 0.35         # bars whose verdict is "no difference" are drawn pale
+WEAK_CI = "#999999"       # whiskers of intervals that cover less than 95 %
 
 
 @dataclass
@@ -100,19 +105,31 @@ def _heatmap(summary, colours, plots_dir, metric, stem, what):
     fig, ax = figures.new_figure(width, height)
     with np.errstate(divide="ignore", invalid="ignore"):
         logm = np.log2(m)
+    # A cell summary.json calls "no difference" is coloured as 1.0: its colour must not rank it.
+    same = np.zeros(m.shape, dtype=bool)
+    for i, a in enumerate(summary.allocators):
+        for j, g in enumerate(summary.groups):
+            same[i, j] = summary.relative(metric, g, a).same
+        # A mean over cells that are all "no difference" has nothing to rank either.
+        judged = np.isfinite(m[i, :-1])
+        same[i, -1] = bool(judged.any()) and bool(np.all(same[i, :-1][judged]))
+    shade = np.where(same, 0.0, logm)
     cmap = plt.get_cmap("RdBu_r").copy()
     cmap.set_bad("#f0f0f0")
-    im = ax.imshow(np.ma.masked_invalid(np.clip(logm, -2, 2)), cmap=cmap, vmin=-2, vmax=2,
+    im = ax.imshow(np.ma.masked_invalid(np.clip(shade, -2, 2)), cmap=cmap, vmin=-2, vmax=2,
                    aspect="auto", interpolation="nearest")
     ax.grid(False)
     for i, a in enumerate(summary.allocators):
         for j in range(ncols):
             v = m[i, j]
             if np.isfinite(v):
-                s = _fmt_ratio(v)
+                s = ("~" if same[i, j] else "") + _fmt_ratio(v)
                 if j == ncols - 1 and counts[i] < ngroups:
                     s += "*"
-                colour = "white" if abs(np.clip(logm[i, j], -2, 2)) > 1.1 else "black"
+                if same[i, j]:
+                    colour = "#555555"
+                else:
+                    colour = "white" if abs(np.clip(logm[i, j], -2, 2)) > 1.1 else "black"
                 weight = "bold" if j == ncols - 1 else "normal"
             else:
                 if j == ncols - 1:
@@ -141,8 +158,16 @@ def _heatmap(summary, colours, plots_dir, metric, stem, what):
                  f"(lower is better; blue = less)", loc="left", pad=8)
     svg = figures.save(fig, plots_dir, stem)
     caption = (f"Each cell is the median {what.lower()} of that allocator on that workload divided "
-               f"by the median of {summary.baseline} on the same workload and thread count. "
-               "The last column is the geometric mean over workloads")
+               f"by the median of {summary.baseline} on the same workload and thread count "
+               "(summary.json's vs_baseline ratio). ")
+    if summary.has_verdicts:
+        caption += ("Cells marked ~ are left white: summary.json's verdict is 'no difference' "
+                    "(the ratio's 95% interval contains 1 or lies within the A/A noise floor), "
+                    "so their colour must not be read as a ranking; so is a geometric mean over "
+                    "such cells only. ")
+    else:
+        caption += "This run's summary.json has no verdicts for these ratios (see the notes). "
+    caption += "The last column is the geometric mean over workloads"
     if any(c < ngroups for c in counts):
         caption += "; * marks a mean over only the workloads the allocator completed"
     caption += ". 'failed': no successful repetition; 'no base': the baseline failed there."
@@ -150,18 +175,34 @@ def _heatmap(summary, colours, plots_dir, metric, stem, what):
 
 
 def heatmap_time(summary, colours, plots_dir):
-    return _heatmap(summary, colours, plots_dir, TIME, "heatmap_time", "Wall time")
+    return _heatmap(summary, colours, plots_dir, TIME, "heatmap_time", "Time per event")
 
 
 def heatmap_memory(summary, colours, plots_dir):
-    return _heatmap(summary, colours, plots_dir, FOOTPRINT, "heatmap_memory", "Peak memory")
+    return _heatmap(summary, colours, plots_dir, MEMORY, "heatmap_memory", "Peak memory")
 
 
 # --------------------------------------------------------------------------- grouped bars
 
+class Bar(NamedTuple):
+    v: float
+    lo: float = None      # whisker ends; None: no interval
+    hi: float = None
+    pale: bool = False    # summary.json's verdict is "no difference"
+    weak: bool = False    # the interval covers less than 95 % (drawn grey)
+
+
+def _stats_bar(m, scale=1.0):
+    """A Bar from a summary.MetricStats (median and its interval), or None without a median."""
+    if m is None or m.median is None:
+        return None
+    m = m.scaled(scale)
+    return Bar(m.median, m.lo, m.hi, weak=m.below_level)
+
+
 def _grouped_bars(summary, colours, plots_dir, stem, title, ylabel, series, *, log=False,
                   clip=None, refline=None, refline_label=None):
-    """Bars per (workload, threads) group, one per allocator; series(g, a) -> (v, lo, hi)|None.
+    """Bars per (workload, threads) group, one per allocator; series(g, a) -> Bar or None.
 
     Linear axes stop at `clip` (if given) and bars above it carry their value as text.
     """
@@ -191,23 +232,26 @@ def _grouped_bars(summary, colours, plots_dir, stem, title, ylabel, series, *, l
             top = min(top, clip)
         ylim = (0.0, top)
     bar_w = 0.8 / nalloc
-    clipped_any = False
-    missing_any = False
+    clipped_any = missing_any = pale_any = weak_any = False
     for row, ax in zip(rows, axes[:, 0]):
         for ai, a in enumerate(allocs):
-            # One bar() and one errorbar() call per allocator and row: artists are the cost.
+            # One bar() and one errorbar() call per allocator, row and style: artists are the
+            # cost.
             c = colours[a]
-            bx, bh, ex, ey, elo, ehi, mx = [], [], [], [], [], [], []
+            bars = {False: ([], []), True: ([], [])}         # pale -> (x, height)
+            whiskers = {False: ([], [], [], []), True: ([], [], [], [])}  # weak -> x, y, -, +
+            mx = []
             for gi, g in enumerate(row):
                 x = gi - 0.4 + bar_w * (ai + 0.5)
                 d = data[(g, a)]
                 if d is None or not np.isfinite(d[0]):
                     mx.append(x)
                     continue
-                v, lo, hi = d
+                v, lo, hi = d.v, d.lo, d.hi
                 over = (not log) and v > ylim[1]
-                bx.append(x)
-                bh.append(ylim[1] if over else v)
+                bars[d.pale][0].append(x)
+                bars[d.pale][1].append(ylim[1] if over else v)
+                pale_any |= d.pale
                 if over:
                     clipped_any = True
                     ax.text(x, ylim[1] * 0.97, f"{_fmt_ratio(v)}", rotation=90, ha="center",
@@ -217,17 +261,23 @@ def _grouped_bars(summary, colours, plots_dir, stem, title, ylabel, series, *, l
                     ax.plot([x], [ylim[1]], marker="^", color="black", markersize=3,
                             clip_on=False)
                 elif lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi):
-                    ex.append(x)
-                    ey.append(v)
-                    elo.append(max(v - lo, 0))
-                    ehi.append(max(hi - v, 0))
-            if bx:
-                bottom = ylim[0] if log else 0.0
-                ax.bar(bx, np.asarray(bh) - bottom, bottom=bottom, width=bar_w * 0.92, color=c,
-                       edgecolor=palette.edge(c), linewidth=0.5)
-            if ex:
-                ax.errorbar(ex, ey, yerr=[elo, ehi], fmt="none", ecolor="#222222",
-                            elinewidth=0.8, capsize=1.6)
+                    w = whiskers[d.weak]
+                    w[0].append(x)
+                    w[1].append(v)
+                    w[2].append(max(v - lo, 0))
+                    w[3].append(max(hi - v, 0))
+                    weak_any |= d.weak
+            bottom = ylim[0] if log else 0.0
+            for pale, (bx, bh) in bars.items():
+                if bx:
+                    ax.bar(bx, np.asarray(bh) - bottom, bottom=bottom, width=bar_w * 0.92,
+                           color=c, edgecolor=palette.edge(c), linewidth=0.5,
+                           alpha=SAME_ALPHA if pale else 1.0)
+            for weak, (ex, ey, elo, ehi) in whiskers.items():
+                if ex:
+                    ax.errorbar(ex, ey, yerr=[elo, ehi], fmt="none",
+                                ecolor=WEAK_CI if weak else "#222222", elinewidth=0.8,
+                                capsize=1.6)
             if mx:
                 missing_any = True
                 y = ylim[0] * 1.5 if log else ylim[1] * 0.03
@@ -251,6 +301,10 @@ def _grouped_bars(summary, colours, plots_dir, stem, title, ylabel, series, *, l
     if missing_any:
         extra.append(Line2D([0], [0], color="#333333", marker="x", linestyle="none",
                             label="no value (failed)"))
+    if pale_any:
+        extra.append(Patch(facecolor="#777777", alpha=SAME_ALPHA, label="pale: no difference"))
+    if weak_any:
+        extra.append(Line2D([0], [0], color=WEAK_CI, label="interval below 95% coverage"))
     fig.subplots_adjust(hspace=0.55, bottom=0.7 / height, left=0.9 / width, right=0.99)
     _frame(fig, title, _legend_handles(summary, colours), height, extra)
     svg = figures.save(fig, plots_dir, stem)
@@ -258,28 +312,31 @@ def _grouped_bars(summary, colours, plots_dir, stem, title, ylabel, series, *, l
 
 
 def relative_time_bars(summary, colours, plots_dir):
-    title = f"Wall time relative to {summary.baseline} (lower is better)"
+    title = f"Time per event relative to {summary.baseline} (lower is better)"
 
     def series(g, a):
         r = summary.relative(TIME, g, a)
         if not np.isfinite(r.value):
             return None
-        return (r.value, r.ci.lo if r.ci else None, r.ci.hi if r.ci else None)
+        return Bar(r.value, r.lo, r.hi, pale=r.same)
 
     out = _grouped_bars(summary, colours, plots_dir, "relative_time", text(title),
                         f"time ÷ {text(summary.baseline)}", series, clip=TIME_CLIP, refline=1.0,
                         refline_label=f"{text(summary.baseline)} = 1.0")
     if out is None:
-        return Absent("Wall time per workload",
+        return Absent("Time per event per workload",
                       "no cell has both its own and its baseline's successful repetitions")
     svg, clipped = out
-    caption = ("Bars are median wall time over repetitions divided by the baseline's median on "
-               "the same workload; whiskers are 95% bootstrap intervals of that ratio (absent "
-               "with a single repetition).")
+    caption = ("Bars are the median time per event divided by the baseline's median on the "
+               "same workload; whiskers are summary.json's 95% bootstrap interval of that ratio "
+               "(absent with a single repetition).")
+    if summary.has_verdicts:
+        caption += (" Pale bars are cells whose verdict is 'no difference' (the interval "
+                    "contains 1 or lies within the A/A noise floor): their height is no ranking.")
     if clipped:
         caption += (f" The axis stops at {TIME_CLIP:g}×; bars that go past it end in a ▲ and "
                     "carry their value.")
-    return Chart("relative_time", "Wall time per workload", svg, caption)
+    return Chart("relative_time", "Time per event per workload", svg, caption)
 
 
 def peak_memory_bars(summary, colours, plots_dir):
@@ -289,22 +346,17 @@ def peak_memory_bars(summary, colours, plots_dir):
         c = summary.cell(g, a)
         if c is None or not c.ok:
             return None
-        vals = c.values(FOOTPRINT)
-        if vals.size == 0:
-            return None
-        m = np.median(vals) / MIB
-        ci = stats.median_ci(vals)
-        if m <= 0:
-            return None
-        return (m, ci.lo / MIB if ci else None, ci.hi / MIB if ci else None)
+        bar = _stats_bar(c.metric(MEMORY), 1.0 / MIB)
+        return bar if bar is not None and bar.v > 0 else None  # log axis: 0 has no place
 
     out = _grouped_bars(summary, colours, plots_dir, "peak_memory", title,
                         "MiB (log scale)", series, log=True)
     if out is None:
         return Absent("Peak memory per workload", "no successful repetition carries peak_rss_bytes")
     caption = ("Median over repetitions of peak_rss_bytes − baseline_rss_bytes, i.e. what the "
-               "allocator's heap added; whiskers are the median's order-statistic interval. "
-               "Log scale, because workloads differ by orders of magnitude.")
+               "allocator's heap added; whiskers are the median's order-statistic interval from "
+               "summary.json (grey where it covers less than 95%: the range of 5 or fewer "
+               "repetitions). Log scale, because workloads differ by orders of magnitude.")
     return Chart("peak_memory", "Peak memory per workload", out[0], caption)
 
 
@@ -316,22 +368,20 @@ def fragmentation_bars(summary, colours, plots_dir):
         c = summary.cell(g, a)
         if c is None or not c.ok:
             return None
-        vals = c.values(FRAGMENTATION)
-        if vals.size == 0:
-            return None
-        ci = stats.median_ci(vals)
-        return (float(np.median(vals)), ci.lo if ci else None, ci.hi if ci else None)
+        return _stats_bar(c.fragmentation())
 
     out = _grouped_bars(summary, colours, plots_dir, "fragmentation", title,
                         "footprint ÷ live bytes", series, clip=FRAG_CLIP, refline=1.0,
                         refline_label="1.0 = footprint equals live bytes")
     if out is None:
         return Absent("Fragmentation per workload",
-                      "no successful repetition carries fragmentation")
+                      "no successful repetition carries peak_rss_bytes and peak_live_bytes")
     svg, clipped = out
-    caption = ("Median fragmentation = (peak_rss_bytes − baseline_rss_bytes) / peak_live_bytes; "
-               "whiskers are the median's order-statistic interval. Below 1.0 means pages were "
-               "never touched (the allocator reserved less than was requested live).")
+    caption = ("Median fragmentation = (peak_rss_bytes − baseline_rss_bytes) / peak_live_bytes: "
+               "summary.json's memory median and interval divided by the trace's peak live bytes "
+               "(the same in every repetition). Grey whiskers cover less than 95%. Below 1.0 "
+               "means pages were never touched (the allocator reserved less than was requested "
+               "live).")
     if clipped:
         caption += f" The axis stops at {FRAG_CLIP:g}; longer bars carry their value."
     return Chart("fragmentation", "Fragmentation per workload", svg, caption)
@@ -383,8 +433,9 @@ def _median_rep_with_timeline(cell):
     reps = [r for r in cell.ok if _timeline_of(r) is not None]
     if not reps:
         return None
-    med = cell.median(TIME)
-    return min(reps, key=lambda r: abs((r.get("wall_ns") or 0) - med) if np.isfinite(med) else 0)
+    med = cell.median(TIME)  # summary.json's median time per event
+    return min(reps, key=lambda r: abs((r.get("ns_per_op") or 0) - med) if np.isfinite(med)
+               else 0)
 
 
 def _clip_outliers(ax, peaks, live_peak, colours):
@@ -571,7 +622,7 @@ def thread_scaling(summary, colours, plots_dir):
     width = 1.0 + 3.3 * ncols
     height = 1.0 + 2.5 * nrows
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
-    serial_any = False
+    serial_any = weak_any = False
     for k, w in enumerate(swept):
         ax = axes[k // ncols][k % ncols]
         ts = sorted(t for (w2, t) in summary.groups if w2 == w)
@@ -583,15 +634,15 @@ def thread_scaling(summary, colours, plots_dir):
                 if c is None or not c.ok:
                     continue
                 serial |= "serial" in c.replay_modes()
-                vals = c.values(THROUGHPUT) / 1e6
-                if vals.size == 0:
+                m = c.throughput()
+                if m is None:
                     continue
-                m = float(np.median(vals))
-                ci = stats.median_ci(vals)
+                m = m.scaled(1e-6)
                 xs.append(t)
-                ys.append(m)
-                lo.append(m - ci.lo if ci else 0)
-                hi.append(ci.hi - m if ci else 0)
+                ys.append(m.median)
+                lo.append(m.median - m.lo if m.has_ci else 0)
+                hi.append(m.hi - m.median if m.has_ci else 0)
+                weak_any |= m.below_level
             if xs:
                 ax.errorbar(xs, ys, yerr=[lo, hi], color=colours[a], marker="o", markersize=3.5,
                             linewidth=1.3, capsize=2, markeredgecolor=palette.edge(colours[a]))
@@ -611,8 +662,11 @@ def thread_scaling(summary, colours, plots_dir):
                         bottom=0.55 / height)
     _frame(fig, title, _legend_handles(summary, colours, "line"), height, titled_axes=True)
     svg = figures.save(fig, plots_dir, "thread_scaling")
-    caption = ("Median events per second over repetitions at each thread count, with the "
-               "median's order-statistic interval.")
+    caption = ("Events per second at each thread count: 10⁹ ÷ summary.json's median time per "
+               "event, with its order-statistic interval mapped the same way.")
+    if weak_any:
+        caption += (" Some intervals cover less than 95% (the range of 5 or fewer repetitions; "
+                    "the medians table gives each one's coverage).")
     if serial_any:
         caption += (" Panels marked 'serial replay' replayed all trace threads on one OS thread "
                     "(replay_mode serial), so they show the cost of the workload's shape, not "

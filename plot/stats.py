@@ -1,14 +1,13 @@
-"""Statistics for allocmark results: medians, their 95% intervals, ratios, the Mann-Whitney test.
-Layer: plot/ shared helper; numpy (scipy only inside mann_whitney, so report.py never needs it).
+"""Statistics between runs and across cells: the ratio bootstrap and Mann-Whitney test of compare,
+and geometric means over workloads. Layer: plot/ shared helper; numpy (scipy only inside
+mann_whitney, so report.py never needs it).
 
-Methods (the report and the README quote these):
-- the interval of one median is the distribution-free order-statistic (binomial) interval:
-  [x_(k), x_(n-k+1)] with the largest k whose coverage 1 - 2*P(B <= k-1), B ~ Bin(n, 1/2), is at
-  least 95%. With n <= 5 no such k exists; the interval is then [min, max] and its real coverage
-  (93.8% at n = 5, 87.5% at n = 4, 75% at n = 3, 50% at n = 2) is reported with it.
-- the interval of a ratio of two medians is a percentile bootstrap: each side resampled with
-  replacement on its own, BOOTSTRAP_RESAMPLES times, with the fixed seed BOOTSTRAP_SEED, so the
-  same input always gives the same interval.
+Per-cell statistics (medians, their intervals, CV, outliers, ratios to the baseline, verdicts)
+are not here: the C++ harness computes them once, into summary.json (results/README.md).
+
+- the interval of a ratio of two medians from two runs is a percentile bootstrap: each side
+  resampled with replacement on its own, BOOTSTRAP_RESAMPLES times, with the fixed seed
+  BOOTSTRAP_SEED, so the same input always gives the same interval.
 """
 from dataclasses import dataclass
 from math import comb
@@ -24,42 +23,6 @@ BOOTSTRAP_SEED = 20240601
 class Interval:
     lo: float
     hi: float
-    coverage: float  # the interval's real coverage; below LEVEL only for tiny samples
-    method: str      # "order-statistic" or "bootstrap"
-
-
-def median(values):
-    """Median of a non-empty sequence; nan for an empty one."""
-    a = np.asarray(values, dtype=float)
-    return float(np.median(a)) if a.size else float("nan")
-
-
-def _binom_half_cdf(k, n):
-    """P(B <= k) for B ~ Binomial(n, 1/2), exact in integers."""
-    return sum(comb(n, i) for i in range(k + 1)) / 2 ** n
-
-
-def median_ci(values, level=LEVEL):
-    """Order-statistic interval of the median, or None with fewer than 2 values."""
-    a = np.sort(np.asarray(values, dtype=float))
-    n = a.size
-    if n < 2:
-        return None
-    best_k, best_cov = 1, 1.0 - 2.0 * _binom_half_cdf(0, n)
-    for k in range(2, n // 2 + 1):
-        cov = 1.0 - 2.0 * _binom_half_cdf(k - 1, n)
-        if cov < level:
-            break
-        best_k, best_cov = k, cov
-    return Interval(float(a[best_k - 1]), float(a[n - best_k]), best_cov, "order-statistic")
-
-
-def ratio_of_medians(num, den):
-    """median(num) / median(den); nan when either is empty or the denominator is not positive."""
-    m_den = median(den)
-    if not np.isfinite(m_den) or m_den <= 0:
-        return float("nan")
-    return median(num) / m_den
 
 
 def ratio_ci(num, den, level=LEVEL, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED):
@@ -75,7 +38,7 @@ def ratio_ci(num, den, level=LEVEL, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRA
     ma = np.median(a[rng.integers(0, a.size, (resamples, a.size))], axis=1)
     mb = np.median(b[rng.integers(0, b.size, (resamples, b.size))], axis=1)
     lo, hi = np.quantile(ma / mb, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return Interval(float(lo), float(hi), level, "bootstrap")
+    return Interval(float(lo), float(hi))
 
 
 def geomean(values):
@@ -83,15 +46,6 @@ def geomean(values):
     a = np.asarray([v for v in values if v is not None], dtype=float)
     a = a[np.isfinite(a) & (a > 0)]
     return float(np.exp(np.mean(np.log(a)))) if a.size else float("nan")
-
-
-def spread(values):
-    """(max - min) / median: how far apart the repetitions are; nan below 2 values."""
-    a = np.asarray(values, dtype=float)
-    if a.size < 2:
-        return float("nan")
-    m = np.median(a)
-    return float((a.max() - a.min()) / m) if m > 0 else float("nan")
 
 
 def min_mann_whitney_p(n1, n2):

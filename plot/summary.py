@@ -1,42 +1,125 @@
-"""Groups result lines into cells and reduces them to medians, intervals and relative figures.
-Layer: plot/ shared model between the loader and the report/compare tools; numpy only.
+"""Cells of one run with their statistics as summary.json states them, the baseline, and ratios.
+Layer: plot/ shared model between the loaders and the report/compare tools; numpy only.
 
-A cell is (workload, threads, allocator); a group is (workload, threads), the unit a baseline
-is compared within. Relative figures are median(cell) / median(baseline cell of the same group).
+A cell is (workload, threads, allocator); a group is (workload, threads), the unit a baseline is
+compared within. Every per-cell figure (median, interval and its coverage, CV, outliers, noisy,
+ratio to the baseline with its interval and verdict, precision) is read from summary.json via
+summary_file; the raw lines stay attached to each cell for the charts that draw repetitions
+(timelines, latency) and for failure details. plot/ computes only what summary.json has no entry
+for: ratios against another baseline than its own (plain, without an interval), geometric means
+over workloads, fragmentation and throughput as fixed transforms of summary.json's memory and
+time figures, and, when summary.json cannot be had at all, plain medians of the repetitions.
 """
+import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 import stats
+import summary_file
+from summary_file import FULL, NONE
 
-# Metrics: name -> (label, unit divisor, unit, lower_is_better)
-TIME = "wall_ns"
-FOOTPRINT = "footprint"
-FRAGMENTATION = "fragmentation"
-THROUGHPUT = "ops_per_sec"
-NS_PER_OP = "ns_per_op"
+# summary.json's two metrics. TIME is ns_per_op (time per replayed event): within a group every
+# allocator replays the same events, so its ratios are those of wall time.
+TIME = "time"
+MEMORY = "memory"   # peak_rss_bytes - baseline_rss_bytes: what the allocator's heap added
+LEVEL = 0.95        # the coverage an interval is meant to have; below it, it is marked
+# Used only when summary.json has no policy (statistics missing): the harness's own default.
+DEFAULT_MIN_REPS = 5
+_VERDICTS = {"faster", "slower", "smaller", "larger", "no difference"}
+SAME = "no difference"
+BETTER = {TIME: "faster", MEMORY: "smaller"}
+WORSE = {TIME: "slower", MEMORY: "larger"}
 
-# A cell is "noisy" when its repetitions' range exceeds this fraction of their median.
-NOISY_SPREAD = 0.10
-# Below this many repetitions per cell the report and compare say the figures are weak.
-FEW_REPS = 5
 
-
-def metric_value(rec, metric):
-    """One repetition's value of a metric, or None when the line does not carry it."""
-    if metric == FOOTPRINT:
-        peak = rec.get("peak_rss_bytes")
-        if not isinstance(peak, (int, float)):
-            return None
-        base = rec.get("baseline_rss_bytes")
-        # Allocator footprint (architecture rule 2): what the heap added over the worker's own.
-        return float(peak - base) if isinstance(base, (int, float)) else float(peak)
-    v = rec.get(metric)
+def _num(v):
+    """A finite number from a JSON value, else None (summary.json writes null for 'none')."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
-    return float(v)
+    return float(v) if math.isfinite(v) else None
+
+
+def raw_value(rec, metric):
+    """One repetition's value of a summary metric as the harness takes it, or None.
+
+    Only for the fallback medians (no summary.json) and for between-run tests in compare; the
+    per-cell statistics themselves are never computed from these.
+    """
+    if metric == TIME:
+        return _num(rec.get("ns_per_op"))
+    peak = _num(rec.get("peak_rss_bytes"))
+    if peak is None:
+        return None
+    return max(0.0, peak - (_num(rec.get("baseline_rss_bytes")) or 0.0))
+
+
+@dataclass(frozen=True)
+class MetricStats:
+    """One metric of one cell, as summary.json gives it (None where it gives none)."""
+    n: int
+    median: float = None
+    lo: float = None
+    hi: float = None
+    coverage: float = None
+    cv: float = None
+    noisy: bool = None      # None: unknown (no summary.json)
+    outliers: tuple = ()    # rep indices
+    warnings: tuple = ()
+
+    @property
+    def has_ci(self):
+        return self.lo is not None and self.hi is not None
+
+    @property
+    def below_level(self):
+        """The interval covers less than 95 % (the range of 5 or fewer repetitions)."""
+        return self.has_ci and (self.coverage is None or self.coverage < LEVEL - 1e-9)
+
+    def scaled(self, factor):
+        """The same statistics in another unit (or divided by a per-cell constant)."""
+        f = (lambda v: None if v is None else v * factor)
+        return replace(self, median=f(self.median), lo=f(self.lo), hi=f(self.hi))
+
+    def reciprocal(self, k):
+        """Statistics of k / x: order statistics map onto order statistics, reversed."""
+        f = (lambda v: None if v is None or v <= 0 else k / v)
+        return replace(self, median=f(self.median), lo=f(self.hi), hi=f(self.lo))
+
+    @classmethod
+    def from_json(cls, m):
+        if not isinstance(m, dict):
+            return cls(n=0)  # a malformed entry reads as "no statistics", never as an error
+        n = m.get("n")
+        outliers = m.get("outliers") if isinstance(m.get("outliers"), list) else []
+        warnings = m.get("warnings") if isinstance(m.get("warnings"), list) else []
+        return cls(n=n if isinstance(n, int) and not isinstance(n, bool) else 0,
+                   median=_num(m.get("median")), lo=_num(m.get("ci_low")),
+                   hi=_num(m.get("ci_high")), coverage=_num(m.get("ci_coverage")),
+                   cv=_num(m.get("cv")),
+                   noisy=m.get("noisy") if isinstance(m.get("noisy"), bool) else None,
+                   outliers=tuple(r for r in outliers if isinstance(r, int)),
+                   warnings=tuple(str(w) for w in warnings))
+
+
+@dataclass(frozen=True)
+class Relative:
+    """A cell's ratio to the baseline cell of its group."""
+    value: float          # nan when there is none
+    lo: float = None      # summary.json's 95 % bootstrap interval; None when it has none
+    hi: float = None
+    verdict: str = None   # summary.json's verdict; None when it has none for this pair
+    floor: float = None   # the noise floor the verdict used
+    reason: str = ""      # why value is nan or there is no interval
+
+    @property
+    def has_ci(self):
+        return self.lo is not None and self.hi is not None
+
+    @property
+    def same(self):
+        """summary.json says no difference: such a cell must never be shown as ranked."""
+        return self.verdict == SAME
 
 
 @dataclass
@@ -45,6 +128,7 @@ class Cell:
     threads: int
     allocator: str
     records: list = field(default_factory=list)
+    stats: dict = None  # this cell's object in summary.json; None when statistics are missing
 
     @property
     def group(self):
@@ -68,37 +152,73 @@ class Cell:
         return seen
 
     def values(self, metric):
-        vals = [metric_value(r, metric) for r in self.ok]
-        return np.asarray([v for v in vals if v is not None and np.isfinite(v)], dtype=float)
+        """The successful repetitions' raw values: data for between-run tests, not statistics."""
+        vals = [raw_value(r, metric) for r in self.ok]
+        return np.asarray([v for v in vals if v is not None], dtype=float)
+
+    def metric(self, metric):
+        """MetricStats from summary.json; without it, the plain median of the repetitions only."""
+        if self.stats is not None:
+            return MetricStats.from_json(self.stats.get(metric))
+        v = self.values(metric)
+        # The fallback the report announces as "medians only": no interval, no verdict.
+        return MetricStats(n=int(v.size), median=float(np.median(v)) if v.size else None)
 
     def median(self, metric):
-        return stats.median(self.values(metric))
+        m = self.metric(metric)
+        return m.median if m is not None and m.median is not None else float("nan")
 
-    def median_ci(self, metric):
-        return stats.median_ci(self.values(metric))
+    @property
+    def noisy(self):
+        """summary.json's noisy flag, time or memory; None when statistics are missing."""
+        if self.stats is None:
+            return None
+        flags = [m.noisy for m in (self.metric(TIME), self.metric(MEMORY)) if m is not None]
+        return any(f is True for f in flags)
 
-    def spread(self, metric=TIME):
-        return stats.spread(self.values(metric))
+    def noisy_reasons(self):
+        return [w for x in (TIME, MEMORY) if self.metric(x) is not None
+                for w in self.metric(x).warnings if "noisy" in w]
 
-    def is_noisy(self, threshold=NOISY_SPREAD):
-        s = self.spread(TIME)
-        return bool(np.isfinite(s) and s > threshold)
+    @property
+    def precision(self):
+        p = (self.stats or {}).get("precision")
+        return p if isinstance(p, dict) else None
+
+    def peak_live_bytes(self):
+        """The trace's peak of requested live bytes: the same for every repetition of a cell."""
+        vals = {r.get("peak_live_bytes") for r in self.ok}
+        vals = [v for v in vals if _num(v)]
+        return float(vals[0]) if len(vals) == 1 and vals[0] > 0 else None
+
+    def fragmentation(self):
+        """Footprint ÷ peak live bytes: summary.json's memory statistics over a constant."""
+        m, live = self.metric(MEMORY), self.peak_live_bytes()
+        if m is None or m.median is None or live is None:
+            return None
+        return m.scaled(1.0 / live)
+
+    def throughput(self):
+        """Events per second: 10⁹ ÷ summary.json's time per event (its interval mapped too)."""
+        m = self.metric(TIME)
+        if m is None or m.median is None or m.median <= 0:
+            return None
+        return m.reciprocal(1e9)
 
     def replay_modes(self):
         return sorted({str(r["replay_mode"]) for r in self.records if r.get("replay_mode")})
 
 
-@dataclass
-class Relative:
-    value: float          # nan when it cannot be computed
-    ci: object            # stats.Interval or None
-    reason: str = ""      # why value is nan or ci is None
-
-
 class Summary:
-    """All cells of one run, with the baseline chosen and the reason for any fallback."""
+    """All cells of one run with summary.json's statistics, the baseline and why it was chosen.
 
-    def __init__(self, run, baseline="glibc"):
+    baseline: the allocator ratios are taken against; None takes summary.json's (the run's
+    --baseline, else glibc, else the first). allocmark: a binary to rewrite summary.json with
+    when it cannot serve (summary_file.obtain). comparisons=False (compare) needs per-cell
+    statistics only, so summary.json's baseline does not matter.
+    """
+
+    def __init__(self, run, baseline=None, allocmark=None, comparisons=True):
         self.run = run
         self.allocators = run.allocators()
         self.workloads = run.workloads()
@@ -112,8 +232,15 @@ class Summary:
         wl_index = {w: i for i, w in enumerate(self.workloads)}
         self.groups = sorted({(w, t) for (w, t, _) in self.cells},
                              key=lambda g: (wl_index[g[0]], g[1]))
-        self.requested_baseline = baseline
-        self.baseline, self.baseline_note = self._choose_baseline(baseline)
+        first = summary_file.read(run.path)
+        plan = run.meta.get("plan") if isinstance(run.meta.get("plan"), dict) else {}
+        planned = plan.get("baseline") if isinstance(plan.get("baseline"), str) else None
+        self.requested_baseline = baseline or first.baseline or planned or "glibc"
+        self.baseline, self.baseline_note = self._choose_baseline(self.requested_baseline)
+        got = summary_file.obtain(run, self.baseline if comparisons else None, allocmark, first)
+        self.file, self.level, self.stats_notes = got.file, got.level, got.notes
+        for key, cell in self.cells.items():
+            cell.stats = got.file.cells.get(key) if self.level != NONE else None
         self._rel_cache = {}
 
     def _choose_baseline(self, wanted):
@@ -130,6 +257,56 @@ class Summary:
         return chosen, (f"The requested baseline {wanted} {why}; figures are relative to "
                         f"{chosen}, the first allocator with results, instead.")
 
+    # ---------------------------------------------------------------- run-level statistics
+
+    def section(self, name):
+        return self.file.section(name) if self.level != NONE else None
+
+    @property
+    def noise_floor(self):
+        """summary.json's noise_floor (the A/A pair's, whatever the baseline), or None."""
+        return self.section("noise_floor") if self.file.complete and self.level != NONE \
+            else None
+
+    @property
+    def precision(self):
+        """summary.json's precision (it does not depend on the baseline), or None."""
+        return self.section("precision") if self.file.complete and self.level != NONE else None
+
+    def policy(self, metric=TIME):
+        p = self.section("policy")
+        p = p.get(metric) if isinstance(p, dict) else None
+        return p if isinstance(p, dict) else {}
+
+    @property
+    def aa(self):
+        """The A/A allocator (the baseline run again under another name), or None."""
+        plan = self.run.meta.get("plan") if isinstance(self.run.meta.get("plan"), dict) else {}
+        nf = self.section("noise_floor") or {}
+        for a in (plan.get("aa"), nf.get("allocator")):
+            if isinstance(a, str) and a:
+                return a
+        return None
+
+    @property
+    def aa_of(self):
+        """The allocator the A/A allocator copies (meta.json's allocators[aa].aa_of), or None."""
+        table = self.run.meta.get("allocators")
+        entry = table.get(self.aa) if isinstance(table, dict) and self.aa else None
+        of = entry.get("aa_of") if isinstance(entry, dict) else None
+        return of if isinstance(of, str) else None
+
+    @property
+    def min_reps(self):
+        v = self.policy().get("min_reps")
+        return v if isinstance(v, int) and v > 0 else DEFAULT_MIN_REPS
+
+    @property
+    def has_verdicts(self):
+        return self.level == FULL
+
+    # ---------------------------------------------------------------- cells and ratios
+
     def cell(self, group, allocator):
         return self.cells.get((group[0], group[1], allocator))
 
@@ -140,35 +317,46 @@ class Summary:
         return f"{w} ({t}t)" if several else w
 
     def relative(self, metric, group, allocator):
-        """median(cell)/median(baseline cell) with a bootstrap interval, or nan and a reason."""
+        """The cell's ratio to the baseline: summary.json's vs_baseline where it has one."""
         key = (metric, group, allocator)
-        if key in self._rel_cache:
-            return self._rel_cache[key]
+        if key not in self._rel_cache:
+            self._rel_cache[key] = self._relative(metric, group, allocator)
+        return self._rel_cache[key]
+
+    def _relative(self, metric, group, allocator):
+        nan = float("nan")
         cell = self.cell(group, allocator)
         base = self.cell(group, self.baseline)
         if cell is None:
-            rel = Relative(float("nan"), None, "not run")
-        elif not cell.ok:
-            rel = Relative(float("nan"), None, "failed")
-        elif base is None or not base.ok:
-            rel = Relative(float("nan"), None, f"baseline {self.baseline} "
-                           + ("not run" if base is None else "failed"))
-        else:
-            a, b = cell.values(metric), base.values(metric)
-            if a.size == 0 or b.size == 0:
-                rel = Relative(float("nan"), None, f"no {metric}")
-            else:
-                value = stats.ratio_of_medians(a, b)
-                if not np.isfinite(value):
-                    rel = Relative(value, None, f"baseline {metric} not positive")
-                else:
-                    ci = stats.ratio_ci(a, b)
-                    rel = Relative(value, ci, "" if ci else "one repetition: no interval")
-        self._rel_cache[key] = rel
-        return rel
+            return Relative(nan, reason="not run")
+        if not cell.ok:
+            return Relative(nan, reason="failed")
+        if base is None or not base.ok:
+            return Relative(nan, reason=f"baseline {self.baseline} "
+                            + ("not run" if base is None else "failed"))
+        if allocator == self.baseline:
+            return Relative(1.0, reason="the baseline")
+        if self.level == FULL:
+            vs = cell.stats.get("vs_baseline") if cell.stats else None
+            ours = isinstance(vs, dict) and vs.get("baseline", self.baseline) == self.baseline
+            m = vs.get(metric) if ours else None
+            if isinstance(m, dict) and _num(m.get("ratio")) is not None:
+                verdict = m.get("verdict") if m.get("verdict") in _VERDICTS else None
+                lo, hi = _num(m.get("ci_low")), _num(m.get("ci_high"))
+                return Relative(_num(m["ratio"]), lo, hi, verdict, _num(m.get("floor")),
+                                "" if lo is not None and hi is not None else
+                                "no interval (fewer than 2 repetitions a side, or unbounded)")
+        # summary.json has no ratio for this pair (another baseline, or none at all): the plain
+        # ratio of its medians, with no interval and no verdict.
+        num, den = cell.median(metric), base.median(metric)
+        if not (math.isfinite(num) and math.isfinite(den)):
+            return Relative(nan, reason=f"no {metric}")
+        if den <= 0:
+            return Relative(nan, reason=f"baseline {metric} median is 0")
+        return Relative(num / den, reason="no interval: summary.json has no ratio for it")
 
     def relative_matrix(self, metric):
-        """(rows=allocators) x (cols=groups + geomean) array of relative values, nan where none.
+        """(rows=allocators) x (cols=groups + geomean) array of ratios, nan where none.
 
         The geometric mean runs over the groups where the allocator has a value; counts[i] says
         over how many, so an incomplete mean can be marked as such.
@@ -182,13 +370,37 @@ class Summary:
             counts.append(int(np.sum(np.isfinite(vals))))
         return m, counts
 
+    def verdicts(self, metric, group):
+        """summary.json's verdicts in one group: (better, same, worse, unjudged).
+
+        better and worse are [(allocator, Relative)] ordered best first: a ranking only among
+        cells whose verdict says they differ. same lists the allocators with no difference in
+        plan order, never ordered by their ratio; unjudged: [(allocator, reason)].
+        """
+        better, same, worse, unjudged = [], [], [], []
+        for a in self.allocators:
+            if a == self.baseline or self.cell(group, a) is None:
+                continue
+            r = self.relative(metric, group, a)
+            if r.verdict == BETTER[metric]:
+                better.append((a, r))
+            elif r.verdict == WORSE[metric]:
+                worse.append((a, r))
+            elif r.verdict == SAME:
+                same.append(a)
+            else:
+                unjudged.append((a, r.reason or "no verdict"))
+        better.sort(key=lambda x: x[1].value)
+        worse.sort(key=lambda x: x[1].value)
+        return better, same, worse, unjudged
+
     def failed_cells(self):
-        return [c for c in self._ordered_cells() if len(c.ok) < len(c.records)]
+        return [c for c in self.ordered_cells() if len(c.ok) < len(c.records)]
 
-    def noisy_cells(self, threshold=NOISY_SPREAD):
-        return [c for c in self._ordered_cells() if c.is_noisy(threshold)]
+    def noisy_cells(self):
+        return [c for c in self.ordered_cells() if c.noisy]
 
-    def _ordered_cells(self):
+    def ordered_cells(self):
         out = []
         for g in self.groups:
             for a in self.allocators:
@@ -196,9 +408,6 @@ class Summary:
                 if c is not None:
                     out.append(c)
         return out
-
-    def ordered_cells(self):
-        return self._ordered_cells()
 
     def rep_counts(self):
         """Distinct counts of successful repetitions per cell (ignoring fully failed cells)."""

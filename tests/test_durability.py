@@ -27,8 +27,9 @@ def trace(tmp_path_factory):
 
 
 def run_args(trace, out):
+    # A fixed plan (no precision rounds, no A/A copy): exactly REPS lines per allocator.
     return ["run", "--trace", trace, "--allocators", ",".join(ALLOCATORS), "--reps", REPS,
-            "--warmup", 0, "--no-report", "--quiet", "--out", out]
+            "--warmup", 0, "--precision", "off", "--no-aa", "--no-report", "--quiet", "--out", out]
 
 
 def start(trace, out):

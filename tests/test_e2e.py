@@ -1,9 +1,11 @@
 """End to end: the CLI converts, validates and replays real traces, and survives bad input and
 misbehaving allocators. Every assertion here can fail if the behaviour breaks."""
 import json
+import os
+import subprocess
 from pathlib import Path
 
-from conftest import FIXTURES, allocmark, read_lines
+from conftest import BIN, FIXTURES, allocmark, read_lines
 
 SYSTEMUI_PEAK_LIVE = 10441709  # workloads/testdata/android/SOURCE.md
 
@@ -23,7 +25,8 @@ def test_systemui_info_matches_source_facts(systemui):
 def test_systemui_replays_on_every_allocator(systemui, tmp_path):
     out = tmp_path / "run"
     allocmark("run", "--trace", systemui, "--allocators", "glibc,mimalloc,tcmalloc,jemalloc,bump",
-              "--reps", 1, "--warmup", 0, "--out", out, "--no-report", "--quiet", check=True)
+              "--reps", 1, "--warmup", 0, "--precision", "off", "--no-aa", "--out", out,
+              "--no-report", "--quiet", check=True)
     lines = read_lines(out)
     assert sorted(l["allocator"] for l in lines) == ["bump", "glibc", "jemalloc", "mimalloc",
                                                       "tcmalloc"]
@@ -39,7 +42,8 @@ def test_systemui_replays_on_every_allocator(systemui, tmp_path):
 def test_run_writes_sane_lines_and_files(small_churn, tmp_path):
     out = tmp_path / "run"
     allocmark("run", "--trace", small_churn, "--allocators", "glibc,pool,null", "--reps", 2,
-              "--warmup", 1, "--out", out, "--no-report", "--quiet", check=True)
+              "--warmup", 1, "--precision", "off", "--no-aa", "--out", out, "--no-report",
+              "--quiet", check=True)
     lines = read_lines(out)
     assert len(lines) == 6  # 3 allocators x 2 measured reps; the warm-up is not written
     for line in lines:
@@ -64,7 +68,7 @@ def test_run_writes_sane_lines_and_files(small_churn, tmp_path):
 def test_out_dir_holding_a_run_is_refused_and_resume_adds_nothing(small_churn, tmp_path):
     out = tmp_path / "run"
     args = ["--trace", small_churn, "--allocators", "glibc", "--reps", 1, "--warmup", 0,
-            "--no-report", "--quiet"]
+            "--precision", "off", "--no-aa", "--no-report", "--quiet"]
     allocmark("run", *args, "--out", out, check=True)
     again = allocmark("run", *args, "--out", out)
     assert again.returncode == 2 and "--resume" in again.stderr
@@ -94,7 +98,8 @@ def _run_misbehaving(trace, out, kinds, *flags):
     libs = {k: FIXTURES / f"libmisbehaving_{k}.so" for k in kinds}
     allocators = ",".join(["glibc"] + [f"{k}={p}" for k, p in libs.items()])
     allocmark("run", "--trace", trace, "--allocators", allocators, "--reps", 1, "--warmup", 0,
-              "--timeout", 5, "--out", out, "--no-report", "--quiet", *flags, check=True)
+              "--precision", "off", "--no-aa", "--timeout", 5, "--out", out, "--no-report",
+              "--quiet", *flags, check=True)
     return {l["allocator"]: l for l in read_lines(out)}
 
 
@@ -163,3 +168,17 @@ def test_bad_flag_values_get_one_line_and_status_2(small_churn):
         proc = allocmark("run", "--trace", small_churn, "--allocators", "glibc", *flags)
         assert proc.returncode == 2, (flags, proc.stderr)
         assert proc.stderr.strip().count("\n") == 0 and needle in proc.stderr, proc.stderr
+
+
+def test_preload_that_does_not_serve_malloc_is_not_measured(small_churn):
+    """A preload the loader skips, or one without malloc, must not silently measure glibc."""
+    worker = Path(BIN).parent / "allocmark-worker"
+    zlib = next(p for p in ("/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1")
+                if Path(p).exists())
+    env = dict(os.environ, LD_PRELOAD=zlib)
+    proc = subprocess.run([str(worker), "--trace", str(small_churn), "--kind", "preload",
+                           "--allocator", "zlib"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    line = json.loads(proc.stdout)
+    assert line["status"] == "error" and "allocator not loaded" in line["detail"], line
+    assert "wall_ns" not in line

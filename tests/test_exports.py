@@ -31,7 +31,8 @@ def two_runs(small_churn, tmp_path_factory):
     for name, reps in (("a", 3), ("b", 2)):
         out = base / name
         allocmark("run", "--trace", small_churn, "--allocators", "glibc,pool", "--reps", reps,
-                  "--warmup", 0, "--out", out, "--no-report", "--quiet", check=True)
+                  "--warmup", 0, "--precision", "off", "--no-aa", "--out", out, "--no-report",
+                  "--quiet", check=True)
         runs.append(out)
     return runs
 

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 INCLUDE_DIR = Path(os.environ.get("ALLOCMARK_INCLUDE_DIR", REPO / "include"))
 CMAKE = os.environ.get("ALLOCMARK_CMAKE", "cmake")
 C_COMPILER = os.environ.get("ALLOCMARK_C_COMPILER", "")
-QUICK = ["--reps", 1, "--warmup", 0, "--no-report", "--quiet"]
+QUICK = ["--reps", 1, "--warmup", 0, "--precision", "off", "--no-aa", "--no-report", "--quiet"]
 
 
 @pytest.fixture(scope="module")

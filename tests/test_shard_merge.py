@@ -27,8 +27,8 @@ def run_args(traces, *extra, reps=REPS):
     args = ["run"]
     for t in traces:
         args += ["--trace", t]
-    return args + ["--allocators", ALLOCATORS, "--reps", reps, "--warmup", 0, "--no-report",
-                   "--quiet", *extra]
+    return args + ["--allocators", ALLOCATORS, "--reps", reps, "--warmup", 0, "--precision", "off",
+                   "--no-aa", "--no-report", "--quiet", *extra]
 
 
 def cells(lines):

@@ -228,9 +228,18 @@ bool load_suite(const std::string& path, Suite* suite, std::string* error) {
   return parse_suite(text.str(), path, suite, error);
 }
 
+namespace {
+std::string& default_suites_dir() {
+  static std::string dir;
+  return dir;
+}
+}  // namespace
+
+void set_suites_dir(std::string dir) { default_suites_dir() = std::move(dir); }
+
 std::string suites_dir() {
   if (const char* env = std::getenv("ALLOCMARK_SUITES_DIR"); env && *env) return env;
-  return ALLOCMARK_SUITES_DIR;
+  return default_suites_dir();
 }
 
 std::string find_suite_file(std::string_view name_or_path, std::string* error) {

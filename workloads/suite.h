@@ -43,10 +43,13 @@ bool parse_suite(std::string_view text, const std::string& path, Suite* suite, s
 
 // Resolves `allocmark run --suite NAME|FILE`: an existing file path is used as is; otherwise
 // NAME (without ".toml") is looked up as <dir>/NAME.toml where dir is $ALLOCMARK_SUITES_DIR, else
-// the source tree's workloads/suites (compiled in). Returns "" with *error naming the places tried.
+// the folder set_suites_dir() gave. Returns "" with *error naming the places tried.
 std::string find_suite_file(std::string_view name_or_path, std::string* error);
 
-// The folder find_suite_file searches, after the environment override.
+// The folder of the built-in suites. Nothing is compiled in: the command line finds it beside
+// its executable (harness/run/layout.h) and sets it at start-up. Not thread-safe; call first.
+void set_suites_dir(std::string dir);
+// The folder find_suite_file searches: $ALLOCMARK_SUITES_DIR, else set_suites_dir()'s.
 std::string suites_dir();
 
 }  // namespace allocmark

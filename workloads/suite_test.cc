@@ -128,6 +128,7 @@ TEST(Suite, RefusesBadContentWithLine) {
 TEST(Suite, FindsByNameOrPath) {
   std::string error;
   unsetenv("ALLOCMARK_SUITES_DIR");
+  set_suites_dir(suites());
   EXPECT_EQ(find_suite_file("quick", &error), suites() + "/quick.toml") << error;
   EXPECT_EQ(find_suite_file(suites() + "/standard.toml", &error), suites() + "/standard.toml");
   EXPECT_EQ(find_suite_file("no-such-suite", &error), "");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -169,6 +170,17 @@ TEST_F(TraceFileRefusal, HugeCountsAreRefusedBeforeAllocating) {
   std::string b = good_;
   for (int i = 32; i < 40; ++i) b[i] = static_cast<char>(0xff);  // event count 2^64-1
   EXPECT_NE(refusal(b).find("more events than payload bytes"), std::string::npos);
+}
+
+TEST_F(TraceFileRefusal, HeaderPayloadSizeMustMatchTheZstdFrame) {
+  // The checksum does not cover the header, so only the frame's own size field catches this
+  // before a 64 MiB buffer is mapped.
+  std::string b = good_;
+  const uint64_t lie = 64u << 20;
+  std::memcpy(b.data() + 40, &lie, 8);
+  const std::string msg = refusal(b);
+  EXPECT_NE(msg.find("payload bytes, the header says 67108864"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("zstd frame holds"), std::string::npos) << msg;
 }
 
 TEST_F(TraceFileRefusal, SemanticErrorsNameThreadAndEvent) {

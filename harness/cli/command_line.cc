@@ -152,6 +152,31 @@ std::string expect_seconds(std::string& text) {
   return "";
 }
 
+std::string expect_precision(std::string& text) {
+  if (text == "off") {
+    text = "0";
+    return "";
+  }
+  const bool percent = !text.empty() && text.back() == '%';
+  const std::string number = percent ? text.substr(0, text.size() - 1) : text;
+  char* end = nullptr;
+  errno = 0;
+  // As for seconds: plain finite numbers only (no blanks, inf, nan, hex).
+  double v = number.empty() || !(std::isdigit(static_cast<unsigned char>(number[0])) ||
+                                 number[0] == '.')
+                 ? NAN
+                 : std::strtod(number.c_str(), &end);
+  if (percent) v /= 100;
+  const bool hex = number.find_first_of("xX") != std::string::npos;
+  if (end == nullptr || *end != '\0' || errno == ERANGE || hex || !(v > 0 && v < 1))
+    return "expected a relative precision above 0 and below 100 % like 3% or 0.03, or off, got '" +
+           text + "'";
+  char canonical[64];
+  std::snprintf(canonical, sizeof canonical, "%.17g", v);
+  text = canonical;
+  return "";
+}
+
 std::string expect_one_of(const std::string& text, const std::vector<std::string>& choices) {
   std::string list;
   for (size_t i = 0; i < choices.size(); ++i) {

@@ -34,6 +34,9 @@ std::string expect_whole_number(std::string& text, uint64_t min, uint64_t max);
 // enough for every integer conversion of it downstream).
 inline constexpr double kMaxSeconds = 1e9;
 std::string expect_seconds(std::string& text);
+// A relative precision: "3%" or "0.03" (above 0, below 1 = 100 %), rewritten to the fraction;
+// "off" is rewritten to "0" (no precision rounds).
+std::string expect_precision(std::string& text);
 // One of `choices`, exactly.
 std::string expect_one_of(const std::string& text, const std::vector<std::string>& choices);
 

@@ -106,6 +106,28 @@ TEST(FlagValues, SecondsAreFinitePositiveAndBounded) {
   }
 }
 
+TEST(FlagValues, PrecisionIsAFractionOrAPercentageOrOff) {
+  std::string text = "3%";
+  EXPECT_EQ(expect_precision(text), "");
+  EXPECT_DOUBLE_EQ(std::stod(text), 0.03);
+  text = "0.05";
+  EXPECT_EQ(expect_precision(text), "");
+  EXPECT_DOUBLE_EQ(std::stod(text), 0.05);
+  text = "0.5%";
+  EXPECT_EQ(expect_precision(text), "");
+  EXPECT_DOUBLE_EQ(std::stod(text), 0.005);
+  text = "off";
+  EXPECT_EQ(expect_precision(text), "");
+  EXPECT_EQ(text, "0");
+  for (std::string bad : {"", "%", "abc", "3", "1", "0", "0%", "100%", "-3%", " 3%", "3 %", "inf",
+                          "nan", "0x1p-4", "3%%", "1e400"}) {
+    const std::string original = bad;
+    EXPECT_EQ(expect_precision(bad),
+              "expected a relative precision above 0 and below 100 % like 3% or 0.03, or off, "
+              "got '" + original + "'");
+  }
+}
+
 TEST(FlagValues, OneOfListsTheChoices) {
   EXPECT_EQ(expect_one_of("pages", {"none", "first", "pages", "full"}), "");
   EXPECT_EQ(expect_one_of("Pages", {"none", "first", "pages", "full"}),

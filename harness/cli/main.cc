@@ -8,7 +8,9 @@
 
 #include "harness/run/allocator_registry.h"
 #include "harness/cli/command_line.h"
+#include "harness/run/layout.h"
 #include "harness/run/merge.h"
+#include "harness/run/summary_file.h"
 #include "harness/run/python_tools.h"
 #include "harness/cli/record_command.h"
 #include "harness/run/runner.h"
@@ -88,6 +90,7 @@ bool plan_workloads(const std::string& suite, const std::vector<std::string>& na
 }
 
 int main_impl(int argc, char** argv) {
+  set_suites_dir(builtin_suites_dir());  // beside the executable: nothing compiled in
   // `run --resume DIR` alone finishes the run as it was planned: DIR/meta.json's command.
   std::vector<std::string> words(argv, argv + argc), resumed;
   if (resume_words(words, &resumed)) words = std::move(resumed);
@@ -161,6 +164,30 @@ int main_impl(int argc, char** argv) {
                     "free); a bad block ends the cell as 'invalid'. Times are not comparable");
   bool no_report = false;
   run_cmd->add_flag("--no-report", no_report, "Do not draw the report at the end");
+  run_cmd->add_option("--baseline", run.baseline,
+                      "Allocator the ratios in summary.json are taken against (default glibc "
+                      "when in the run, else the first)");
+  bool no_aa = false;
+  run_cmd->add_flag("--no-aa", no_aa,
+                    "Do not run the baseline a second time as NAME-aa (the A/A comparison that "
+                    "measures the noise floor)");
+  run_cmd->add_option("--precision", run.precision,
+                      "Repeat cells until the time median's 95 % interval is within +-P, e.g. 3% "
+                      "or 0.03; off for exactly --reps (default " +
+                          std::to_string(static_cast<int>(kDefaultPrecision * 100)) + "%)")
+      ->transform(CLI::Validator(expect_precision, ""))
+      ->type_name("P");
+  run_cmd->add_option("--max-reps", run.max_reps,
+                      "Repetitions a cell may reach for --precision (default " +
+                          std::to_string(kDefaultMaxReps) + "; never fewer than --reps)")
+      ->check(whole(1, 1000))
+      ->type_name("N");
+  run_cmd->add_option("--budget", run.budget_s,
+                      "Seconds the whole run may take before no further precision repetition "
+                      "starts (default " +
+                          std::to_string(static_cast<int>(kDefaultBudgetSeconds)) + ")")
+      ->check(CLI::Validator(expect_seconds, ""))
+      ->type_name("SECONDS");
   std::string shard;
   run_cmd->add_option("--shard", shard,
                       "K/N: run only workloads whose index is K-1 modulo N (one machine of N)");
@@ -180,6 +207,12 @@ int main_impl(int argc, char** argv) {
   auto* report_cmd = app.add_subcommand("report", "Write DIR/report.html from a run");
   report_cmd->add_option("dir", report_dir, "Run directory")->required();
   report_cmd->add_option("--baseline", baseline, "Allocator to normalise to (default glibc)");
+  bool summarize_quiet = false;
+  auto* summarize_cmd = app.add_subcommand(
+      "summarize", "Rewrite DIR/summary.json from its results (e.g. against another baseline)");
+  summarize_cmd->add_option("dir", report_dir, "Run directory")->required();
+  summarize_cmd->add_option("--baseline", baseline, "Allocator the ratios are taken against");
+  summarize_cmd->add_flag("--quiet", summarize_quiet, "Do not print the Markdown table");
   auto* compare_cmd = app.add_subcommand("compare", "Compare two runs cell by cell");
   compare_cmd->add_option("base", compare_base, "Baseline run directory")->required();
   compare_cmd->add_option("new", compare_new, "New run directory")->required();
@@ -213,7 +246,13 @@ int main_impl(int argc, char** argv) {
   }
 
   if (*list_cmd) return list_command(list_what);
+  if (*summarize_cmd) return rewrite_summary(report_dir, baseline, summarize_quiet);
   if (*report_cmd) {
+    // Another baseline: the statistics engine (C++) rewrites summary.json first; the report
+    // only draws what it says.
+    if (!baseline.empty()) {
+      if (const int rc = rewrite_summary(report_dir, baseline, /*quiet=*/true); rc != 0) return rc;
+    }
     std::vector<std::string> args{report_dir};
     if (!baseline.empty()) args.insert(args.end(), {"--baseline", baseline});
     return run_plot_tool("report.py", args);
@@ -233,6 +272,7 @@ int main_impl(int argc, char** argv) {
   run.command_line = cmdline;
   run.report = !no_report;
   run.pin = !no_pin;
+  run.aa = !no_aa;
   if (!resume_dir.empty()) {
     run.out_dir = resume_dir;
     run.resume = true;

@@ -2,6 +2,9 @@
 // raw per-process files into traces. Layer: harness. Runs once per invocation; not hot.
 #include "harness/cli/record_command.h"
 
+#include "base/subprocess.h"
+#include "harness/run/layout.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -25,12 +28,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Where the recording library is: ALLOCMARK_RECORD_LIB overrides the path known at build time.
-std::string record_library() {
-  if (const char* env = std::getenv("ALLOCMARK_RECORD_LIB"); env && *env) return env;
-  return ALLOCMARK_RECORD_LIB;
-}
-
 // FILE with ".PID" before its extension: out.amt -> out.1234.amt.
 std::string child_trace_path(const std::string& out, uint32_t pid) {
   fs::path p(out);
@@ -46,64 +43,32 @@ void remove_dir(const std::string& dir) {
 
 struct Launch {
   pid_t pid = -1;
-  int exec_errno = 0;  // set when exec failed
-  int status = 0;      // waitpid status
-  double cpu_s = 0;    // the program's user + system time (its children included if waited)
+  std::string error;  // set when the program could not be started
+  int exec_errno = 0;
+  int status = 0;     // waitpid status
+  double cpu_s = 0;   // the program's user + system time (its children included if waited)
 };
 
-// Starts the program and waits for it. A close-on-exec pipe tells exec failure from the
-// program's own exit status 127.
+// Runs the program under the recording library and waits for it. Like system(): a Ctrl-C goes
+// to the program, and we live to convert what it recorded.
 Launch launch(const std::vector<std::string>& command, const std::string& raw_dir,
               bool no_children) {
-  Launch l;
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    l.exec_errno = errno;
-    return l;
-  }
-  std::vector<char*> argv;
-  for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
   std::string preload = record_library();
   if (const char* old = std::getenv("LD_PRELOAD"); old && *old) preload += std::string(" ") + old;
+  ProcessSpec spec;
+  spec.argv = command;
+  spec.set_env = {"LD_PRELOAD=" + preload, std::string(raw::kEnvDir) + "=" + raw_dir,
+                  std::string(raw::kEnvNoChildren) + "=" + (no_children ? "1" : "0"),
+                  std::string(raw::kEnvParentPid) + "=" + std::to_string(getpid())};
+  spec.ignore_interrupts = true;
   std::fflush(nullptr);
-  l.pid = fork();
-  if (l.pid == 0) {
-    close(pipe_fds[0]);
-    setenv("LD_PRELOAD", preload.c_str(), 1);
-    setenv(raw::kEnvDir, raw_dir.c_str(), 1);
-    setenv(raw::kEnvRootPid, std::to_string(getpid()).c_str(), 1);
-    setenv(raw::kEnvNoChildren, no_children ? "1" : "0", 1);
-    execvp(argv[0], argv.data());
-    const int e = errno;
-    (void)!write(pipe_fds[1], &e, sizeof e);
-    _exit(127);
-  }
-  close(pipe_fds[1]);
-  if (l.pid < 0) {
-    l.exec_errno = errno;
-    close(pipe_fds[0]);
-    return l;
-  }
-  // Like system(): a Ctrl-C goes to the program, and we live to convert what it recorded.
-  struct sigaction ignore {
-  }, old_int{}, old_quit{};
-  ignore.sa_handler = SIG_IGN;
-  sigaction(SIGINT, &ignore, &old_int);
-  sigaction(SIGQUIT, &ignore, &old_quit);
-  int e = 0;
-  ssize_t n;
-  while ((n = read(pipe_fds[0], &e, sizeof e)) < 0 && errno == EINTR) {
-  }
-  close(pipe_fds[0]);
-  if (n == sizeof e) l.exec_errno = e;
-  struct rusage usage {};
-  while (wait4(l.pid, &l.status, 0, &usage) < 0 && errno == EINTR) {
-  }
-  l.cpu_s = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-            static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-  sigaction(SIGINT, &old_int, nullptr);
-  sigaction(SIGQUIT, &old_quit, nullptr);
+  const ProcessResult r = run_process(spec);
+  Launch l;
+  l.error = r.error;
+  l.exec_errno = r.exec_errno;
+  l.pid = r.pid;
+  l.status = r.wait_status;
+  l.cpu_s = r.cpu_s;
   return l;
 }
 
@@ -137,11 +102,6 @@ std::string unknown_option_before_program() {
   return "";
 }
 
-int exit_code(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
-}
 
 }  // namespace
 
@@ -163,11 +123,12 @@ void RecordCommand::add_to(CLI::App& app) {
 
 bool RecordCommand::selected() const { return cmd_ && cmd_->parsed(); }
 
-int RecordCommand::run() {
+// The program and its arguments, or empty with the reason printed.
+std::vector<std::string> RecordCommand::command_words() {
   if (const std::string bad = unknown_option_before_program(); !bad.empty()) {
     std::fprintf(stderr, "allocmark: record: unknown option '%s' (see allocmark record --help)\n",
                  bad.c_str());
-    return 2;
+    return {};
   }
   std::vector<std::string> command = cmd_->remaining();
   if (!command.empty() && command.front() == "--") command.erase(command.begin());
@@ -176,37 +137,106 @@ int RecordCommand::run() {
     std::fprintf(stderr,
                  "allocmark: record: no command given (expected: allocmark record -o FILE [--] "
                  "CMD ARGS...)\n");
-    return 2;
   }
+  return command;
+}
+
+// A fresh directory for the raw files beside the output (they can be large, and that disk is
+// known to be writable), or "" with the reason printed.
+std::string RecordCommand::make_raw_dir() {
   const std::string lib = record_library();
   if (access(lib.c_str(), R_OK) != 0) {
     std::fprintf(stderr,
                  "allocmark: record: recording library '%s' is missing (build amk_record)\n",
                  lib.c_str());
-    return 2;
+    return "";
   }
   std::error_code ec;
   fs::path out_dir = fs::absolute(fs::path(out_), ec).parent_path();
   if (ec || !fs::is_directory(out_dir)) {
     std::fprintf(stderr, "allocmark: record: -o: directory '%s' does not exist\n",
                  out_dir.string().c_str());
-    return 2;
+    return "";
   }
-  // Raw files sit beside the output: they can be large and the same disk is known to be writable.
   std::string tmpl = (out_dir / ".allocmark-record-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) {
     std::fprintf(stderr, "allocmark: record: cannot create a directory in '%s': %s\n",
                  out_dir.string().c_str(), std::strerror(errno));
-    return 2;
+    return "";
   }
-  const std::string raw_dir = tmpl;
+  return tmpl;
+}
+
+// Converts one process's raw file into its trace (the program's is -o FILE, each child's beside
+// it) and prints one line on what it holds. False with the reason printed.
+bool RecordCommand::write_process_trace(const RawProcess& p, bool is_root,
+                                        const std::vector<std::string>& command, int code) {
+  const std::string path = is_root ? out_ : child_trace_path(out_, p.pid);
+  Trace trace;
+  RecordStats stats;
+  std::string error;
+  if (!p.path.empty() && !convert_raw_file(p.path, &trace, &stats, &error)) {
+    std::fprintf(stderr, "allocmark: record: %s\n", error.c_str());
+    return false;
+  }
+  nlohmann::json meta = {{"source", "record"},
+                         {"command", command},
+                         {"pid", p.pid},
+                         {"ppid", p.ppid},
+                         {"root", is_root},
+                         {"forked", p.forked},
+                         {"exit_code", code},
+                         {"recorded_peak_live_bytes", stats.peak_live_bytes},
+                         {"recorded_final_live_bytes", stats.final_live_bytes},
+                         {"unknown_frees", stats.unknown_frees},
+                         {"unknown_reallocs", stats.unknown_reallocs},
+                         {"implicit_frees", stats.implicit_frees},
+                         {"duplicate_records", stats.duplicates},
+                         {"truncated_bytes", stats.truncated_bytes},
+                         {"replaced_images", p.replaced.size()}};
+  trace.metadata_json = meta.dump();
+  TraceSummary summary;
+  TraceError terr;
+  if (!check_trace(trace, &summary, &terr) || !write_trace(trace, path, &terr, level_)) {
+    if (terr.path.empty()) terr.path = path;
+    std::fprintf(stderr, "allocmark: record: %s\n", terr.message().c_str());
+    return false;
+  }
+  // Two independent computations of one fact: a difference is a converter bug.
+  if (summary.peak_live_bytes != stats.peak_live_bytes) {
+    std::fprintf(stderr,
+                 "allocmark: record: %s: warning: peak live bytes %llu along the schedule, "
+                 "%llu from the raw records\n",
+                 path.c_str(), static_cast<unsigned long long>(summary.peak_live_bytes),
+                 static_cast<unsigned long long>(stats.peak_live_bytes));
+  }
+  std::string notes;
+  auto note = [&](uint64_t n, const char* what) {
+    if (n) notes += ", " + std::to_string(n) + what;
+  };
+  note(stats.unknown_frees, " frees of unknown pointers skipped");
+  note(stats.unknown_reallocs, " reallocs of unknown pointers made realloc(NULL)");
+  note(stats.implicit_frees, " missed frees added");
+  note(stats.truncated_bytes, " bytes of a cut-off block dropped");
+  note(p.replaced.size(), " earlier image(s) replaced by exec");
+  std::fprintf(
+      stderr, "allocmark: record: %s: %llu events, %u threads, peak live %llu bytes (pid %u%s)\n",
+      path.c_str(), static_cast<unsigned long long>(summary.events), summary.threads,
+      static_cast<unsigned long long>(summary.peak_live_bytes), p.pid, notes.c_str());
+  return true;
+}
+
+int RecordCommand::run() {
+  const std::vector<std::string> command = command_words();
+  if (command.empty()) return 2;
+  const std::string raw_dir = make_raw_dir();
+  if (raw_dir.empty()) return 2;
 
   const auto t0 = std::chrono::steady_clock::now();
   const Launch l = launch(command, raw_dir, no_children_);
   const auto t1 = std::chrono::steady_clock::now();
-  if (l.exec_errno) {
-    std::fprintf(stderr, "allocmark: record: cannot run '%s': %s\n", command[0].c_str(),
-                 std::strerror(l.exec_errno));
+  if (!l.error.empty()) {
+    std::fprintf(stderr, "allocmark: record: %s\n", l.error.c_str());
     remove_dir(raw_dir);
     return l.exec_errno == ENOENT ? 127 : 126;
   }
@@ -233,65 +263,8 @@ int RecordCommand::run() {
     processes.insert(processes.begin(), empty);
   }
   int status = code;
-  for (const auto& p : processes) {
-    const bool is_root = p.pid == root;
-    const std::string path = is_root ? out_ : child_trace_path(out_, p.pid);
-    Trace trace;
-    RecordStats stats;
-    if (!p.path.empty() && !convert_raw_file(p.path, &trace, &stats, &error)) {
-      std::fprintf(stderr, "allocmark: record: %s\n", error.c_str());
-      status = 2;
-      continue;
-    }
-    nlohmann::json meta = {{"source", "record"},
-                           {"command", command},
-                           {"pid", p.pid},
-                           {"ppid", p.ppid},
-                           {"root", is_root},
-                           {"forked", p.forked},
-                           {"exit_code", code},
-                           {"recorded_peak_live_bytes", stats.peak_live_bytes},
-                           {"recorded_final_live_bytes", stats.final_live_bytes},
-                           {"unknown_frees", stats.unknown_frees},
-                           {"unknown_reallocs", stats.unknown_reallocs},
-                           {"implicit_frees", stats.implicit_frees},
-                           {"duplicate_records", stats.duplicates},
-                           {"truncated_bytes", stats.truncated_bytes},
-                           {"replaced_images", p.replaced.size()}};
-    trace.metadata_json = meta.dump();
-    TraceSummary summary;
-    TraceError terr;
-    if (!check_trace(trace, &summary, &terr) || !write_trace(trace, path, &terr, level_)) {
-      if (terr.path.empty()) terr.path = path;
-      std::fprintf(stderr, "allocmark: record: %s\n", terr.message().c_str());
-      status = 2;
-      continue;
-    }
-    // Two independent computations of one fact: a difference is a converter bug.
-    if (summary.peak_live_bytes != stats.peak_live_bytes) {
-      std::fprintf(stderr,
-                   "allocmark: record: %s: warning: peak live bytes %llu along the schedule, "
-                   "%llu from the raw records\n",
-                   path.c_str(), static_cast<unsigned long long>(summary.peak_live_bytes),
-                   static_cast<unsigned long long>(stats.peak_live_bytes));
-    }
-    std::string notes;
-    if (stats.unknown_frees)
-      notes += ", " + std::to_string(stats.unknown_frees) + " frees of unknown pointers skipped";
-    if (stats.unknown_reallocs)
-      notes += ", " + std::to_string(stats.unknown_reallocs) +
-               " reallocs of unknown pointers made realloc(NULL)";
-    if (stats.implicit_frees)
-      notes += ", " + std::to_string(stats.implicit_frees) + " missed frees added";
-    if (stats.truncated_bytes)
-      notes += ", " + std::to_string(stats.truncated_bytes) + " bytes of a cut-off block dropped";
-    if (!p.replaced.empty())
-      notes += ", " + std::to_string(p.replaced.size()) + " earlier image(s) replaced by exec";
-    std::fprintf(
-        stderr, "allocmark: record: %s: %llu events, %u threads, peak live %llu bytes (pid %u%s)\n",
-        path.c_str(), static_cast<unsigned long long>(summary.events), summary.threads,
-        static_cast<unsigned long long>(summary.peak_live_bytes), p.pid, notes.c_str());
-  }
+  for (const auto& p : processes)
+    if (!write_process_trace(p, p.pid == root, command, code)) status = 2;
   remove_dir(raw_dir);
   const auto t2 = std::chrono::steady_clock::now();
   std::fprintf(stderr,

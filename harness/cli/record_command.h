@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "workloads/recorder/raw_convert.h"
+
 namespace allocmark {
 
 class RecordCommand {
@@ -17,6 +19,11 @@ class RecordCommand {
   int run();
 
  private:
+  std::vector<std::string> command_words();
+  std::string make_raw_dir();
+  bool write_process_trace(const RawProcess& p, bool is_root,
+                           const std::vector<std::string>& command, int code);
+
   CLI::App* cmd_ = nullptr;
   std::string out_, program_;
   bool no_children_ = false;

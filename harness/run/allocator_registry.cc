@@ -18,6 +18,7 @@
 
 // Only the options structs (header-only tables) are used: nothing here constructs an allocator.
 #include "allocators/native_list.h"
+#include "harness/run/layout.h"
 #include "allocators/options.h"
 #include "allocators/tracking.h"
 
@@ -149,12 +150,16 @@ const std::vector<AllocatorInfo>& builtin_allocators() {
     for_each_native_allocator([&](const auto& entry) {
       rows.push_back(make(std::string(entry.name()), "native", "", std::string(entry.description)));
     });
-    rows.push_back(make("bump-malloc", "preload", ALLOCMARK_SHIM_BUMP,
-                        "in-house bump through the malloc interface"));
-    rows.push_back(make("arena-malloc", "preload", ALLOCMARK_SHIM_ARENA,
-                        "in-house arena through the malloc interface"));
-    rows.push_back(make("pool-malloc", "preload", ALLOCMARK_SHIM_POOL,
-                        "in-house pool through the malloc interface"));
+    for_each_native_allocator([&](const auto& entry) {
+      const std::string name(entry.name());
+      const std::string library = shim_library(name.c_str());
+      rows.push_back(make(name + "-malloc", "preload", library,
+                          "in-house " + name + " through the malloc interface"));
+      if (library.empty()) {  // not built here: never run it as glibc under another name
+        rows.back().available = false;
+        rows.back().why_unavailable = "libamk_" + name + ".so was not built or installed";
+      }
+    });
     rows.push_back(make("null", "native", "", "no allocation at all: the harness's own cost"));
     return rows;
   }();

@@ -15,6 +15,9 @@ struct AllocatorInfo {
   std::string description;
   bool available = true;
   std::string why_unavailable;
+  // The name the worker is given (--allocator), when it differs from `name`: the A/A copy of a
+  // native baseline ("pool-aa") runs the worker's "pool". Empty: `name`.
+  std::string worker_name;
 };
 
 const std::vector<AllocatorInfo>& builtin_allocators();

@@ -56,7 +56,8 @@ std::vector<std::pair<std::string, json>> plan_identity(const json& meta) {
   const json plan = meta.value("plan", json::object());
   std::vector<std::pair<std::string, json>> id;
   for (const char* k : {"allocators", "reps", "warmup", "seed", "replay_mode", "touch", "timeout_s",
-                        "mem_limit_bytes", "check"})
+                        "mem_limit_bytes", "check", "baseline", "aa", "precision", "max_reps",
+                        "budget_s"})
     id.emplace_back(k, plan.value(k, json(nullptr)));
   const json shard = meta.value("shard", json(nullptr));
   id.emplace_back("shard count",
@@ -147,7 +148,7 @@ int merge_runs(const MergeOptions& o) {
   meta.erase("harness_cost");
   json workloads = json::array(), shards = json::array(), dirs = json::array();
   std::string started, finished;
-  bool all_finished = true, interrupted = false;
+  bool all_finished = true, interrupted = false, budget_reached = false;
   std::vector<json> lines;
   for (const auto& in : inputs) {
     for (const auto& w : in.meta["plan"].value("workloads", json::array())) workloads.push_back(w);
@@ -158,6 +159,9 @@ int merge_runs(const MergeOptions& o) {
     if (f.empty()) all_finished = false;
     if (f > finished) finished = f;
     interrupted = interrupted || in.meta.value("interrupted", false);
+    const json rounds = in.meta.value("precision_rounds", json::object());
+    // Each shard had its own budget; the summary's "time budget reached" applies if any hit it.
+    if (rounds.is_object() && rounds.value("budget_reached", false)) budget_reached = true;
     const json shard = in.meta.value("shard", json(nullptr));
     shards.push_back({{"dir", fs::absolute(in.dir).lexically_normal().string()},
                       {"index", shard.is_object() ? shard["index"] : json(nullptr)},
@@ -174,6 +178,8 @@ int merge_runs(const MergeOptions& o) {
     lines.insert(lines.end(), in.lines.begin(), in.lines.end());
   }
   meta["plan"]["workloads"] = workloads;
+  if (meta.contains("precision_rounds") && meta["precision_rounds"].is_object())
+    meta["precision_rounds"]["budget_reached"] = budget_reached;
   meta["shards"] = shards;
   meta["merged_from"] = dirs;
   meta["merge_command_line"] = o.command_line;

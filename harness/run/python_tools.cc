@@ -1,7 +1,9 @@
 // Locating and invoking the Python plot tools. Layer: harness.
 #include "harness/run/python_tools.h"
 
-#include <fcntl.h>
+#include "base/subprocess.h"
+#include "harness/run/layout.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,34 +15,18 @@
 namespace allocmark {
 namespace {
 
-// Runs argv (no shell: a path with quotes or spaces is one word) and waits; returns the exit
-// status, 2 when it could not run or died of a signal. quiet: stdout and stderr to /dev/null.
-int run_and_wait(const std::vector<std::string>& args, bool quiet) {
-  std::vector<char*> argv;
-  std::vector<std::string> copy = args;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (quiet) {  // async-signal-safe calls only between fork and exec
-      const int null_fd = open("/dev/null", O_WRONLY);
-      if (null_fd >= 0) dup2(null_fd, 1), dup2(null_fd, 2);
-    }
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) < 0) return 2;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+// Runs argv (no shell: a path with quotes or spaces is one word) with its output discarded;
+// returns the exit status, 2 when it could not run.
+int run_quietly(const std::vector<std::string>& args) {
+  ProcessSpec spec;
+  spec.argv = args;
+  spec.quiet = true;
+  const ProcessResult r = run_process(spec);
+  return r.started && WIFEXITED(r.wait_status) ? WEXITSTATUS(r.wait_status) : 2;
 }
 
 bool can_plot(const std::string& python) {
-  return run_and_wait({python, "-c", "import matplotlib, numpy, scipy"}, /*quiet=*/true) == 0;
-}
-
-std::string plot_dir() {
-  if (const char* d = std::getenv("ALLOCMARK_PLOT_DIR")) return d;
-  return std::string(ALLOCMARK_SOURCE_DIR) + "/plot";
+  return run_quietly({python, "-c", "import matplotlib, numpy, scipy"}) == 0;
 }
 
 }  // namespace
@@ -74,9 +60,18 @@ int run_plot_tool(const std::string& script, const std::vector<std::string>& arg
     std::fprintf(stderr, "allocmark: %s\n", error.c_str());
     return 2;
   }
-  std::vector<std::string> argv{python, plot_dir() + "/" + script};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_and_wait(argv, /*quiet=*/false);
+  ProcessSpec spec;
+  spec.argv = {python, plot_dir() + "/" + script};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  // The plot tools ask this binary to (re)write a summary.json they cannot use as it is: the
+  // statistics are computed in C++ only.
+  spec.set_env = {"ALLOCMARK_BIN=" + executable_dir() + "/allocmark"};
+  const ProcessResult r = run_process(spec);
+  if (!r.started) {
+    std::fprintf(stderr, "allocmark: %s\n", r.error.c_str());
+    return 2;
+  }
+  return WIFEXITED(r.wait_status) ? WEXITSTATUS(r.wait_status) : 2;
 }
 
 }  // namespace allocmark

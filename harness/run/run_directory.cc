@@ -96,7 +96,7 @@ int finish_run_directory(const std::string& dir, json meta, const FinishOptions&
   meta["interrupted"] = options.interrupted;
   if (options.interrupted) meta["finished"] = nullptr;
 
-  const json summary = summarize_results(lines);
+  const json summary = summarize_results(lines, summary_context(meta));
   bool ok = write_json_file(dir + "/meta.json", meta, &error) &&
             write_results_csv(dir + "/results.csv", lines, &error) &&
             write_gbench_json(dir + "/gbench.json", meta, lines, &error) &&

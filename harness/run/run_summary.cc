@@ -1,12 +1,18 @@
-// Cells from result lines, their statistics, summary.json and the Markdown table. Layer: harness
-// (parent side). Cost: O(lines log lines); runs once at the end of a run or merge.
+// Cells from result lines, their statistics, ratios to the baseline, the A/A noise floor, the
+// precision reached, summary.json. Layer: harness (parent side). Cost: O(lines log lines) plus a
+// 2000-resample bootstrap per metric and cell (about 0.1 ms each); runs once per run or merge.
+// The Markdown rendering of the result lives in summary_markdown.cc.
 #include "harness/run/run_summary.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
+#include <optional>
 #include <tuple>
+
+#include "harness/run/comparison.h"
 
 namespace allocmark {
 namespace {
@@ -14,6 +20,7 @@ namespace {
 using nlohmann::json;
 
 constexpr double kMemoryNoiseFloor = 256 * 1024;  // bytes of stddev below which RSS is "quiet"
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 struct CellData {
   std::string workload, allocator;
@@ -23,7 +30,12 @@ struct CellData {
   std::vector<int> ns_reps, heap_reps;  // rep index of each value
   std::map<std::string, int> failed;    // status -> count
   size_t lines = 0;
+  const std::vector<double>& values(bool memory) const { return memory ? heap : ns; }
 };
+
+// A comparison group: one workload at one thread count, where every allocator replayed one trace.
+using GroupKey = std::pair<std::string, uint32_t>;
+GroupKey group_of(const CellData& c) { return {c.workload, c.threads}; }
 
 json nullable(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
@@ -37,6 +49,56 @@ std::string join_reps(const std::vector<int>& reps) {
   std::string s;
   for (int r : reps) s += (s.empty() ? "" : ",") + std::to_string(r);
   return s;
+}
+
+void add_line(std::map<std::tuple<std::string, uint32_t, std::string>, CellData>& cells,
+              const json& l) {
+  const std::string workload = l.value("workload", "?"), allocator = l.value("allocator", "?");
+  const uint32_t threads = l.value("threads", 0u);
+  auto [it, inserted] = cells.try_emplace({workload, threads, allocator});
+  CellData& c = it->second;
+  if (inserted) {
+    c.workload = workload;
+    c.allocator = allocator;
+    c.threads = threads;
+    c.first_seen = cells.size();
+  }
+  ++c.lines;
+  const int rep = l.value("rep", -1);
+  const std::string status = l.value("status", "?");
+  if (status != "ok") {
+    ++c.failed[status];
+    return;
+  }
+  if (l.contains("ns_per_op") && l["ns_per_op"].is_number()) {
+    c.ns.push_back(l["ns_per_op"].get<double>());
+    c.ns_reps.push_back(rep);
+  }
+  if (l.contains("peak_rss_bytes") && l["peak_rss_bytes"].is_number()) {
+    const double peak = l["peak_rss_bytes"].get<double>();
+    const double base = l.value("baseline_rss_bytes", 0.0);
+    c.heap.push_back(std::max(0.0, peak - base));
+    c.heap_reps.push_back(rep);
+  }
+}
+
+// Cells in report order: workloads as first seen, then threads, then allocator name; stable
+// however the cells were shuffled, extended by precision rounds or merged.
+std::vector<CellData> collect_cells(const std::vector<json>& lines) {
+  std::map<std::tuple<std::string, uint32_t, std::string>, CellData> cells;
+  for (const auto& l : lines) add_line(cells, l);
+  std::map<std::string, size_t> workload_order;
+  for (const auto& [key, c] : cells) {
+    auto [it, inserted] = workload_order.try_emplace(c.workload, c.first_seen);
+    if (!inserted) it->second = std::min(it->second, c.first_seen);
+  }
+  std::vector<CellData> order;
+  for (auto& [key, c] : cells) order.push_back(std::move(c));
+  std::sort(order.begin(), order.end(), [&](const CellData& a, const CellData& b) {
+    return std::tuple(workload_order[a.workload], a.threads, a.allocator) <
+           std::tuple(workload_order[b.workload], b.threads, b.allocator);
+  });
+  return order;
 }
 
 json metric_json(const char* metric, const char* unit, const char* label,
@@ -77,28 +139,185 @@ json policy_json(const StatsPolicy& p) {
           {"noise_floor", p.noise_floor}};
 }
 
-// "12.34 [12.01, 12.80]" or "12.34" when there is no interval.
-std::string with_interval(const json& m, double scale, const char* format) {
-  if (!m["median"].is_number()) return "-";
-  char buf[128];
-  std::snprintf(buf, sizeof buf, format, m["median"].get<double>() / scale);
-  std::string out = buf;
-  if (m["ci_low"].is_number()) {
-    std::string lo, hi;
-    std::snprintf(buf, sizeof buf, format, m["ci_low"].get<double>() / scale);
-    lo = buf;
-    std::snprintf(buf, sizeof buf, format, m["ci_high"].get<double>() / scale);
-    hi = buf;
-    out += " [" + lo + ", " + hi + "]";
-    // Fewer than 6 repetitions: [min, max], whose coverage is below 95 %.
-    if (m["ci_coverage"].get<double>() < 0.95) out += "*";
-  }
-  return out;
+// A cell's own statistics and warnings (everything but the comparison and precision).
+json cell_statistics(const CellData& c, const StatsPolicy& time_policy,
+                     const StatsPolicy& mem_policy) {
+  json cell = {
+      {"name", c.workload + "/threads:" + std::to_string(c.threads) + "/alloc:" + c.allocator},
+      {"workload", c.workload},
+      {"threads", c.threads},
+      {"allocator", c.allocator},
+      {"lines", c.lines},
+      {"n", c.ns.size()},
+      {"failed", c.failed}};
+  cell["time"] = metric_json("ns_per_op", "ns", "time", c.ns, c.ns_reps, time_policy);
+  cell["memory"] = metric_json("peak_rss_bytes - baseline_rss_bytes", "bytes", "memory", c.heap,
+                               c.heap_reps, mem_policy);
+  json warnings = json::array();
+  if (c.ns.size() < time_policy.min_reps)
+    warnings.push_back("too few repetitions: " + std::to_string(c.ns.size()) + " ok (< " +
+                       std::to_string(time_policy.min_reps) + ")");
+  for (const auto& [status, count] : c.failed)
+    warnings.push_back(std::to_string(count) + " of " + std::to_string(c.lines) +
+                       " repetition(s) " + status);
+  for (const char* m : {"time", "memory"})
+    for (const auto& w : cell[m]["warnings"]) warnings.push_back(w);
+  cell["warnings"] = warnings;
+  return cell;
 }
 
-std::string cv_text(const json& m) {
-  if (!m["cv"].is_number()) return "-";
-  return percent(m["cv"].get<double>()) + (m.value("noisy", false) ? " (noisy)" : "");
+json ratio_json(const RatioInterval& r) {
+  return {{"ratio", nullable(r.ratio)}, {"ci_low", nullable(r.low)}, {"ci_high", nullable(r.high)}};
+}
+
+// Median of the finite values, skipping one key (the group an A/A cell is judged in: its own
+// floor would make its verdict "no difference" by construction).
+double median_floor(const std::map<GroupKey, double>& floors, const GroupKey* skip = nullptr) {
+  std::vector<double> v;
+  for (const auto& [key, floor] : floors)
+    if (std::isfinite(floor) && !(skip && key == *skip)) v.push_back(floor);
+  return median_of(v);
+}
+
+// The A/A comparison per group and the floors it sets.
+struct NoiseFloors {
+  std::map<GroupKey, double> group[2];  // [memory]: A/A reach per group
+  double run[2] = {kNaN, kNaN};         // median over groups
+  json groups = json::array();
+};
+
+NoiseFloors measure_noise_floors(
+    const std::map<GroupKey, std::map<std::string, const CellData*>>& groups,
+    const std::string& baseline, const std::string& aa) {
+  NoiseFloors f;
+  if (aa.empty()) return f;
+  for (const auto& [key, by_alloc] : groups) {
+    const auto base = by_alloc.find(baseline), copy = by_alloc.find(aa);
+    if (base == by_alloc.end() || copy == by_alloc.end()) continue;
+    json entry = {{"workload", key.first}, {"threads", key.second}};
+    for (const bool memory : {false, true}) {
+      const auto r = ratio_of_medians(copy->second->values(memory), base->second->values(memory));
+      json m = nullptr;
+      if (r) {
+        f.group[memory][key] = noise_floor_of(*r);
+        m = ratio_json(*r);
+        m["floor"] = nullable(f.group[memory][key]);
+      }
+      entry[memory ? "memory" : "time"] = m;
+    }
+    f.groups.push_back(std::move(entry));
+  }
+  for (const bool memory : {false, true}) f.run[memory] = median_floor(f.group[memory]);
+  return f;
+}
+
+// One metric of vs_baseline: ratio, interval, the floor it was judged against and the verdict.
+json comparison_metric(const CellData& c, const CellData& base, bool memory, bool is_aa,
+                       const NoiseFloors& floors) {
+  const auto r = ratio_of_medians(c.values(memory), base.values(memory));
+  if (!r) return nullptr;  // e.g. the baseline's memory median is 0: no ratio to take
+  const GroupKey key = group_of(c);
+  double floor = kNaN;
+  json source = nullptr;
+  if (is_aa) {
+    floor = median_floor(floors.group[memory], &key);
+    if (std::isfinite(floor)) source = "run, without this group";
+  } else if (auto it = floors.group[memory].find(key);
+             it != floors.group[memory].end() && std::isfinite(it->second)) {
+    floor = it->second;
+    source = "group";
+  } else if (std::isfinite(floors.run[memory])) {
+    floor = floors.run[memory];
+    source = "run";
+  }
+  json m = ratio_json(*r);
+  m["floor"] = nullable(floor);
+  m["floor_source"] = source;
+  m["verdict"] = verdict_name(compare_verdict(*r, floor), memory);
+  return m;
+}
+
+json vs_baseline_json(const CellData& c, const CellData* base, bool is_aa,
+                      const NoiseFloors& floors) {
+  if (!base || base == &c || c.ns.empty() || base->ns.empty()) return nullptr;
+  return {{"baseline", base->allocator},
+          {"time", comparison_metric(c, *base, false, is_aa, floors)},
+          {"memory", comparison_metric(c, *base, true, is_aa, floors)}};
+}
+
+// Why a cell with a target did not reach it. Mirrors the runner's rule for extra rounds: a cell
+// is repeated while it has no failed repetition, is not yet within the target and is below the
+// cap, until the time budget runs out.
+std::string why_not_reached(const CellData& c, const SummaryContext& ctx, size_t min_n) {
+  const std::string few =
+      c.ns.size() < min_n ? "fewer than " + std::to_string(min_n) + " ok repetitions" : "";
+  if (!c.failed.empty()) {
+    size_t failed = 0;
+    for (const auto& [status, count] : c.failed) failed += static_cast<size_t>(count);
+    return (few.empty() ? "" : few + ": ") + std::to_string(failed) +
+           " repetition(s) failed, and failed cells are not repeated";
+  }
+  const std::string prefix = few.empty() ? "" : few + ": ";
+  if (ctx.max_reps > 0 && c.lines >= static_cast<size_t>(ctx.max_reps))
+    return prefix + "max reps " + std::to_string(ctx.max_reps) + " reached";
+  if (ctx.budget_reached) return prefix + "time budget reached";
+  if (ctx.interrupted) return prefix + "run interrupted";
+  return few.empty() ? "not repeated further" : few;
+}
+
+json precision_json(const CellData& c, const SummaryContext& ctx, double level) {
+  const double hw = relative_half_width(c.ns, level);
+  if (!(ctx.precision > 0))
+    return {{"target", nullptr},
+            {"half_width", nullable(hw)},
+            {"reached", false},
+            {"why_not", "no precision target (--precision off)"}};
+  const bool reached = std::isfinite(hw) && hw <= ctx.precision;
+  return {{"target", ctx.precision},
+          {"half_width", nullable(hw)},
+          {"reached", reached},
+          {"why_not",
+           reached ? json(nullptr) : json(why_not_reached(c, ctx, min_reps_for_level(level)))}};
+}
+
+std::string resolve_baseline(const std::vector<CellData>& cells, const SummaryContext& ctx) {
+  if (!ctx.baseline.empty()) return ctx.baseline;
+  for (const auto& c : cells)
+    if (c.allocator == "glibc") return "glibc";
+  return cells.empty() ? "" : cells.front().allocator;
+}
+
+json methods_json(const StatsPolicy& p) {
+  return {
+      {"median_ci",
+       "distribution-free order-statistic (binomial) interval [x_(k), x_(n-k+1)], largest k with "
+       "coverage >= 95 %; below n = 6 [min, max] with its real coverage (93.75 % at n = 5); null "
+       "below 2"},
+      {"cv", "sample standard deviation (n - 1) / mean"},
+      {"outliers", "|x - median| > 3 * 1.4826 * MAD (scale floored at 0.1 % of |median|)"},
+      {"noisy", "cv > noisy_cv and stddev > noise_floor"},
+      {"ratio_ci",
+       "percentile bootstrap of median(cell) / median(baseline cell of the same workload and "
+       "threads): each side resampled with replacement independently (unpaired: pairing by round "
+       "was measured not to tighten the spread on the reference machine, 7.5 % vs 6.9 %); null "
+       "below 2 ok repetitions a side"},
+      {"bootstrap",
+       {{"resamples", kBootstrapResamples},
+        {"seed", kBootstrapSeed},
+        {"level", p.level},
+        {"rng", "mt19937_64, index = (draw * n) >> 64"},
+        {"quantiles", "linear (numpy default)"}}},
+      {"noise_floor",
+       "per group max(ci_high, 1 / ci_low) - 1 of the A/A ratio (the baseline run a second "
+       "time under another name); run level: median over groups"},
+      {"verdict",
+       "'no difference' when the ratio's interval contains 1, or is missing, or max(ratio, 1 / "
+       "ratio) - 1 <= the floor (the group's; the run's where the group has none; for the A/A "
+       "cell itself the run's without its own group); else faster/slower (memory: "
+       "smaller/larger)"},
+      {"precision",
+       "relative half-width max(median - ci_low, ci_high - median) / median of the time median's "
+       "interval, only where its coverage reaches 95 % (n >= 6); reached when <= target"}};
 }
 
 }  // namespace
@@ -111,134 +330,77 @@ StatsPolicy memory_stats_policy() {
   return p;
 }
 
-json summarize_results(const std::vector<json>& lines) {
-  std::map<std::tuple<std::string, uint32_t, std::string>, CellData> cells;
-  for (const auto& l : lines) {
-    const std::string workload = l.value("workload", "?"), allocator = l.value("allocator", "?");
-    const uint32_t threads = l.value("threads", 0u);
-    auto [it, inserted] = cells.try_emplace({workload, threads, allocator});
-    CellData& c = it->second;
-    if (inserted) c = CellData{workload, allocator, threads, cells.size()};
-    ++c.lines;
-    const int rep = l.value("rep", -1);
-    const std::string status = l.value("status", "?");
-    if (status != "ok") {
-      ++c.failed[status];
-      continue;
-    }
-    if (l.contains("ns_per_op") && l["ns_per_op"].is_number()) {
-      c.ns.push_back(l["ns_per_op"].get<double>());
-      c.ns_reps.push_back(rep);
-    }
-    if (l.contains("peak_rss_bytes") && l["peak_rss_bytes"].is_number()) {
-      const double peak = l["peak_rss_bytes"].get<double>();
-      const double base = l.value("baseline_rss_bytes", 0.0);
-      c.heap.push_back(std::max(0.0, peak - base));
-      c.heap_reps.push_back(rep);
-    }
+SummaryContext summary_context(const json& meta) {
+  SummaryContext ctx;
+  if (!meta.is_object()) return ctx;
+  const json plan = meta.value("plan", json::object());
+  if (plan.is_object()) {
+    if (plan.contains("baseline") && plan["baseline"].is_string()) ctx.baseline = plan["baseline"];
+    if (plan.contains("aa") && plan["aa"].is_string()) ctx.aa = plan["aa"];
+    ctx.aa_of = ctx.baseline;
+    if (plan.contains("precision") && plan["precision"].is_number())
+      ctx.precision = plan["precision"].get<double>();
+    if (plan.contains("max_reps") && plan["max_reps"].is_number_integer())
+      ctx.max_reps = plan["max_reps"].get<int>();
   }
-  // Report order: workloads as first seen, then threads, then allocator name: stable however
-  // the cells were shuffled or merged.
-  std::map<std::string, size_t> workload_order;
-  for (const auto& [key, c] : cells) {
-    auto [it, inserted] = workload_order.try_emplace(c.workload, c.first_seen);
-    if (!inserted) it->second = std::min(it->second, c.first_seen);
+  const json allocators = meta.value("allocators", json::object());
+  if (!ctx.aa.empty() && allocators.is_object() && allocators.contains(ctx.aa)) {
+    const json& entry = allocators[ctx.aa];
+    if (entry.is_object() && entry.contains("aa_of") && entry["aa_of"].is_string())
+      ctx.aa_of = entry["aa_of"];
   }
-  std::vector<const CellData*> order;
-  for (const auto& [key, c] : cells) order.push_back(&c);
-  std::sort(order.begin(), order.end(), [&](const CellData* a, const CellData* b) {
-    return std::tuple(workload_order[a->workload], a->threads, a->allocator) <
-           std::tuple(workload_order[b->workload], b->threads, b->allocator);
-  });
+  const json rounds = meta.value("precision_rounds", json::object());
+  if (rounds.is_object()) ctx.budget_reached = rounds.value("budget_reached", false);
+  ctx.interrupted = meta.value("interrupted", false) == true;
+  return ctx;
+}
+
+json summarize_results(const std::vector<json>& lines, const SummaryContext& ctx) {
+  const std::vector<CellData> cells = collect_cells(lines);
+  const std::string baseline = resolve_baseline(cells, ctx);
+  std::map<GroupKey, std::map<std::string, const CellData*>> groups;
+  for (const auto& c : cells) groups[group_of(c)][c.allocator] = &c;
+  // The A/A pair is the copy and what it copies, even when the ratios are taken against another
+  // allocator (`allocmark summarize --baseline`): the floor is the machine's, not the baseline's.
+  const std::string aa_of = ctx.aa_of.empty() ? baseline : ctx.aa_of;
+  const NoiseFloors floors = measure_noise_floors(groups, aa_of, ctx.aa);
 
   const StatsPolicy time_policy = time_stats_policy(), mem_policy = memory_stats_policy();
   json out_cells = json::array(), all_warnings = json::array();
-  for (const CellData* c : order) {
-    const std::string name =
-        c->workload + "/threads:" + std::to_string(c->threads) + "/alloc:" + c->allocator;
-    json cell = {{"name", name},          {"workload", c->workload},
-                 {"threads", c->threads}, {"allocator", c->allocator},
-                 {"lines", c->lines},     {"n", c->ns.size()},
-                 {"failed", c->failed}};
-    cell["time"] = metric_json("ns_per_op", "ns", "time", c->ns, c->ns_reps, time_policy);
-    cell["memory"] = metric_json("peak_rss_bytes - baseline_rss_bytes", "bytes", "memory", c->heap,
-                                 c->heap_reps, mem_policy);
-    json warnings = json::array();
-    if (c->ns.size() < time_policy.min_reps)
-      warnings.push_back("too few repetitions: " + std::to_string(c->ns.size()) + " ok (< " +
-                         std::to_string(time_policy.min_reps) + ")");
-    for (const auto& [status, count] : c->failed)
-      warnings.push_back(std::to_string(count) + " of " + std::to_string(c->lines) +
-                         " repetition(s) " + status);
-    for (const char* m : {"time", "memory"})
-      for (const auto& w : cell[m]["warnings"]) warnings.push_back(w);
-    for (const auto& w : warnings) all_warnings.push_back(name + ": " + w.get<std::string>());
-    cell["warnings"] = warnings;
+  size_t reached = 0;
+  for (const CellData& c : cells) {
+    json cell = cell_statistics(c, time_policy, mem_policy);
+    const auto& group = groups[group_of(c)];
+    const auto base = group.find(baseline);
+    const bool judged_as_aa = !ctx.aa.empty() && c.allocator == ctx.aa && aa_of == baseline;
+    cell["vs_baseline"] =
+        vs_baseline_json(c, base == group.end() ? nullptr : base->second, judged_as_aa, floors);
+    cell["precision"] = precision_json(c, ctx, time_policy.level);
+    if (cell["precision"]["reached"] == true) ++reached;
+    for (const auto& w : cell["warnings"])
+      all_warnings.push_back(cell["name"].get<std::string>() + ": " + w.get<std::string>());
     out_cells.push_back(std::move(cell));
   }
-  return {{"schema_version", 1},
+  json noise = {{"allocator", ctx.aa.empty() ? json(nullptr) : json(ctx.aa)},
+                {"baseline", ctx.aa.empty() ? json(nullptr) : json(aa_of)},
+                {"time", nullable(floors.run[0])},
+                {"memory", nullable(floors.run[1])},
+                {"groups", floors.groups}};
+  json precision = {{"target", ctx.precision > 0 ? json(ctx.precision) : json(nullptr)},
+                    {"metric", "time"},
+                    {"level", time_policy.level},
+                    {"max_reps", ctx.max_reps > 0 ? json(ctx.max_reps) : json(nullptr)},
+                    {"budget_reached", ctx.budget_reached},
+                    {"cells", cells.size()},
+                    {"reached", reached}};
+  return {{"schema_version", 2},
+          {"baseline", baseline.empty() ? json(nullptr) : json(baseline)},
           {"policy", {{"time", policy_json(time_policy)}, {"memory", policy_json(mem_policy)}}},
-          {"methods",
-           {{"median_ci",
-             "distribution-free order-statistic (binomial) interval [x_(k), x_(n-k+1)], largest "
-             "k with coverage >= 95 %; below n = 6 [min, max] with its real coverage (93.75 % at "
-             "n = 5); null below 2"},
-            {"cv", "sample standard deviation (n - 1) / mean"},
-            {"outliers", "|x - median| > 3 * 1.4826 * MAD (scale floored at 0.1 % of |median|)"},
-            {"noisy", "cv > noisy_cv and stddev > noise_floor"}}},
+          {"methods", methods_json(time_policy)},
+          {"noise_floor", noise},
+          {"precision", precision},
           {"cells", out_cells},
           {"warnings", all_warnings}};
-}
-
-std::string markdown_summary(const json& summary) {
-  std::string out =
-      "| workload | threads | allocator | n | ns/event median [95 % CI] | CV | heap MiB median "
-      "[95 % CI] | CV | status |\n"
-      "|---|---:|---|---:|---:|---:|---:|---:|---|\n";
-  size_t too_few = 0, cells = 0;
-  std::vector<std::string> other_warnings;
-  for (const auto& c : summary.value("cells", json::array())) {
-    ++cells;
-    const json& t = c["time"];
-    const json& m = c["memory"];
-    std::string status = "ok";
-    if (!c["failed"].empty()) {
-      status.clear();
-      for (auto it = c["failed"].begin(); it != c["failed"].end(); ++it)
-        status += (status.empty() ? "" : ", ") + it.key() + " x" + std::to_string(it->get<int>());
-    }
-    std::string markers;
-    if (!t["outliers"].empty()) markers += " †";
-    if (!m["outliers"].empty()) markers += " ‡";
-    out += "| " + c["workload"].get<std::string>() + " | " +
-           std::to_string(c["threads"].get<uint32_t>()) + " | " +
-           c["allocator"].get<std::string>() + " | " + std::to_string(c["n"].get<size_t>()) +
-           " | " + with_interval(t, 1, "%.2f") + " | " + cv_text(t) + " | " +
-           with_interval(m, 1048576.0, "%.1f") + " | " + cv_text(m) + " | " + status + markers +
-           " |\n";
-    for (const auto& w : c["warnings"]) {
-      const std::string text = w.get<std::string>();
-      if (text.rfind("too few repetitions", 0) == 0) {
-        ++too_few;
-        continue;
-      }
-      other_warnings.push_back(c["name"].get<std::string>() + ": " + text);
-    }
-  }
-  out +=
-      "\nIntervals: distribution-free order statistics of the median, 95 % coverage from 6 "
-      "repetitions; * marks [min, max] of fewer, with lower coverage (93.75 % at 5). "
-      "† time outlier, ‡ memory outlier (MAD).\n";
-  if (too_few || !other_warnings.empty()) {
-    out += "\nWarnings:\n";
-    if (too_few)
-      out += "- " + std::to_string(too_few) + " of " + std::to_string(cells) +
-             " cells have fewer than " +
-             std::to_string(summary["policy"]["time"]["min_reps"].get<size_t>()) +
-             " good repetitions: their medians are weak\n";
-    for (const auto& w : other_warnings) out += "- " + w + "\n";
-  }
-  return out;
 }
 
 }  // namespace allocmark

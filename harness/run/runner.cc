@@ -2,6 +2,8 @@
 // Layer: harness (parent side). The parent never loads an allocator under test.
 #include "harness/run/runner.h"
 
+#include "harness/run/layout.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 
 #include "harness/run/allocator_registry.h"
 #include "harness/run/plugin_probe.h"
+#include "harness/run/precision_rounds.h"
 #include "harness/run/python_tools.h"
 #include "harness/run/results_log.h"
 #include "harness/run/run_directory.h"
@@ -182,7 +185,7 @@ bool check_alloc_options(const RunOptions& o, const std::vector<AllocatorInfo>& 
         }
       }
     } else if (support == "plugin") {
-      if (!probe_plugin_options(*it, text, ALLOCMARK_WORKER_PATH, &error)) {
+      if (!probe_plugin_options(*it, text, worker_path(), &error)) {
         std::fprintf(stderr, "allocmark: %s: %s\n", flag.c_str(), error.c_str());
         return false;
       }
@@ -230,7 +233,7 @@ bool resolve_allocators(const RunOptions& o, std::vector<AllocatorInfo>* out) {
   for (const auto& spec : o.plugins) {
     AllocatorInfo info;
     std::string error;
-    if (!resolve_plugin(spec, ALLOCMARK_WORKER_PATH, &info, &error)) {
+    if (!resolve_plugin(spec, worker_path(), &info, &error)) {
       std::fprintf(stderr, "allocmark: %s\n", error.c_str());
       return false;
     }
@@ -252,6 +255,41 @@ bool resolve_allocators(const RunOptions& o, std::vector<AllocatorInfo>* out) {
     }
   }
   return check_alloc_options(o, allocators);
+}
+
+// --baseline (default glibc when in the run, else the first allocator) and its A/A copy, which
+// the worker runs exactly as the baseline (same kind, library, options) under another name: its
+// ratio to the baseline is the machine's noise, measured in the run it judges. False after one
+// line.
+bool add_baseline_and_aa(RunOptions& o, std::vector<AllocatorInfo>* allocators) {
+  auto find = [&](const std::string& name) {
+    return std::find_if(allocators->begin(), allocators->end(),
+                        [&](const AllocatorInfo& a) { return a.name == name; });
+  };
+  if (o.baseline.empty()) {
+    o.baseline = find("glibc") != allocators->end() ? "glibc" : allocators->front().name;
+  } else if (find(o.baseline) == allocators->end()) {
+    std::string names;
+    for (const auto& a : *allocators) names += (names.empty() ? "" : ", ") + a.name;
+    std::fprintf(stderr, "allocmark: --baseline: '%s' is not in this run (allocators: %s)\n",
+                 o.baseline.c_str(), names.c_str());
+    return false;
+  }
+  if (!o.aa) return true;
+  AllocatorInfo copy = *find(o.baseline);
+  copy.worker_name = copy.worker_name.empty() ? copy.name : copy.worker_name;
+  copy.name = o.baseline + "-aa";
+  if (find(copy.name) != allocators->end()) {
+    std::fprintf(stderr,
+                 "allocmark: --allocators: '%s' is the name of the baseline's A/A copy; rename "
+                 "that allocator or add --no-aa\n",
+                 copy.name.c_str());
+    return false;
+  }
+  copy.description = o.baseline + " run a second time under another name: the A/A noise floor";
+  if (o.alloc_options.count(o.baseline)) o.alloc_options[copy.name] = o.alloc_options[o.baseline];
+  allocators->push_back(std::move(copy));
+  return true;
 }
 
 // A run directory is only worth keeping once meta.json is in it. Until then this remembers the
@@ -282,10 +320,12 @@ class NewDirectoryGuard {
 // The worker command line and environment of one cell.
 WorkerRequest worker_request(const RunOptions& o, const Cell& c) {
   WorkerRequest req;
-  req.executable = ALLOCMARK_WORKER_PATH;
+  req.executable = worker_path();
   req.timeout_s = o.timeout_s;
   req.mem_limit_bytes = o.mem_limit_bytes;
-  req.args = {"--trace", c.trace->path,     "--allocator", c.allocator->name,
+  const std::string& worker_name =
+      c.allocator->worker_name.empty() ? c.allocator->name : c.allocator->worker_name;
+  req.args = {"--trace", c.trace->path,     "--allocator", worker_name,
               "--kind",  c.allocator->kind, "--mode",      o.mode,
               "--touch", o.touch,           "--result-fd", "3"};
   if (o.check) req.args.insert(req.args.end(), {"--check", "1"});
@@ -324,24 +364,234 @@ json result_line(const Cell& c, const WorkerOutcome& outcome) {
   return line;
 }
 
+// A run directory from before the precision rounds and the A/A copy (its plan has no
+// "precision") is finished as it was planned: neither is added to it on --resume.
+void keep_plan_of_older_run(RunOptions& o) {
+  std::ifstream f(o.out_dir + "/meta.json");
+  const json old = json::parse(f, nullptr, /*allow_exceptions=*/false);
+  if (old.is_discarded() || !old.is_object() || !old.contains("plan") || !old["plan"].is_object() ||
+      old["plan"].contains("precision"))
+    return;
+  o.precision = 0;
+  o.aa = false;
+  if (!o.quiet)
+    std::fprintf(stderr, "allocmark: %s predates --precision and the A/A copy: resumed without\n",
+                 o.out_dir.c_str());
+}
+
+// --shard K/N: only the workloads whose index is K-1 modulo N, each whole (every allocator,
+// thread count and repetition of it), so every comparison stays on one machine.
+void keep_shard_workloads(RunOptions& o) {
+  std::vector<WorkloadSpec> mine;
+  for (size_t i = 0; i < o.workloads.size(); ++i)
+    if (static_cast<int>(i % static_cast<size_t>(o.shard_count)) == o.shard_index - 1)
+      mine.push_back(o.workloads[i]);
+  if (!o.quiet)
+    std::fprintf(stderr, "allocmark: shard %d/%d: %zu of %zu workload(s)\n", o.shard_index,
+                 o.shard_count, mine.size(), o.workloads.size());
+  o.workloads = std::move(mine);
+}
+
+// --resume: what is already in results.jsonl (after repairing a torn tail) is not run again, and
+// the precision rounds continue from it. False after one line on stderr.
+bool load_resumed(const std::string& results_path, std::set<std::string>* done_keys,
+                  PrecisionTracker* tracker) {
+  // A kill -9 mid-append may have left half a line; the next append must not glue onto it.
+  std::string note, error, warning;
+  if (!repair_results_tail(results_path, &note, &error)) {
+    std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+    return false;
+  }
+  if (!note.empty()) std::fprintf(stderr, "allocmark: %s\n", note.c_str());
+  for (const auto& l : load_results(results_path, &warning)) {
+    done_keys->insert(cell_key(l.value("workload", ""), l.value("threads", 0u),
+                               l.value("allocator", ""), l.value("rep", -1)));
+    tracker->add(l);
+  }
+  if (!warning.empty()) std::fprintf(stderr, "allocmark: %s\n", warning.c_str());
+  return true;
+}
+
+// meta.json as the run starts: machine, build, allocators and the plan (README: results/).
+json initial_meta(const RunOptions& o, const std::vector<AllocatorInfo>& allocators,
+                  const std::vector<PreparedTrace>& traces) {
+  json meta;
+  meta["schema_version"] = 1;
+  meta["command_line"] = o.command_line;
+  std::error_code cwd_error;  // relative paths on the command line need it to reproduce
+  meta["working_directory"] = fs::current_path(cwd_error).string();
+  meta["started"] = timestamp("%Y-%m-%dT%H:%M:%S%z");
+  meta["finished"] = nullptr;
+  meta["machine"] = machine_info();
+  meta["build"] = build_info();
+  meta["git_revision"] = meta["build"]["git_revision"];
+  meta["allocmark_version"] = meta["build"]["allocmark_version"];
+  json alloc_meta = json::object();
+  for (const auto& a : allocators) {
+    alloc_meta[a.name] = {{"kind", a.kind},
+                          {"path", a.library.empty() ? json(nullptr) : json(a.library)},
+                          {"description", a.description}};
+    if (o.alloc_options.count(a.name)) alloc_meta[a.name]["options"] = o.alloc_options.at(a.name);
+    if (!a.worker_name.empty()) alloc_meta[a.name]["aa_of"] = o.baseline;
+  }
+  meta["allocators"] = alloc_meta;
+  json plan_workloads = json::array();
+  for (const auto& t : traces)
+    plan_workloads.push_back({{"workload", t.workload},
+                              {"trace", t.path},
+                              {"threads", t.threads},
+                              {"events", t.summary.events},
+                              {"peak_live_bytes", t.summary.peak_live_bytes}});
+  json plan_allocators = json::array();  // resolved names: NAME=/x.so and plugins by name
+  for (const auto& a : allocators) plan_allocators.push_back(a.name);
+  meta["plan"] = {{"allocators", plan_allocators},
+                  {"workloads", plan_workloads},
+                  {"reps", o.reps},
+                  {"warmup", o.warmup},
+                  {"seed", o.seed},
+                  {"replay_mode", o.mode},
+                  {"touch", o.touch},
+                  {"timeout_s", o.timeout_s},
+                  {"mem_limit_bytes", o.mem_limit_bytes},
+                  {"check", o.check},
+                  {"pin", o.pin},
+                  {"baseline", o.baseline},
+                  {"aa", o.aa ? json(o.baseline + "-aa") : json(nullptr)},
+                  {"precision", o.precision > 0 ? json(o.precision) : json(nullptr)},
+                  {"max_reps", std::max(o.max_reps, o.reps)},
+                  {"budget_s", o.budget_s}};
+  if (o.shard_count > 0) {
+    json names = json::array();
+    for (const auto& w : o.workloads) names.push_back(w.name);
+    meta["shard"] = {{"index", o.shard_index}, {"count", o.shard_count}, {"workloads", names}};
+  }
+  return meta;
+}
+
+// Runs cells and appends their lines; shared by the --reps rounds and the precision rounds.
+struct CellLoop {
+  const RunOptions& o;
+  std::string results_path;
+  std::chrono::steady_clock::time_point start;
+  PrecisionTracker* tracker;
+  const std::set<std::string>* done_keys;  // (workload, threads, allocator, rep) already written
+  bool write_failed = false;
+  bool budget_reached = false;
+
+  bool done(const PreparedTrace& t, const AllocatorInfo& a, int rep) const {
+    return rep >= 0 && done_keys->count(cell_key(t.workload, t.threads, a.name, rep));
+  }
+  bool over_budget() const {
+    const std::chrono::duration<double> spent = std::chrono::steady_clock::now() - start;
+    return spent.count() >= o.budget_s;
+  }
+
+  // In order; stops at Ctrl-C and, when budgeted, before a cell once the budget is spent (the
+  // cell in flight finishes: the budget can be overrun by one cell). False on a write error.
+  bool run(const std::vector<Cell>& cells, bool budgeted) {
+    Progress progress(o.quiet, cells.size());
+    size_t count = 0;
+    for (const Cell& c : cells) {
+      if (g_interrupted.load()) break;
+      if (budgeted && over_budget()) {
+        budget_reached = true;
+        break;
+      }
+      WorkerOutcome outcome = run_worker(worker_request(o, c));
+      if (g_interrupted.load()) break;  // a cell cut short by Ctrl-C is not a result
+      const json line = result_line(c, outcome);
+      progress.cell_done(++count, c, line.value("status", "?"), outcome.elapsed_s);
+      if (c.rep < 0) continue;
+      tracker->add(line);
+      std::string error;
+      if (!append_result_line(results_path, line, &error)) {
+        std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+        return !(write_failed = true);
+      }
+    }
+    if (!cells.empty()) progress.finish();
+    return true;
+  }
+
+  json precision_rounds(const std::vector<PreparedTrace>& traces,
+                        const std::vector<AllocatorInfo>& allocators, std::mt19937_64& rng);
+};
+
+// One round: per trace, the allocators in a seeded shuffle, so machine drift spreads over all of
+// them; repetitions are the outer loop. Warm-ups (rep < 0) and --reps rounds take every cell not
+// yet written; precision rounds only the cells the tracker says need more.
+void plan_round(const CellLoop& loop, const std::vector<PreparedTrace>& traces,
+                const std::vector<AllocatorInfo>& allocators, int rep, std::mt19937_64& rng,
+                std::vector<Cell>* cells) {
+  const bool extra = rep >= loop.o.reps;
+  for (const auto& t : traces) {
+    std::vector<const AllocatorInfo*> order;
+    for (const auto& a : allocators) order.push_back(&a);
+    std::shuffle(order.begin(), order.end(), rng);
+    for (const auto* a : order) {
+      if (loop.done(t, *a, rep)) continue;
+      if (extra && !loop.tracker->needs_more(t.workload, t.threads, a->name)) continue;
+      cells->push_back({&t, a, rep});
+    }
+  }
+}
+
+// The rounds after --reps: ordinary repetitions with the next rep indices (so --resume and merge
+// treat them like any other), each only for the cells not yet within the target, until none is
+// left, --max-reps or the --budget. Returns meta.json's "precision_rounds".
+json CellLoop::precision_rounds(const std::vector<PreparedTrace>& traces,
+                                const std::vector<AllocatorInfo>& allocators,
+                                std::mt19937_64& rng) {
+  const int max_reps = std::max(o.max_reps, o.reps);
+  int rounds = 0;
+  size_t extra_cells = 0;
+  for (int rep = o.reps; o.precision > 0 && rep < max_reps && !g_interrupted.load(); ++rep) {
+    if (tracker->cells_needing_more() == 0) break;
+    std::vector<Cell> cells;
+    plan_round(*this, traces, allocators, rep, rng, &cells);
+    if (cells.empty()) continue;  // a resumed run may hold this round already
+    if (over_budget()) {
+      budget_reached = true;
+      break;
+    }
+    if (!o.quiet)
+      std::fprintf(stderr, "allocmark: precision round %d: %zu cell(s) not yet within ±%.1f %%\n",
+                   rep + 1, cells.size(), o.precision * 100);
+    ++rounds;
+    extra_cells += cells.size();
+    if (!run(cells, /*budgeted=*/true) || budget_reached) break;
+  }
+  const size_t short_of = tracker->cells_short_of_target();
+  std::string stopped = "every cell within the target";
+  if (!(o.precision > 0))
+    stopped = "off";
+  else if (budget_reached)
+    stopped = "time budget reached";
+  else if (g_interrupted.load())
+    stopped = "interrupted";
+  else if (short_of > 0)
+    stopped = std::to_string(short_of) + " cell(s) short of the target at max reps " +
+              std::to_string(max_reps) + " or after a failed repetition";
+  const std::chrono::duration<double> spent = std::chrono::steady_clock::now() - start;
+  return {{"rounds", rounds},
+          {"cells", extra_cells},
+          {"budget_reached", budget_reached},
+          {"cells_short_of_target", short_of},
+          {"stopped", stopped},
+          {"run_seconds", spent.count()}};
+}
+
 }  // namespace
 
 int run_benchmarks(RunOptions o) {
   // Resolve allocators first: a typo must cost nothing.
+  const auto run_start = std::chrono::steady_clock::now();  // the --budget clock
+  if (o.resume) keep_plan_of_older_run(o);
   std::vector<AllocatorInfo> allocators;
-  if (!resolve_allocators(o, &allocators)) return 2;
-  if (o.shard_count > 0) {
-    std::vector<WorkloadSpec> mine;
-    for (size_t i = 0; i < o.workloads.size(); ++i)
-      if (static_cast<int>(i % static_cast<size_t>(o.shard_count)) == o.shard_index - 1)
-        mine.push_back(o.workloads[i]);
-    if (!o.quiet)
-      std::fprintf(stderr, "allocmark: shard %d/%d: %zu of %zu workload(s)\n", o.shard_index,
-                   o.shard_count, mine.size(), o.workloads.size());
-    o.workloads = std::move(mine);
-  }
+  if (!resolve_allocators(o, &allocators) || !add_baseline_and_aa(o, &allocators)) return 2;
+  if (o.shard_count > 0) keep_shard_workloads(o);
   if (o.out_dir.empty())
-    o.out_dir = std::string(ALLOCMARK_SOURCE_DIR) + "/results/" + timestamp("%Y%m%d-%H%M%S");
+    o.out_dir = "results/" + timestamp("%Y%m%d-%H%M%S");  // the current directory's results/
   const std::string results_path = o.out_dir + "/results.jsonl";
   const std::string meta_path = o.out_dir + "/meta.json";
   if (o.resume) {
@@ -370,65 +620,10 @@ int run_benchmarks(RunOptions o) {
   if (!prepare_traces(o, o.out_dir + "/traces", &traces)) return 2;
 
   std::set<std::string> done_keys;
-  std::string warning;
-  if (o.resume) {
-    // A kill -9 mid-append may have left half a line; the next append must not glue onto it.
-    std::string note, error;
-    if (!repair_results_tail(results_path, &note, &error)) {
-      std::fprintf(stderr, "allocmark: %s\n", error.c_str());
-      return 2;
-    }
-    if (!note.empty()) std::fprintf(stderr, "allocmark: %s\n", note.c_str());
-    for (const auto& l : load_results(results_path, &warning))
-      done_keys.insert(cell_key(l.value("workload", ""), l.value("threads", 0u),
-                                l.value("allocator", ""), l.value("rep", -1)));
-    if (!warning.empty()) std::fprintf(stderr, "allocmark: %s\n", warning.c_str());
-  }
+  PrecisionTracker tracker(o.precision, std::max(o.max_reps, o.reps));
+  if (o.resume && !load_resumed(results_path, &done_keys, &tracker)) return 2;
 
-  json meta;
-  meta["schema_version"] = 1;
-  meta["command_line"] = o.command_line;
-  std::error_code cwd_error;  // relative paths on the command line need it to reproduce
-  meta["working_directory"] = fs::current_path(cwd_error).string();
-  meta["started"] = timestamp("%Y-%m-%dT%H:%M:%S%z");
-  meta["finished"] = nullptr;
-  meta["machine"] = machine_info();
-  meta["build"] = build_info();
-  meta["git_revision"] = meta["build"]["git_revision"];
-  meta["allocmark_version"] = meta["build"]["allocmark_version"];
-  json alloc_meta = json::object();
-  for (const auto& a : allocators) {
-    alloc_meta[a.name] = {{"kind", a.kind},
-                          {"path", a.library.empty() ? json(nullptr) : json(a.library)},
-                          {"description", a.description}};
-    if (o.alloc_options.count(a.name)) alloc_meta[a.name]["options"] = o.alloc_options[a.name];
-  }
-  meta["allocators"] = alloc_meta;
-  json plan_workloads = json::array();
-  for (const auto& t : traces)
-    plan_workloads.push_back({{"workload", t.workload},
-                              {"trace", t.path},
-                              {"threads", t.threads},
-                              {"events", t.summary.events},
-                              {"peak_live_bytes", t.summary.peak_live_bytes}});
-  json plan_allocators = json::array();  // resolved names: NAME=/x.so and plugins by name
-  for (const auto& a : allocators) plan_allocators.push_back(a.name);
-  meta["plan"] = {{"allocators", plan_allocators},
-                  {"workloads", plan_workloads},
-                  {"reps", o.reps},
-                  {"warmup", o.warmup},
-                  {"seed", o.seed},
-                  {"replay_mode", o.mode},
-                  {"touch", o.touch},
-                  {"timeout_s", o.timeout_s},
-                  {"mem_limit_bytes", o.mem_limit_bytes},
-                  {"check", o.check},
-                  {"pin", o.pin}};
-  if (o.shard_count > 0) {
-    json names = json::array();
-    for (const auto& w : o.workloads) names.push_back(w.name);
-    meta["shard"] = {{"index", o.shard_index}, {"count", o.shard_count}, {"workloads", names}};
-  }
+  json meta = initial_meta(o, allocators, traces);
   std::string error;
   if (o.resume) {
     std::ifstream f(meta_path);
@@ -441,43 +636,19 @@ int run_benchmarks(RunOptions o) {
   }
   new_directory.keep();  // a run directory from here on: --resume finishes it
 
-  // Cells: repetitions outermost, so slow drift of the machine spreads over every allocator;
-  // within a repetition and workload the allocator order is shuffled (seeded).
-  std::vector<Cell> cells;
-  std::mt19937_64 rng(o.seed);
-  for (int rep = -o.warmup; rep < o.reps; ++rep) {
-    for (const auto& t : traces) {
-      std::vector<const AllocatorInfo*> order;
-      for (const auto& a : allocators) order.push_back(&a);
-      std::shuffle(order.begin(), order.end(), rng);
-      for (const auto* a : order) {
-        if (rep >= 0 && done_keys.count(cell_key(t.workload, t.threads, a->name, rep))) continue;
-        cells.push_back({&t, a, rep});
-      }
-    }
-  }
-
   struct sigaction sa {};
   sa.sa_handler = on_interrupt;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  Progress progress(o.quiet, cells.size());
-  size_t done = 0;
-  for (const Cell& c : cells) {
-    if (g_interrupted.load()) break;
-    WorkerOutcome outcome = run_worker(worker_request(o, c));
-    if (g_interrupted.load()) break;  // a cell cut short by Ctrl-C is not a result
-    const json line = result_line(c, outcome);
-    ++done;
-    progress.cell_done(done, c, line.value("status", "?"), outcome.elapsed_s);
-    if (c.rep < 0) continue;
-    if (!append_result_line(results_path, line, &error)) {
-      std::fprintf(stderr, "allocmark: %s\n", error.c_str());
-      return 1;
-    }
-  }
-  progress.finish();
+  CellLoop loop{o, results_path, run_start, &tracker, &done_keys};
+  std::mt19937_64 rng(o.seed);
+  std::vector<Cell> cells;
+  for (int rep = -o.warmup; rep < o.reps; ++rep)
+    plan_round(loop, traces, allocators, rep, rng, &cells);
+  if (!loop.run(cells, /*budgeted=*/false)) return 1;
+  meta["precision_rounds"] = loop.precision_rounds(traces, allocators, rng);
+  if (loop.write_failed) return 1;
 
   meta["finished"] = g_interrupted.load() ? json(nullptr) : json(timestamp("%Y-%m-%dT%H:%M:%S%z"));
   FinishOptions finish;

@@ -20,6 +20,12 @@ struct WorkloadSpec {
   std::string trace_path;            // trace files
 };
 
+// Defaults of the precision rounds, chosen so that the default `./allocmark run` (standard suite,
+// every allocator, 2 cores) ends within 5 minutes including its first build: README "Precision".
+inline constexpr double kDefaultPrecision = 0.05;
+inline constexpr int kDefaultMaxReps = 12;
+inline constexpr double kDefaultBudgetSeconds = 110;
+
 struct RunOptions {
   std::vector<std::string> allocators;
   std::vector<std::string> plugins;  // --plugin [NAME=]/path/plugin.so, loaded by workers only
@@ -43,6 +49,17 @@ struct RunOptions {
   // workloads, so every comparison between allocators stays on one machine.
   int shard_index = 0;
   int shard_count = 0;
+  // Ratios in summary.json are taken against this allocator ("" = glibc when in the run, else
+  // the first). With `aa`, it runs a second time as "<baseline>-aa", an A/A comparison whose
+  // spread is the run's noise floor.
+  std::string baseline;
+  bool aa = true;
+  // After the --reps rounds, further rounds (only for cells not yet there) until each cell's
+  // time median has a 95 % interval within +-precision (0: no rounds), a cell has max_reps
+  // lines, or the run has taken budget_s seconds (defaults: kDefault* above).
+  double precision = kDefaultPrecision;
+  int max_reps = kDefaultMaxReps;
+  double budget_s = kDefaultBudgetSeconds;
 };
 
 // Runs the plan. Returns the process exit status: 0 when every cell ran (failed cells are

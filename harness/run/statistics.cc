@@ -58,6 +58,20 @@ std::optional<MedianInterval> median_interval(std::span<const double> values, do
   return best;
 }
 
+double relative_half_width(std::span<const double> values, double level) {
+  const auto ci = median_interval(values, level);
+  if (!ci || ci->coverage < level) return kNaN;
+  const double m = median_of(values);
+  if (!(m > 0)) return kNaN;
+  return std::max(m - ci->low, ci->high - m) / m;
+}
+
+size_t min_reps_for_level(double level) {
+  size_t n = 2;
+  while (n < 64 && 1.0 - 2.0 * binomial_half_cdf(0, n) < level) ++n;
+  return n;
+}
+
 double coefficient_of_variation(std::span<const double> values) {
   const size_t n = values.size();
   if (n < 2) return kNaN;

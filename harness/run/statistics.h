@@ -38,6 +38,17 @@ struct MedianInterval {
 };
 std::optional<MedianInterval> median_interval(std::span<const double> values, double level = 0.95);
 
+// The precision a cell has reached: the relative half-width max(median - lo, hi - median) / median
+// of the order-statistic interval above, but only where that interval's coverage reaches `level`
+// (so from n = 6 at 95 %: [min, max] of fewer repetitions would claim a precision it does not
+// have). NaN below that or for a median that is not positive. `allocmark run --precision P`
+// repeats a cell until this is <= P.
+double relative_half_width(std::span<const double> values, double level = 0.95);
+
+// The fewest repetitions whose median interval reaches `level` (6 at 95 %: [min, max] of n values
+// covers 1 - 2^(1-n)).
+size_t min_reps_for_level(double level = 0.95);
+
 // Sample standard deviation (n - 1) over the mean; NaN for n < 2 or a mean that is not positive.
 double coefficient_of_variation(std::span<const double> values);
 

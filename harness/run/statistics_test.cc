@@ -121,5 +121,19 @@ TEST(Statistics, SummaryVerdicts) {
   EXPECT_TRUE(s.too_few);
 }
 
+TEST(Statistics, PrecisionHalfWidthNeedsAFullCoverageInterval) {
+  // Five values: [min, max] covers only 93.75 %, so no precision is claimed.
+  EXPECT_TRUE(std::isnan(relative_half_width(std::vector<double>{99, 100, 100, 100, 101})));
+  // Six: [min, max] at 96.9 %; asymmetric, so the wider side counts: max(100-97, 101-100)/100.
+  EXPECT_DOUBLE_EQ(relative_half_width(std::vector<double>{97, 100, 100, 100, 101, 100}), 0.03);
+  // Ten: k = 2, so the extremes drop out: [x_(2), x_(9)] = [96, 104] around 100.
+  EXPECT_DOUBLE_EQ(
+      relative_half_width(std::vector<double>{50, 96, 98, 99, 100, 100, 101, 102, 104, 150}), 0.04);
+  // A median that is not positive has no relative width.
+  EXPECT_TRUE(std::isnan(relative_half_width(std::vector<double>(6, 0.0))));
+  EXPECT_EQ(min_reps_for_level(0.95), 6u);
+  EXPECT_EQ(min_reps_for_level(0.99), 8u);  // 1 - 2^-7 = 99.2 %
+}
+
 }  // namespace
 }  // namespace allocmark

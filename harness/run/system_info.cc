@@ -2,6 +2,8 @@
 // Layer: harness.
 #include "harness/run/system_info.h"
 
+#include "harness/git_revision.h"
+
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -52,27 +54,8 @@ std::string cpu_mhz() {
   return std::to_string(std::stoull(khz) / 1000);
 }
 
-std::string command_output(const std::string& cmd) {
-  std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[256];
-    while (fgets(buf, sizeof buf, p)) out += buf;
-    pclose(p);
-  }
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
-
-// Asked at run time, not baked in at configure time, so it names the commit that was built.
-std::string git_revision() {
-  const std::string dir = ALLOCMARK_SOURCE_DIR;
-  std::string rev = command_output("git -C '" + dir + "' rev-parse HEAD 2>/dev/null");
-  if (rev.empty()) return "unknown";
-  if (!command_output("git -C '" + dir + "' status --porcelain --untracked-files=no 2>/dev/null")
-           .empty())
-    rev += "-dirty";
-  return rev;
-}
+// Written at every build (cmake/git_revision.cmake), so it names the commit that was built.
+std::string git_revision() { return ALLOCMARK_GIT_REVISION; }
 
 }  // namespace
 

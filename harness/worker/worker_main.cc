@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -98,6 +99,32 @@ std::string malloc_provider() {
   return "?";
 }
 
+// For a preloaded allocator: "" when malloc in this process comes from a library named in
+// LD_PRELOAD, else why not. The loader skips a preload it cannot load (a missing dependency, a
+// library for another machine) with only a warning, and a static or setuid program ignores
+// LD_PRELOAD: without this check such a cell would silently measure glibc.
+std::string preload_not_serving(const std::string& provider) {
+  const char* preload = std::getenv("LD_PRELOAD");
+  if (!preload || !*preload) return "";
+  char served[PATH_MAX];
+  if (!realpath(provider.c_str(), served)) return "";  // unknown provider: nothing to compare
+  std::string list = preload, first;
+  for (char& c : list)
+    if (c == ':') c = ' ';
+  size_t pos = 0;
+  while (pos < list.size()) {
+    const size_t end = std::min(list.find(' ', pos), list.size());
+    const std::string lib = list.substr(pos, end - pos);
+    pos = end + 1;
+    if (lib.empty()) continue;
+    if (first.empty()) first = lib;
+    char wanted[PATH_MAX];
+    if (realpath(lib.c_str(), wanted) && std::strcmp(wanted, served) == 0) return "";
+  }
+  return "allocator not loaded: " + first + " was preloaded but malloc is served by " + provider +
+         " (the loader skipped it, or it does not define malloc): nothing measured";
+}
+
 std::string allocator_version() {
   if (auto mi = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "mi_version"))) {
     const int v = mi();
@@ -128,6 +155,59 @@ std::string allocator_version() {
     return provider;
   }
   return std::string("glibc ") + gnu_get_libc_version();
+}
+
+// What replay_with read around the timed region.
+struct Readings {
+  uint64_t wall, baseline, peak, final_rss, drained;
+  int64_t final_live;
+  Usage used;
+  bool hwm_reset;
+  int replay_cpu;
+  double timer_ns;
+};
+
+// The measurement's derived figures: rates, footprint ratios, faults, latency and its cost.
+template <class A>
+void fill_measurement(const Readings& r, const Replayer<A>& replayer, const TraceSummary& summary,
+                      const ReplayConfig& config, ReplayMeasurement* out) {
+  ReplayMeasurement& m = *out;
+  const uint64_t events = replayer.events_done();
+  uint64_t sampled = 0;
+  for (const auto& l : replayer.latency()) sampled += l.used;
+  const double secs = static_cast<double>(r.wall) / 1e9;
+  const uint64_t footprint = r.peak > r.baseline ? r.peak - r.baseline : 0;
+  m.events = events;
+  m.wall_ns = r.wall;
+  m.ops_per_sec = secs > 0 ? static_cast<double>(events) / secs : 0;
+  m.ns_per_op = events ? static_cast<double>(r.wall) / static_cast<double>(events) : 0;
+  m.user_ns = r.used.user_ns;
+  m.sys_ns = r.used.sys_ns;
+  m.baseline_rss_bytes = r.baseline;
+  m.peak_rss_bytes = r.peak;
+  m.peak_rss_source = r.hwm_reset ? "VmHWM+samples" : "samples";
+  m.final_rss_bytes = r.final_rss;
+  m.drained_rss_bytes = r.drained;
+  m.final_live_bytes = r.final_live > 0 ? static_cast<uint64_t>(r.final_live) : 0;
+  if (summary.peak_live_bytes)
+    m.fragmentation = static_cast<double>(footprint) / static_cast<double>(summary.peak_live_bytes);
+  if (footprint)
+    m.utilisation = static_cast<double>(summary.peak_live_bytes) / static_cast<double>(footprint);
+  m.minor_faults = r.used.minor_faults;
+  m.major_faults = r.used.major_faults;
+  m.voluntary_switches = r.used.voluntary_switches;
+  m.involuntary_switches = r.used.involuntary_switches;
+  m.phase_resets = replayer.resets();
+  m.latency_timer_ns = r.timer_ns;
+  m.latency_sampled_fraction =
+      events ? static_cast<double>(sampled) / static_cast<double>(events) : 0;
+  // What sampling adds to the measured wall time: two clock reads per sampled event.
+  m.latency_distortion =
+      r.wall ? static_cast<double>(sampled) * r.timer_ns / static_cast<double>(r.wall) : 0;
+  m.pinned_cpu = r.replay_cpu;
+  // What was written into blocks: nothing when the allocator's memory is fake (null).
+  m.touch = config.touch_limit == 0 ? "none" : touch_policy_name(config.touch);
+  m.latency = latency_percentiles(replayer.latency());
 }
 
 // Replays once and fills the record's status and measurement.
@@ -180,43 +260,10 @@ void replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayConf
     record->status = replayer.failure().status;
     record->detail = replayer.failure().detail;
   }
-  const uint64_t events = replayer.events_done();
-  uint64_t sampled = 0;
-  for (const auto& l : replayer.latency()) sampled += l.used;
-  const double secs = static_cast<double>(wall) / 1e9;
-  const uint64_t footprint = peak > baseline ? peak - baseline : 0;
-  m.events = events;
-  m.wall_ns = wall;
-  m.ops_per_sec = secs > 0 ? static_cast<double>(events) / secs : 0;
-  m.ns_per_op = events ? static_cast<double>(wall) / static_cast<double>(events) : 0;
-  m.user_ns = used.user_ns;
-  m.sys_ns = used.sys_ns;
-  m.baseline_rss_bytes = baseline;
-  m.peak_rss_bytes = peak;
-  m.peak_rss_source = hwm_reset ? "VmHWM+samples" : "samples";
-  m.final_rss_bytes = final_rss;
-  m.drained_rss_bytes = drained;
-  m.final_live_bytes = final_live > 0 ? static_cast<uint64_t>(final_live) : 0;
-  if (summary.peak_live_bytes)
-    m.fragmentation = static_cast<double>(footprint) / static_cast<double>(summary.peak_live_bytes);
-  if (footprint)
-    m.utilisation = static_cast<double>(summary.peak_live_bytes) / static_cast<double>(footprint);
-  m.minor_faults = used.minor_faults;
-  m.major_faults = used.major_faults;
-  m.voluntary_switches = used.voluntary_switches;
-  m.involuntary_switches = used.involuntary_switches;
-  m.phase_resets = replayer.resets();
-  m.latency_timer_ns = timer_ns;
-  m.latency_sampled_fraction =
-      events ? static_cast<double>(sampled) / static_cast<double>(events) : 0;
-  // What sampling adds to the measured wall time: two clock reads per sampled event.
-  m.latency_distortion =
-      wall ? static_cast<double>(sampled) * timer_ns / static_cast<double>(wall) : 0;
-  m.pinned_cpu = replay_cpu;
-  // What was written into blocks: nothing when the allocator's memory is fake (null).
-  m.touch = config.touch_limit == 0 ? "none" : touch_policy_name(config.touch);
+  const Readings readings{wall, baseline, peak, final_rss, drained, final_live, used,
+                          hwm_reset, replay_cpu, timer_ns};
+  fill_measurement(readings, replayer, summary, config, &m);
   m.hw = counters.values();
-  m.latency = latency_percentiles(replayer.latency());
   m.timeline = sampler.timeline();
   record->measured = std::move(m);
 }
@@ -302,6 +349,10 @@ int worker_main(int argc, char** argv) {
       } else {
         record.status = "error";
       }
+    } else if (const std::string why = preload_not_serving(record.malloc_provider);
+               !why.empty()) {
+      record.status = "error";
+      record.detail = why;
     } else {
       MallocApi api;
       replay_with(api, trace, summary, config, &record);

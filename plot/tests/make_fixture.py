@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Writes synthetic but realistic allocmark run directories (schema 1) for tests and timing.
+"""Writes synthetic but realistic allocmark run directories for tests and timing.
 Layer: plot/tests helper; standard library only. Not a benchmark: numbers are made up.
 
-    make_fixture.py OUT [--workloads 20] [--allocators 8] [--reps 5] [--threads 1,4]
+The result lines and meta.json are synthetic; summary.json is not: `$ALLOCMARK_BIN summarize`
+writes it, exactly as at the end of a real run, so the tests see the one statistics engine.
+
+    make_fixture.py OUT [--workloads 20] [--allocators 8] [--reps 5] [--threads 1,4] [--aa]
 """
 import argparse
 import json
 import math
+import os
 import random
+import subprocess
 from pathlib import Path
 
 ALLOCATORS = ["glibc", "mimalloc", "tcmalloc", "jemalloc", "bump", "arena", "pool", "null",
@@ -26,8 +31,13 @@ WORKLOADS = ["churn", "larson", "systemui", "xmalloc", "cache-scratch", "cache-t
 MIB = 1 << 20
 
 
+def _same_as(alloc):
+    """An A/A copy ("glibc-aa") behaves as what it copies."""
+    return alloc[:-3] if alloc.endswith("-aa") else alloc
+
+
 def _profile(alloc):
-    return PROFILE.get(alloc, (30.0, 1.3, False, 0.7))
+    return PROFILE.get(_same_as(alloc), (30.0, 1.3, False, 0.7))
 
 
 def _shape(n, kind):
@@ -53,8 +63,8 @@ def record(workload, alloc, threads, rep, rng, *, wl_index=0, timeline=True, lat
     live_peak = int((2 + 13 * (wl_index % 5)) * MIB)
     wl_factor = 0.6 + 0.15 * (wl_index % 6)
     # Each allocator has good and bad workloads: a stable per-(workload, allocator) factor.
-    cell_rng = random.Random(f"{workload}/{alloc}")
-    affinity = 1.0 if alloc == "glibc" else math.exp(cell_rng.gauss(0, 0.45))
+    cell_rng = random.Random(f"{workload}/{_same_as(alloc)}")
+    affinity = 1.0 if _same_as(alloc) == "glibc" else math.exp(cell_rng.gauss(0, 0.45))
     if alloc == "bump":
         frag *= 1 + 4 * (wl_index % 4 == 3)  # never frees: some traces blow up
     speedup = 1 + (threads - 1) * scale
@@ -101,9 +111,16 @@ def record(workload, alloc, threads, rep, rng, *, wl_index=0, timeline=True, lat
     return rec
 
 
-def meta(allocators, workloads, threads, reps, seed=1):
+def meta(allocators, workloads, threads, reps, seed=1, aa=None, precision=None, max_reps=None):
+    """meta.json as `allocmark run` writes it (schema 2: plan.baseline, aa, precision)."""
+    base = "glibc" if "glibc" in allocators else allocators[0]
+    table = {a: {"kind": "native" if a in ("bump", "arena", "pool") else "preload",
+                 "path": f"/usr/lib/x86_64-linux-gnu/lib{_same_as(a)}.so", "version": "1.0"}
+             for a in allocators}
+    if aa:
+        table[aa]["aa_of"] = _same_as(aa)
     return {
-        "schema_version": 1, "allocmark_version": "0.1.0", "git_revision": "0123abcd",
+        "schema_version": 2, "allocmark_version": "0.1.0", "git_revision": "0123abcd",
         "command_line": ["allocmark", "run", "--reps", str(reps)],
         "started": "2024-06-01T10:00:00Z", "finished": "2024-06-01T10:07:12Z",
         "machine": {"hostname": "bench-1", "cpu_model": "AMD EPYC 7B13", "cores": 16,
@@ -111,23 +128,47 @@ def meta(allocators, workloads, threads, reps, seed=1):
                     "kernel": "6.1.0-18-amd64", "memory_bytes": 64 * 1024 ** 3},
         "build": {"compiler": "g++ 12.2.0", "flags": "-O2 -g -DNDEBUG",
                   "build_type": "RelWithDebInfo"},
-        "allocators": {a: {"kind": "native" if a in ("bump", "arena", "pool") else "preload",
-                           "path": f"/usr/lib/x86_64-linux-gnu/lib{a}.so", "version": "1.0"}
-                       for a in allocators},
+        "allocators": table,
         "harness_cost": 3.1,
         "plan": {"allocators": allocators, "workloads": workloads, "threads": threads,
-                 "reps": reps, "seed": seed},
+                 "reps": reps, "seed": seed, "baseline": base, "aa": aa,
+                 "precision": precision, "max_reps": max_reps or reps},
     }
+
+
+class FixtureError(Exception):
+    """The fixture cannot be written as asked (e.g. no allocmark binary to summarize with)."""
+
+
+def summarize(out, allocmark=None):
+    """Writes out/summary.json with the real statistics engine: `allocmark summarize OUT`."""
+    allocmark = allocmark or os.environ.get("ALLOCMARK_BIN")
+    if not allocmark:
+        raise FixtureError("ALLOCMARK_BIN must name the built allocmark (ctest sets it): "
+                           "summary.json comes from `allocmark summarize`, not from Python")
+    res = subprocess.run([allocmark, "summarize", str(out), "--quiet"], capture_output=True,
+                         text=True, timeout=120)
+    if res.returncode != 0:
+        raise FixtureError(f"{allocmark} summarize {out}: exit {res.returncode}: {res.stderr}")
 
 
 def make_run(out, allocators=("glibc", "mimalloc", "jemalloc"), workloads=("churn", "larson"),
              reps=5, threads=(1,), seed=1, failures=None, timeline=True, latency=True,
-             write_meta=True, wall_ns=None):
-    """Writes out/meta.json and out/results.jsonl; returns out as a Path.
+             write_meta=True, wall_ns=None, aa=False, precision=0.05, max_reps=None,
+             summary=True):
+    """Writes out/meta.json, out/results.jsonl and out/summary.json; returns out as a Path.
 
     failures: {(workload, allocator, threads): [(rep or None for every rep, status, detail)]}
     wall_ns: optional f(workload, allocator, threads, rep) -> exact wall_ns, for known answers.
+    aa: add the baseline's A/A copy ("glibc-aa"), as `allocmark run` does by default.
+    precision, max_reps: the plan's precision target (None: off) and repetition cap.
+    summary: run `$ALLOCMARK_BIN summarize` (raises FixtureError without the binary).
     """
+    allocators = list(allocators)
+    aa_name = None
+    if aa:
+        aa_name = ("glibc" if "glibc" in allocators else allocators[0]) + "-aa"
+        allocators.append(aa_name)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -149,8 +190,10 @@ def make_run(out, allocators=("glibc", "mimalloc", "jemalloc"), workloads=("chur
     (out / "results.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     if write_meta:
         (out / "meta.json").write_text(
-            json.dumps(meta(list(allocators), list(workloads), list(threads), reps, seed),
-                       indent=2), encoding="utf-8")
+            json.dumps(meta(allocators, list(workloads), list(threads), reps, seed, aa_name,
+                            precision, max_reps), indent=2), encoding="utf-8")
+    if summary:
+        summarize(out)
     return out
 
 
@@ -162,12 +205,14 @@ def main():
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--threads", default="1")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--aa", action="store_true", help="add the baseline's A/A copy")
     a = p.parse_args()
     wl = (WORKLOADS * 10)[:a.workloads]
     wl = [w if i < len(WORKLOADS) else f"{w}-{i}" for i, w in enumerate(wl)]
+    have_bin = bool(os.environ.get("ALLOCMARK_BIN"))
     make_run(a.out, ALLOCATORS[:a.allocators], wl, a.reps,
-             [int(t) for t in a.threads.split(",")], a.seed)
-    print(a.out)
+             [int(t) for t in a.threads.split(",")], a.seed, aa=a.aa, summary=have_bin)
+    print(a.out if have_bin else f"{a.out} (no summary.json: set ALLOCMARK_BIN to write it)")
 
 
 if __name__ == "__main__":

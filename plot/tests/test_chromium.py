@@ -36,7 +36,7 @@ def test_checker_catches_an_external_fetch(tmp_path):
 
 def test_report_in_headless_chromium(tmp_path):
     d = make_run(tmp_path / "run", allocators=("glibc", "mimalloc", "tcmalloc", "jemalloc", "bump"),
-                 workloads=("churn", "larson", EVIL), threads=(1, 4), reps=5,
+                 workloads=("churn", "larson", EVIL), threads=(1, 4), reps=5, aa=True,
                  failures={("larson", "bump", 4): [(None, "crashed", "SIGSEGV")]})
     report.build_report(d)
     html = (d / "report.html").read_text(encoding="utf-8")

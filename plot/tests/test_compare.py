@@ -1,4 +1,6 @@
-"""plot/compare.py end to end: known changes, the MWU verdict, warnings, Markdown, chart."""
+"""plot/compare.py end to end: known changes, the MWU verdict, warnings, Markdown, chart, and
+per-cell medians taken from each run's summary.json."""
+import json
 import re
 
 import pytest
@@ -39,7 +41,9 @@ def test_known_change_is_detected(tmp_path, tool):
     assert "| workload | threads | allocator | reps base/new |" in md
     row = _row(md, "churn", "glibc")
     assert row[3] == "5/5"
-    assert row[4] == "102" and row[5] == "81.6"
+    # Each run's median and interval, as its summary.json gives them (ns per event; the range
+    # of 5 repetitions, marked †).
+    assert row[4] == "510 [500, 520]†" and row[5] == "408 [400, 416]†"
     assert row[6].startswith("−20.0% [")
     assert float(row[7]) == pytest.approx(2 / 252, rel=1e-3)  # no overlap: exact p = 0.0079
     assert row[9] == "faster"
@@ -81,6 +85,24 @@ def test_cells_missing_or_failed_on_one_side(tmp_path, tool):
     assert "churn (1 threads) jemalloc: only in NEW" in md
     assert "churn (1 threads) mimalloc: only in BASE" in md
     assert "larson (1 threads) glibc: no successful repetition in NEW" in md
+
+
+def test_medians_come_from_each_runs_summary(tmp_path, tool):
+    b, n = _runs(tmp_path)
+    data = json.loads((b / "summary.json").read_text())
+    for c in data["cells"]:
+        if (c["workload"], c["allocator"]) == ("churn", "glibc"):
+            c["time"].update(median=600.0, ci_low=590.0, ci_high=610.0, ci_coverage=0.97)
+    (b / "summary.json").write_text(json.dumps(data))
+    md = tool("compare.py", b, n).stdout
+    row = _row(md, "churn", "glibc")
+    assert row[4] == "600 [590, 610]"          # read, not recomputed (and 97 %: no †)
+    assert row[6].startswith("−32.0% [")      # 408 / 600 - 1
+    # A run without summary.json and no binary to write it: medians only, and a warning.
+    (n / "summary.json").unlink()
+    md = tool("compare.py", b, n, env={"ALLOCMARK_BIN": None}).stdout
+    assert _row(md, "churn", "glibc")[5] == "408"
+    assert "NEW: summary.json is missing" in md
 
 
 def test_bad_run_dir(tmp_path, tool):

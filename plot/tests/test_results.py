@@ -1,4 +1,5 @@
-"""plot/allocmark_results.py and summary.py: loading, bad input, cells and relative figures."""
+"""plot/allocmark_results.py, summary_file.py and summary.py: loading, bad input, cells, and
+relative figures read from summary.json (rewritten by the real binary where it cannot serve)."""
 import json
 import re
 
@@ -6,9 +7,11 @@ import numpy as np
 import pytest
 
 import allocmark_results
+import summary_file
 from allocmark_results import ResultsError, load_run
 from make_fixture import make_run
-from summary import FOOTPRINT, TIME, Summary
+from summary import MEMORY, TIME, Summary
+from summary_file import CELLS, FULL, NONE
 
 
 def test_loads_fixture_in_plan_order(tmp_path):
@@ -73,22 +76,34 @@ def _exact(w, a, t, rep):
     return int(base[a] * (1 + 0.01 * rep))  # spread, but the ratios of medians are exact
 
 
+def _summary_cell(d, workload, allocator, threads=1):
+    data = json.loads((d / "summary.json").read_text())
+    return next(c for c in data["cells"] if (c["workload"], c["threads"], c["allocator"])
+                == (workload, threads, allocator))
+
+
 def test_relative_matrix_and_geomean(tmp_path):
     d = make_run(tmp_path / "r", allocators=("glibc", "mimalloc", "jemalloc"),
                  workloads=("churn", "larson"), reps=5, wall_ns=_exact)
     s = Summary(load_run(d))
-    assert s.baseline == "glibc" and s.baseline_note == ""
+    assert s.baseline == "glibc" and s.baseline_note == "" and s.level == FULL
     m, counts = s.relative_matrix(TIME)
     np.testing.assert_allclose(m[0], [1.0, 1.0, 1.0])
     np.testing.assert_allclose(m[1], [0.5, 2.0, 1.0])  # geomean(0.5, 2) = 1
     np.testing.assert_allclose(m[2], [1.0, 1.0, 1.0])
     assert counts == [2, 2, 2]
+    # Ratio, interval and verdict are summary.json's vs_baseline, not recomputed here.
     rel = s.relative(TIME, ("churn", 1), "mimalloc")
-    assert rel.ci is not None and rel.ci.lo <= 0.5 <= rel.ci.hi
+    want = _summary_cell(d, "churn", "mimalloc")["vs_baseline"]["time"]
+    assert (rel.value, rel.lo, rel.hi, rel.verdict) == (
+        want["ratio"], want["ci_low"], want["ci_high"], want["verdict"])
+    assert rel.lo <= 0.5 <= rel.hi and rel.verdict == "faster"
+    assert s.relative(TIME, ("churn", 1), "jemalloc").verdict == "no difference"
     # Memory: footprint = peak - baseline RSS, so relative memory is about the allocator only.
     c = s.cell(("churn", 1), "glibc")
     r0 = c.ok[0]
-    assert c.values(FOOTPRINT)[0] == r0["peak_rss_bytes"] - r0["baseline_rss_bytes"]
+    assert c.values(MEMORY)[0] == r0["peak_rss_bytes"] - r0["baseline_rss_bytes"]
+    assert c.metric(MEMORY).median == _summary_cell(d, "churn", "glibc")["memory"]["median"]
 
 
 def test_failed_baseline_and_fallback(tmp_path):
@@ -99,6 +114,8 @@ def test_failed_baseline_and_fallback(tmp_path):
     assert np.isnan(m[1, 1]) and counts == [1, 1]
     assert s.relative(TIME, ("larson", 1), "mimalloc").reason == "baseline glibc failed"
     assert [c.allocator for c in s.failed_cells()] == ["glibc"]
+    _, _, _, unjudged = s.verdicts(TIME, ("larson", 1))
+    assert unjudged == [("mimalloc", "baseline glibc failed")]
     s2 = Summary(load_run(d), baseline="tcmalloc")
     assert s2.baseline == "glibc"
     assert "tcmalloc is not in this run" in s2.baseline_note
@@ -134,3 +151,70 @@ def test_known_field_of_the_wrong_type_is_named(tmp_path):
         {"workload": "w", "allocator": "a", "status": "ok", "wall_ns": "fast"}) + "\n")
     with pytest.raises(allocmark_results.ResultsError, match=r"results.jsonl:1: field 'wall_ns' must be int"):
         allocmark_results.load_run(d)
+
+
+def _old_schema(d):
+    """Rewrites d/summary.json as allocmark wrote it before schema 2 (no ratios or verdicts)."""
+    data = json.loads((d / "summary.json").read_text())
+    data["schema_version"] = 1
+    for k in ("baseline", "noise_floor", "precision"):
+        data.pop(k)
+    for c in data["cells"]:
+        c.pop("vs_baseline")
+        c.pop("precision")
+    (d / "summary.json").write_text(json.dumps(data))
+
+
+def test_summary_rewritten_only_when_it_cannot_serve(tmp_path):
+    bin_ = summary_file.allocmark_from_env()
+    d = make_run(tmp_path / "r", reps=3)
+    run = load_run(d)
+    got = summary_file.obtain(run, "glibc", allocmark=bin_)
+    assert got.level == FULL and got.notes == []       # current: left alone
+    (d / "summary.json").unlink()
+    got = summary_file.obtain(run, "glibc", allocmark=None)
+    assert got.level == NONE and "summary.json is missing" in got.notes[0]
+    assert "no allocmark binary is known" in got.notes[0]
+    got = summary_file.obtain(run, "glibc", allocmark=bin_)
+    assert got.level == FULL and "rewritten with `allocmark summarize`" in got.notes[0]
+    assert (d / "summary.json").is_file()
+
+
+def test_old_stale_and_broken_summaries(tmp_path):
+    bin_ = summary_file.allocmark_from_env()
+    d = make_run(tmp_path / "r", reps=3)
+    _old_schema(d)
+    s = Summary(load_run(d))
+    assert s.level == CELLS and "older allocmark (schema 1" in s.stats_notes[0]
+    rel = s.relative(TIME, ("churn", 1), "mimalloc")
+    assert np.isfinite(rel.value) and rel.lo is None and rel.verdict is None
+    assert s.cell(("churn", 1), "glibc").metric(TIME).has_ci  # per-cell statistics still read
+    assert s.noise_floor is None and s.precision is None
+    # A line added after the summary was written: its counts no longer match.
+    with open(d / "results.jsonl", "a") as f:
+        f.write(json.dumps({"workload": "churn", "allocator": "glibc", "threads": 1, "rep": 9,
+                            "status": "crashed"}) + "\n")
+    assert "4 lines in results.jsonl, 3 lines" in summary_file.mismatch(
+        summary_file.read(d), load_run(d).records)
+    s = Summary(load_run(d))
+    assert s.level == NONE and s.cell(("churn", 1), "glibc").stats is None
+    assert np.isfinite(s.cell(("churn", 1), "glibc").median(TIME))  # medians only
+    assert Summary(load_run(d), allocmark=bin_).level == FULL
+    (d / "summary.json").write_text("{not json")
+    s = Summary(load_run(d))
+    assert s.level == NONE and "not readable JSON" in s.stats_notes[0]
+
+
+def test_another_baseline(tmp_path):
+    d = make_run(tmp_path / "r", allocators=("glibc", "mimalloc", "jemalloc"),
+                 workloads=("churn", "larson"), reps=5, wall_ns=_exact)
+    s = Summary(load_run(d), baseline="mimalloc")
+    # No binary: plain ratios of summary.json's medians, with no interval and no verdict.
+    assert s.level == CELLS and "not mimalloc" in s.stats_notes[0]
+    rel = s.relative(TIME, ("churn", 1), "glibc")
+    assert rel.value == pytest.approx(2.0) and rel.lo is None and rel.verdict is None
+    assert s.verdicts(TIME, ("churn", 1))[:3] == ([], [], [])  # nothing ranked without verdicts
+    s = Summary(load_run(d), baseline="mimalloc", allocmark=summary_file.allocmark_from_env())
+    assert s.level == FULL and json.loads((d / "summary.json").read_text())["baseline"] == \
+        "mimalloc"
+    assert s.relative(TIME, ("churn", 1), "glibc").verdict == "slower"

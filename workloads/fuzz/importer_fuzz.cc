@@ -1,7 +1,7 @@
 // libFuzzer target for one importer (chosen at build time by ALLOCMARK_FUZZ_IMPORTER, e.g.
 // "android"): any input must be imported or refused with an error, never crash or hang. What
 // imports must also pass check_trace, write and read back as a trace file, and survive the text
-// and Android exporters and back.
+// and Android exporters and back, and every repair it counted must name a line of the input.
 // Layer: workloads fuzzing only (built by workloads/fuzz/run.sh).
 #include <unistd.h>
 
@@ -70,6 +70,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return 0;
   }
+  // Every repair names a line of the input, and its warning is one line naming the input.
+  for (int k = 0; k < allocmark::kRepairKinds; ++k) {
+    const allocmark::RepairCount& r = stats.repairs[k];
+    if (r.count != 0 && (r.first_line == 0 || r.first_line > stats.lines)) {
+      std::fprintf(stderr, "repair %d: first line %llu outside 1..%llu\n", k,
+                   static_cast<unsigned long long>(r.first_line),
+                   static_cast<unsigned long long>(stats.lines));
+      std::abort();
+    }
+  }
+  for (const std::string& w : allocmark::repair_warnings(stats))
+    if (!w.starts_with(stats.source + ":") || w.find('\n') != std::string::npos) {
+      std::fprintf(stderr, "bad warning: '%s'\n", w.c_str());
+      std::abort();
+    }
   allocmark::TraceSummary summary;
   allocmark::TraceError te;
   must(allocmark::check_trace(trace, &summary, &te), "check_trace of an imported trace",
@@ -79,6 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   must(allocmark::write_trace(trace, amt, &te, /*level=*/1), "write_trace", te.message());
   allocmark::Trace back;
   must(allocmark::read_trace(amt, &back, &te), "read_trace of a written trace", te.message());
+  std::remove(amt.c_str());  // a long run must not leave one file per fuzzer process in /tmp
   round_trip(trace, summary, &allocmark::export_text, "text", /*exact=*/true);
   // The Android form has no phase ends or accesses, and an empty Android file is refused.
   const uint64_t android_events = summary.events -

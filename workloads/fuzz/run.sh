@@ -3,6 +3,8 @@
 # each for SECONDS (default 10). Usage: workloads/fuzz/run.sh [SECONDS] [TARGET...]
 # Exit status: 0 all clean, 1 a target crashed (input under build/fuzz/artifacts/), 2 no clang.
 # ALLOCMARK_FUZZ_OUT overrides the output folder (CTest puts it in its build tree).
+# ALLOCMARK_FUZZ_FLAGS adds libFuzzer flags, e.g. "-runs=10000000" for the long runs of README.md
+# (the run stops at whichever of -runs and SECONDS comes first).
 # Needs clang (Debian package clang), libzstd-dev, libxxhash-dev, zlib1g-dev.
 set -eu
 seconds=${1:-10}
@@ -52,7 +54,8 @@ for t in $targets; do
   # shellcheck disable=SC2086
   if ! "$out/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
       -malloc_limit_mb=2048 -artifact_prefix="$out/artifacts/$t-" -print_final_stats=1 \
-      $dict_flag "$work" "$root/workloads/fuzz/corpus/$t" > "$out/$t.log" 2>&1; then
+      ${ALLOCMARK_FUZZ_FLAGS:-} $dict_flag "$work" "$root/workloads/fuzz/corpus/$t" \
+      > "$out/$t.log" 2>&1; then
     echo "fuzz_$t FAILED: see $out/$t.log and $out/artifacts/" >&2
     tail -n 40 "$out/$t.log" >&2
     status=1

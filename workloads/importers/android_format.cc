@@ -1,5 +1,5 @@
 // Android memory_replay import/export. The grammar is in AOSP memory_replay/traces/README and in
-// /work/shared/traces/android/SOURCE.md. Layer: workloads. Cost: one pass, O(1) per line.
+// workloads/testdata/android/SOURCE.md. Layer: workloads. Cost: one pass, O(1) per line.
 #include "workloads/importers/android_format.h"
 
 #include <bit>
@@ -67,9 +67,6 @@ class AndroidImporter : public LineImporter {
   }
 
   TraceBuilder& builder() { return builder_; }
-  uint64_t live_reused() const { return live_reused_; }
-  uint64_t failed_allocs() const { return failed_allocs_; }
-  uint64_t unknown_reallocs() const { return unknown_reallocs_; }
 
  private:
   bool pointer(Fields& f, uint64_t* v) {
@@ -98,16 +95,10 @@ class AndroidImporter : public LineImporter {
     return true;
   }
 
-  // A new block at `ptr`; a pointer that is still live means the recording missed its free.
+  // A new block at `ptr` (see LineImporter::bind for a pointer that is still live).
   bool bind(uint32_t thread, uint64_t ptr, uint32_t* obj) {
-    const uint32_t old = blocks_.find(ptr);
-    if (old != PointerMap::kAbsent) {
-      ++live_reused_;
-      if (!builder_.free(thread, old)) return builder_failed();
-    }
-    *obj = builder_.new_object();
-    blocks_.put(ptr, *obj);
-    return true;
+    *obj = LineImporter::bind(blocks_, thread, ptr, line_);
+    return *obj != kNoObject;
   }
 
   bool parse_line(std::string_view l) {
@@ -177,18 +168,18 @@ class AndroidImporter : public LineImporter {
     return fail_expected(kOps, op);
   }
 
-  bool failed_alloc() {
-    ++failed_allocs_;
-    ++stats_->skipped_lines;
-    return true;
-  }
+  bool failed_alloc() { return repair(Repair::kFailedAllocation); }
 
   // realloc(old_ptr, n) returned ptr.
   bool realloc(uint32_t thread, uint64_t ptr, uint64_t old_ptr, uint64_t n) {
     uint32_t obj = old_ptr == 0 ? PointerMap::kAbsent : blocks_.find(old_ptr);
-    if (old_ptr != 0 && obj == PointerMap::kAbsent) ++unknown_reallocs_;
     if (obj == PointerMap::kAbsent) {  // realloc(NULL, n) is malloc(n)
-      if (ptr == 0) return failed_alloc();
+      if (ptr == 0) {
+        // realloc(unknown, 0) freed a block we never saw; otherwise the call failed.
+        if (old_ptr != 0 && n == 0) return repair(Repair::kUnknownFree);
+        return failed_alloc();
+      }
+      if (old_ptr != 0) repair(Repair::kUnknownRealloc);
       uint32_t fresh;
       return bind(thread, ptr, &fresh) &&
              (builder_.realloc_from_null(thread, fresh, n) || builder_failed());
@@ -202,11 +193,7 @@ class AndroidImporter : public LineImporter {
     }
     if (ptr != old_ptr) {
       blocks_.erase(old_ptr);
-      const uint32_t other = blocks_.find(ptr);
-      if (other != PointerMap::kAbsent) {  // the recording missed that block's free
-        ++live_reused_;
-        if (!builder_.free(thread, other)) return builder_failed();
-      }
+      if (!end_if_live(blocks_, thread, ptr, line_)) return false;
       blocks_.put(ptr, obj);
     }
     return builder_.realloc(thread, obj, n) || builder_failed();
@@ -214,9 +201,6 @@ class AndroidImporter : public LineImporter {
 
   ThreadMap threads_;
   PointerMap blocks_;
-  uint64_t live_reused_ = 0;
-  uint64_t failed_allocs_ = 0;
-  uint64_t unknown_reallocs_ = 0;
 };
 
 }  // namespace
@@ -229,24 +213,11 @@ bool import_android(const std::string& path, Trace* trace, ImportStats* stats, s
   const std::string shown = member.empty() ? path : path + ":" + printable(member);
   AndroidImporter importer(shown, stats, error);
   if (!importer.run(text)) return false;
-  std::string notes;
-  auto note = [&](uint64_t n, const char* what) {
-    if (n == 0) return;
-    if (!notes.empty()) notes += "; ";
-    notes += std::to_string(n) + " " + what;
-  };
-  note(importer.failed_allocs(), "allocations returned 0x0 (failed) and were skipped");
-  note(importer.unknown_reallocs(), "reallocs of unknown pointers became realloc(NULL)");
-  note(importer.live_reused(), "allocations returned a live pointer: its old block was freed");
-  stats->notes = notes;
   TraceBuilder& b = importer.builder();
-  b.set_metadata_json("{\"source\":\"android memory_replay\",\"importer\":\"android\",\"file\":" +
-                      json_string(base_name(path)) +
-                      (member.empty() ? "" : ",\"member\":" + json_string(member)) +
-                      ",\"lines\":" + std::to_string(stats->lines) +
-                      ",\"null_frees\":" + std::to_string(stats->null_frees) +
-                      ",\"unknown_frees\":" + std::to_string(stats->unknown_frees) +
-                      ",\"notes\":" + json_string(notes) + "}");
+  b.set_metadata_json(
+      "{\"source\":\"android memory_replay\",\"importer\":\"android\",\"file\":" +
+      json_string(base_name(path)) + (member.empty() ? "" : ",\"member\":" + json_string(member)) +
+      ",\"lines\":" + std::to_string(stats->lines) + ",\"repairs\":" + repairs_json(*stats) + "}");
   *trace = b.finish();
   return true;
 }

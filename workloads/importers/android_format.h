@@ -10,10 +10,10 @@
 
 namespace allocmark {
 
-// Reads a plain text trace or a .zip holding one. Survivable quirks are counted in *stats:
-// `free 0x0` (null_frees), frees of pointers never seen (unknown_frees), allocations that
-// returned 0x0 and reallocs of unknown pointers (skipped_lines, explained in notes). Anything
-// else malformed: false, *error = "PATH:LINE: expected ..., got '...'". Not thread-safe.
+// Reads a plain text trace or a .zip holding one. Survivable quirks are repairs, counted in
+// *stats with their first line (importer.h): `free 0x0`, frees and reallocs of pointers never
+// seen, allocations that returned 0x0, and allocations that returned a pointer still live.
+// Anything else malformed: false, *error = "PATH:LINE: expected ..., got '...'". Not thread-safe.
 bool import_android(const std::string& path, Trace* trace, ImportStats* stats, std::string* error);
 
 // Writes `trace` as Android lines in its global order. Objects become synthetic pointers

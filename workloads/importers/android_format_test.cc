@@ -10,8 +10,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "workloads/importers/import_test_util.h"
+#include "workloads/importers/text_input.h"
 #include "workloads/trace_file.h"
 
 namespace allocmark {
@@ -21,7 +23,7 @@ using testing_util::import_text;
 using testing_util::ImportResult;
 using testing_util::short_error;
 
-const std::string kAndroidDir = std::string(ALLOCMARK_SHARED_DIR) + "/traces/android";
+const std::string kAndroidDir = ALLOCMARK_ANDROID_TRACES;
 
 TEST(AndroidImport, SystemUiMatchesPublishedFacts) {
   Trace trace;
@@ -34,10 +36,18 @@ TEST(AndroidImport, SystemUiMatchesPublishedFacts) {
   std::printf("systemui: imported in %.3f s\n", seconds);
 
   EXPECT_EQ(stats.lines, 786454u);
-  EXPECT_EQ(stats.null_frees, 15818u);
-  EXPECT_EQ(stats.unknown_frees, 0u);
   EXPECT_EQ(stats.skipped_lines, 0u);
-  EXPECT_EQ(stats.notes, "");
+  // free(NULL) is the only repair a clean recording needs; messages name the zip's member.
+  EXPECT_EQ(stats.count(Repair::kNullFree), 15818u);
+  EXPECT_EQ(stats.first_line(Repair::kNullFree), 2990u);
+  const std::vector<std::string> warnings = repair_warnings(stats);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0], kAndroidDir + "/systemui.zip:systemui.txt:2990: warning: free(NULL): " +
+                             "skipped (15818 times, first here)");
+  EXPECT_NE(
+      trace.metadata_json.find("\"repairs\":{\"null_free\":{\"count\":15818,\"first_line\":2990}}"),
+      std::string::npos)
+      << trace.metadata_json;
 
   TraceSummary s;
   TraceError te;
@@ -130,8 +140,8 @@ TEST(AndroidImport, EveryOperationAndQuirk) {
                                      "2: malloc 0x60 1\n"      // tid 2 reused: new thread
                                      "1: free 0x40 10 20\n");  // with timestamps
   ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.stats.null_frees, 1u);
-  EXPECT_EQ(r.stats.unknown_frees, 1u);
+  EXPECT_EQ(r.stats.count(Repair::kNullFree), 1u);
+  EXPECT_EQ(r.stats.count(Repair::kUnknownFree), 1u);
   EXPECT_EQ(r.summary.threads, 3u);
   EXPECT_EQ(r.summary.by_op[static_cast<int>(Op::kMalloc)], 2u);
   EXPECT_EQ(r.summary.by_op[static_cast<int>(Op::kCalloc)], 1u);
@@ -152,15 +162,68 @@ TEST(AndroidImport, FailedAllocationsAndReusedPointersAreCounted) {
   const ImportResult r = import_text("android",
                                      "1: malloc 0x0 100\n"  // failed malloc
                                      "1: malloc 0x10 8\n"
-                                     "1: malloc 0x10 9\n"          // missed free of 0x10
-                                     "1: realloc 0x0 0x10 50\n"    // failed realloc
-                                     "1: realloc 0x20 0x77 5\n");  // unknown old pointer
+                                     "1: malloc 0x10 9\n"         // missed free of 0x10
+                                     "1: realloc 0x0 0x10 50\n"   // failed realloc
+                                     "1: realloc 0x20 0x77 5\n"   // unknown old pointer
+                                     "1: realloc 0x0 0x88 0\n");  // realloc(unknown, 0): a free
   ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.stats.skipped_lines, 2u);
-  EXPECT_NE(r.stats.notes.find("1 allocations returned a live pointer"), std::string::npos)
-      << r.stats.notes;
-  EXPECT_NE(r.stats.notes.find("1 reallocs of unknown pointers"), std::string::npos);
+  EXPECT_EQ(r.stats.skipped_lines, 0u);  // repairs are counted as repairs, not skipped lines
+  EXPECT_EQ(r.stats.count(Repair::kFailedAllocation), 2u);
+  EXPECT_EQ(r.stats.first_line(Repair::kFailedAllocation), 1u);
+  EXPECT_EQ(r.stats.count(Repair::kLivePointerReused), 1u);
+  EXPECT_EQ(r.stats.first_line(Repair::kLivePointerReused), 3u);
+  EXPECT_EQ(r.stats.count(Repair::kUnknownRealloc), 1u);
+  EXPECT_EQ(r.stats.first_line(Repair::kUnknownRealloc), 5u);
+  EXPECT_EQ(r.stats.count(Repair::kUnknownFree), 1u);
+  EXPECT_EQ(r.stats.first_line(Repair::kUnknownFree), 6u);
   EXPECT_EQ(r.summary.final_live_bytes, 9u + 5);
+}
+
+// Issue 9: every repair is said once per kind, with its count and first line, and kept in the
+// trace's metadata.
+TEST(AndroidImport, RepairsAreWarnedOncePerKindAndKeptInMetadata) {
+  const ImportResult r = import_text("android",
+                                     "1: malloc 0x10 8\n"
+                                     "1: free 0x999\n"     // unknown free, first
+                                     "2: malloc 0x10 9\n"  // 0x10 still live: lost free
+                                     "1: free 0x998\n"     // unknown free, second
+                                     "2: calloc 0x20 2 4\n"
+                                     "1: realloc 0x20 0x30 16\n"  // moves onto a live block
+                                     "1: free 0x10\n"
+                                     "1: free 0x20\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.stats.count(Repair::kUnknownFree), 2u);
+  EXPECT_EQ(r.stats.first_line(Repair::kUnknownFree), 2u);
+  EXPECT_EQ(r.stats.count(Repair::kLivePointerReused), 2u);
+  EXPECT_EQ(r.stats.first_line(Repair::kLivePointerReused), 3u);
+  EXPECT_EQ(r.stats.count(Repair::kUnknownRealloc), 1u);  // 0x30 was never allocated
+  EXPECT_EQ(r.stats.count(Repair::kNullFree), 0u);
+  // The lost frees became frees just before the reuse: 8 B freed on line 3, the calloc on 6.
+  EXPECT_EQ(r.summary.by_op[static_cast<int>(Op::kFree)], 4u);
+  EXPECT_EQ(r.summary.final_live_objects, 0u);
+  EXPECT_EQ(r.summary.peak_live_bytes, 9u + 16);
+
+  std::vector<std::string> warnings = repair_warnings(r.stats);
+  ASSERT_EQ(warnings.size(), 3u);
+  for (std::string& w : warnings) w = w.substr(w.rfind('/') + 1);  // drop the temp directory
+  const std::string file = base_name(r.stats.source);
+  EXPECT_EQ(warnings[0], file +
+                             ":3: warning: allocation returned a pointer that was still live "
+                             "(the recording lost its free): the old block was freed first "
+                             "(2 times, first here)");
+  EXPECT_EQ(warnings[1], file +
+                             ":2: warning: free of a pointer never allocated (allocated before "
+                             "recording began?): skipped (2 times, first here)");
+  EXPECT_EQ(warnings[2], file +
+                             ":6: warning: realloc of a pointer never allocated (allocated "
+                             "before recording began?): imported as realloc(NULL) (1 time, "
+                             "here)");
+  EXPECT_NE(r.trace.metadata_json.find(
+                ",\"lines\":8,\"repairs\":{\"live_pointer_reused\":{\"count\":2,\"first_line\":3},"
+                "\"unknown_free\":{\"count\":2,\"first_line\":2},"
+                "\"unknown_realloc\":{\"count\":1,\"first_line\":6}}}"),
+            std::string::npos)
+      << r.trace.metadata_json;
 }
 
 TEST(AndroidImport, CrlfAndBlankLinesAndColonWithoutSpace) {

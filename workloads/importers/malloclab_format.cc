@@ -113,8 +113,7 @@ class MallocLabImporter : public LineImporter {
       if (Fields(s).next() == "-1") {  // free(NULL) in some generated traces
         f.next();
         if (!end_of_line(f)) return false;
-        ++stats_->null_frees;
-        return true;
+        return repair(Repair::kNullFree);
       }
       if (!id(f, &i) || !end_of_line(f)) return false;
       const uint32_t obj = live(i);
@@ -157,10 +156,10 @@ bool import_malloclab(const std::string& path, Trace* trace, ImportStats* stats,
   MallocLabImporter importer(path, stats, error);
   if (!importer.run(text)) return false;
   TraceBuilder& b = importer.builder();
-  b.set_metadata_json("{\"source\":\"CS:APP malloc lab\",\"importer\":\"malloclab\",\"file\":" +
-                      json_string(base_name(path)) +
-                      ",\"weight\":" + std::to_string(importer.weight()) +
-                      ",\"null_frees\":" + std::to_string(stats->null_frees) + "}");
+  b.set_metadata_json(
+      "{\"source\":\"CS:APP malloc lab\",\"importer\":\"malloclab\",\"file\":" +
+      json_string(base_name(path)) + ",\"weight\":" + std::to_string(importer.weight()) +
+      ",\"lines\":" + std::to_string(stats->lines) + ",\"repairs\":" + repairs_json(*stats) + "}");
   *trace = b.finish();
   return true;
 }

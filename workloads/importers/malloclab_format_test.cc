@@ -57,7 +57,12 @@ TEST(MallocLabImport, NullFreeReallocOfDeadIdAndReallocToZero) {
                                      "a 1 7\n"
                                      "f 1\n");
   ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.stats.null_frees, 1u);
+  EXPECT_EQ(r.stats.count(Repair::kNullFree), 1u);
+  EXPECT_EQ(r.stats.first_line(Repair::kNullFree), 5u);
+  EXPECT_NE(
+      r.trace.metadata_json.find("\"repairs\":{\"null_free\":{\"count\":1,\"first_line\":5}}"),
+      std::string::npos)
+      << r.trace.metadata_json;
   EXPECT_EQ(r.summary.objects, 3u);
   EXPECT_EQ(r.summary.final_live_bytes, 5u);
   const Event& first = r.trace.threads[0].events[0];

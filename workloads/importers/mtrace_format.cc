@@ -39,8 +39,6 @@ class MtraceImporter : public LineImporter {
   }
 
   TraceBuilder& builder() { return builder_; }
-  uint64_t failed() const { return failed_; }
-  uint64_t live_reused() const { return live_reused_; }
 
  private:
   // glibc prints a null pointer as "(nil)".
@@ -119,17 +117,12 @@ class MtraceImporter : public LineImporter {
       if (ptr == 0) return fail_expected("a non-null pointer after '>'", "(nil)");
       const uint32_t obj = blocks_.erase(pending_old_);
       if (obj == PointerMap::kAbsent) {  // allocated before mtrace(): realloc of the unknown
-        ++stats_->unknown_frees;
+        repair(Repair::kUnknownRealloc);
         const uint32_t fresh = bind(ptr);
         return fresh != kNoObject &&
                (builder_.realloc_from_null(thread_, fresh, n) || builder_failed());
       }
-      const uint32_t other = blocks_.find(ptr);
-      if (other != PointerMap::kAbsent) {
-        ++live_reused_;
-        blocks_.erase(ptr);
-        if (!builder_.free(thread_, other)) return builder_failed();
-      }
+      if (!end_if_live(blocks_, thread_, ptr, line_)) return false;
       blocks_.put(ptr, obj);
       return builder_.realloc(thread_, obj, n) || builder_failed();
     }
@@ -140,27 +133,10 @@ class MtraceImporter : public LineImporter {
     return fail_expected(kRecords, op);
   }
 
-  bool skip_failed() {
-    ++failed_;
-    ++stats_->skipped_lines;
-    return true;
-  }
+  bool skip_failed() { return repair(Repair::kFailedAllocation); }
 
-  // A new block at ptr; a live pointer means the log missed a free (e.g. from another thread
-  // while the log was being written).
-  uint32_t bind(uint64_t ptr) {
-    const uint32_t old = blocks_.find(ptr);
-    if (old != PointerMap::kAbsent) {
-      ++live_reused_;
-      if (!builder_.free(thread_, old)) {
-        builder_failed();
-        return kNoObject;
-      }
-    }
-    const uint32_t obj = builder_.new_object();
-    blocks_.put(ptr, obj);
-    return obj;
-  }
+  // A new block at ptr (see LineImporter::bind for a pointer that is still live).
+  uint32_t bind(uint64_t ptr) { return LineImporter::bind(blocks_, thread_, ptr, line_); }
 
   uint32_t thread_;
   PointerMap blocks_;
@@ -168,8 +144,6 @@ class MtraceImporter : public LineImporter {
   bool pending_ = false;
   uint64_t pending_old_ = 0;
   uint64_t pending_line_ = 0;
-  uint64_t failed_ = 0;
-  uint64_t live_reused_ = 0;
 };
 
 }  // namespace
@@ -180,19 +154,10 @@ bool import_mtrace(const std::string& path, Trace* trace, ImportStats* stats, st
   if (!load_input(path, /*allow_zip=*/false, &text, &member, error)) return false;
   MtraceImporter importer(path, stats, error);
   if (!importer.run(text)) return false;
-  std::string notes;
-  if (importer.failed() != 0)
-    notes = std::to_string(importer.failed()) + " failed allocations or reallocs were skipped";
-  if (importer.live_reused() != 0)
-    notes += (notes.empty() ? "" : "; ") + std::to_string(importer.live_reused()) +
-             " allocations returned a live pointer: its old block was freed";
-  stats->notes = notes;
   TraceBuilder& b = importer.builder();
   b.set_metadata_json("{\"source\":\"glibc mtrace\",\"importer\":\"mtrace\",\"file\":" +
-                      json_string(base_name(path)) +
-                      ",\"null_frees\":" + std::to_string(stats->null_frees) +
-                      ",\"unknown_frees\":" + std::to_string(stats->unknown_frees) +
-                      ",\"notes\":" + json_string(notes) + "}");
+                      json_string(base_name(path)) + ",\"lines\":" + std::to_string(stats->lines) +
+                      ",\"repairs\":" + repairs_json(*stats) + "}");
   *trace = b.finish();
   return true;
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "workloads/importers/import_test_util.h"
 
@@ -27,8 +28,12 @@ TEST(MtraceImport, RealLogFromGlibc) {
   TraceError te;
   ASSERT_TRUE(check_trace(trace, &s, &te)) << te.message();
   EXPECT_EQ(stats.lines, 22u);
-  EXPECT_EQ(stats.unknown_frees, 1u);  // free(early)
-  EXPECT_EQ(stats.skipped_lines, 2u);  // failed malloc, failed realloc
+  EXPECT_EQ(stats.skipped_lines, 0u);
+  EXPECT_EQ(stats.count(Repair::kUnknownFree), 1u);  // free(early), allocated before mtrace()
+  EXPECT_EQ(stats.first_line(Repair::kUnknownFree), 20u);
+  EXPECT_EQ(stats.count(Repair::kFailedAllocation), 2u);  // failed malloc, failed realloc
+  EXPECT_EQ(stats.first_line(Repair::kFailedAllocation), 11u);
+  EXPECT_EQ(repair_warnings(stats).size(), 2u);
   EXPECT_EQ(s.threads, 1u);
   // malloc, calloc, realloc(NULL), memalign, posix_memalign, aligned_alloc, the leak.
   EXPECT_EQ(s.by_op[static_cast<int>(Op::kMalloc)], 7u);
@@ -49,9 +54,57 @@ TEST(MtraceImport, WithoutCallerAndWithSpacesInCaller) {
                                      "- 0x30\n"
                                      "= End\n");
   ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.stats.null_frees, 1u);
+  EXPECT_EQ(r.stats.count(Repair::kNullFree), 1u);
+  EXPECT_EQ(r.stats.first_line(Repair::kNullFree), 5u);
   EXPECT_EQ(r.summary.events, 3u);
   EXPECT_EQ(r.summary.peak_live_bytes, 0x40u);
+}
+
+// Issue 9: every repair is said once per kind, with its count and first line, and kept in the
+// trace's metadata.
+TEST(MtraceImport, RepairsAreWarnedOncePerKindAndKeptInMetadata) {
+  const ImportResult r = import_text("mtrace",
+                                     "= Start\n"
+                                     "+ 0x10 0x8\n"
+                                     "- 0x999\n"     // unknown free
+                                     "+ 0x10 0x9\n"  // 0x10 still live: the log lost its free
+                                     "< 0x777\n"
+                                     "> 0x20 0x10\n"  // realloc of a pointer never seen
+                                     "- 0x998\n"      // unknown free, second
+                                     "< 0x20\n"
+                                     "> 0x10 0x30\n"  // moves onto the live 0x10
+                                     "- 0x10\n"
+                                     "= End\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.stats.count(Repair::kUnknownFree), 2u);
+  EXPECT_EQ(r.stats.first_line(Repair::kUnknownFree), 3u);
+  EXPECT_EQ(r.stats.count(Repair::kLivePointerReused), 2u);
+  EXPECT_EQ(r.stats.first_line(Repair::kLivePointerReused), 4u);
+  EXPECT_EQ(r.stats.count(Repair::kUnknownRealloc), 1u);
+  EXPECT_EQ(r.stats.first_line(Repair::kUnknownRealloc), 6u);
+  EXPECT_EQ(r.summary.final_live_objects, 0u);
+  EXPECT_EQ(r.summary.peak_live_bytes, 0x30u);  // the lost free of 9 B came before the move
+
+  const std::vector<std::string> warnings = repair_warnings(r.stats);
+  ASSERT_EQ(warnings.size(), 3u);
+  const std::string& file = r.stats.source;
+  EXPECT_EQ(warnings[0], file +
+                             ":4: warning: allocation returned a pointer that was still live "
+                             "(the recording lost its free): the old block was freed first "
+                             "(2 times, first here)");
+  EXPECT_EQ(warnings[1], file +
+                             ":3: warning: free of a pointer never allocated (allocated before "
+                             "recording began?): skipped (2 times, first here)");
+  EXPECT_EQ(warnings[2], file +
+                             ":6: warning: realloc of a pointer never allocated (allocated "
+                             "before recording began?): imported as realloc(NULL) (1 time, "
+                             "here)");
+  EXPECT_NE(r.trace.metadata_json.find(
+                "\"repairs\":{\"live_pointer_reused\":{\"count\":2,\"first_line\":4},"
+                "\"unknown_free\":{\"count\":2,\"first_line\":3},"
+                "\"unknown_realloc\":{\"count\":1,\"first_line\":6}}}"),
+            std::string::npos)
+      << r.trace.metadata_json;
 }
 
 struct BadCase {

@@ -1,9 +1,11 @@
-// Tests every registered importer against the input any of them may get: missing files,
-// directories, empty files and random bytes. Layer: workloads tests.
+// Tests every registered importer against the input any of them may get (missing files,
+// directories, empty files, random bytes) and the repair counting they share. Layer: workloads
+// tests.
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
+#include <vector>
 
 #include "workloads/importer.h"
 #include "workloads/importers/import_test_util.h"
@@ -68,6 +70,44 @@ TEST(ImporterRegistry, RandomBytesAreRefusedWithOneLine) {
     }
     std::remove(path.c_str());
   }
+}
+
+TEST(ImportRepairs, NoRepairsGiveNoWarningsAndAnEmptyObject) {
+  ImportStats stats;
+  stats.source = "t.txt";
+  EXPECT_TRUE(repair_warnings(stats).empty());
+  EXPECT_EQ(repairs_json(stats), "{}");
+  const testing_util::ImportResult r =
+      testing_util::import_text("text", "allocmark-text 1\nT0 malloc #0 8\nT0 free #0\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(repair_warnings(r.stats).empty());
+}
+
+TEST(ImportRepairs, TheFirstLineStaysTheFirstRecorded) {
+  ImportStats stats;
+  stats.source = "t.txt";
+  stats.repair(Repair::kFailedAllocation, 7);
+  stats.repair(Repair::kFailedAllocation, 9);
+  stats.repair(Repair::kNullFree, 2);
+  EXPECT_EQ(stats.count(Repair::kFailedAllocation), 2u);
+  EXPECT_EQ(stats.first_line(Repair::kFailedAllocation), 7u);
+  // One line per kind, in the enum's order, each naming the file and its first line.
+  const std::vector<std::string> w = repair_warnings(stats);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0], "t.txt:2: warning: free(NULL): skipped (1 time, here)");
+  EXPECT_EQ(w[1],
+            "t.txt:7: warning: allocation or realloc returned NULL (failed): skipped, a failed "
+            "realloc's block stays live (2 times, first here)");
+  EXPECT_EQ(repairs_json(stats),
+            "{\"null_free\":{\"count\":1,\"first_line\":2},"
+            "\"failed_allocation\":{\"count\":2,\"first_line\":7}}");
+}
+
+TEST(ImportRepairs, EveryKindHasADistinctName) {
+  std::vector<std::string> names;
+  for (int k = 0; k < kRepairKinds; ++k) names.push_back(repair_name(static_cast<Repair>(k)));
+  EXPECT_EQ(names, (std::vector<std::string>{"live_pointer_reused", "unknown_free",
+                                             "unknown_realloc", "null_free", "failed_allocation"}));
 }
 
 }  // namespace

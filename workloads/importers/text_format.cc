@@ -436,6 +436,7 @@ bool deps_are_automatic(const Trace& trace) {
 
 bool import_text(const std::string& path, Trace* trace, ImportStats* stats, std::string* error) {
   *stats = ImportStats{};
+  stats->source = path;  // the text form is exact: it has nothing to repair
   std::string text, member;
   if (!load_input(path, /*allow_zip=*/false, &text, &member, error)) return false;
   return TextImporter(path, stats, error).run(text, trace);

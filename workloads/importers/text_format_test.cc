@@ -153,8 +153,8 @@ TEST(TextForm, SystemUiRoundTripsExactly) {
   Trace trace;
   ImportStats stats;
   std::string error;
-  ASSERT_TRUE(import_android(std::string(ALLOCMARK_SHARED_DIR) + "/traces/android/systemui.zip",
-                             &trace, &stats, &error))
+  ASSERT_TRUE(import_android(std::string(ALLOCMARK_ANDROID_TRACES) + "/systemui.zip", &trace,
+                             &stats, &error))
       << error;
   const std::string text = to_text(trace);
   EXPECT_NE(text.find("deps auto"), std::string::npos);

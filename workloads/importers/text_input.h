@@ -72,11 +72,14 @@ std::string base_name(const std::string& path);
 std::string json_string(std::string_view text);
 
 // What every line-oriented importer holds: where it is (for the one-line errors), its counters
-// and the builder it feeds. Importers derive from it and set line_ as they go.
+// and the builder it feeds. Importers derive from it and set line_ as they go; every repair goes
+// through repair() so that each is counted, warned about and kept in the metadata the same way.
 class LineImporter {
  protected:
   LineImporter(const std::string& path, ImportStats* stats, std::string* error)
-      : path_(path), stats_(stats), error_(error) {}
+      : path_(path), stats_(stats), error_(error) {
+    stats_->source = path;
+  }
 
   bool fail(std::string_view what) {
     *error_ = line_error(path_, line_, what);
@@ -87,19 +90,43 @@ class LineImporter {
     return false;
   }
   bool builder_failed() { return fail(builder_.error()); }
+  // Counts a repair made on `line` (default: the current one). Always true, to chain.
+  bool repair(Repair kind, uint64_t line) {
+    stats_->repair(kind, line);
+    return true;
+  }
+  bool repair(Repair kind) { return repair(kind, line_); }
   // The object a recorded free releases, or kNoObject for the two quirks real recordings have
-  // (free(NULL), a pointer the recording never saw allocated), counted in the stats.
+  // (free(NULL), a pointer the recording never saw allocated), counted as repairs.
   uint32_t take_block(PointerMap& blocks, uint64_t ptr) {
     if (ptr == 0) {
-      ++stats_->null_frees;
+      repair(Repair::kNullFree);
       return kNoObject;
     }
     const uint32_t obj = blocks.erase(ptr);
     if (obj == PointerMap::kAbsent) {
-      ++stats_->unknown_frees;
+      repair(Repair::kUnknownFree);
       return kNoObject;
     }
     return obj;
+  }
+  // A new object for an allocation that returned `ptr` on `line`. A pointer that is still live
+  // means the recording lost that block's free (e.g. made by another thread while the log was
+  // written): the old block is freed first, on `thread`. kNoObject with *error_ set if the
+  // builder refuses that free.
+  uint32_t bind(PointerMap& blocks, uint32_t thread, uint64_t ptr, uint64_t line) {
+    if (!end_if_live(blocks, thread, ptr, line)) return kNoObject;
+    const uint32_t obj = builder_.new_object();
+    blocks.put(ptr, obj);
+    return obj;
+  }
+  // A block is about to start at `ptr` (an allocation, or a realloc moving there): frees the
+  // block the map still holds there, as a repair. False with *error_ set if the builder refuses.
+  bool end_if_live(PointerMap& blocks, uint32_t thread, uint64_t ptr, uint64_t line) {
+    const uint32_t old = blocks.erase(ptr);
+    if (old == PointerMap::kAbsent) return true;
+    repair(Repair::kLivePointerReused, line);
+    return builder_.free(thread, old) || builder_failed();
   }
 
   const std::string& path_;

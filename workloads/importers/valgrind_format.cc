@@ -113,8 +113,6 @@ class ValgrindImporter : public LineImporter {
   }
 
   TraceBuilder& builder() { return builder_; }
-  uint64_t failed() const { return failed_; }
-  uint64_t live_reused() const { return live_reused_; }
 
  private:
   struct Process {
@@ -246,18 +244,9 @@ class ValgrindImporter : public LineImporter {
     return builder_.free(p.thread, obj, flags) || builder_failed();
   }
 
-  uint32_t bind(Process& p, uint64_t ptr) {
-    const uint32_t old = p.blocks.find(ptr);
-    if (old != PointerMap::kAbsent) {
-      ++live_reused_;
-      if (!builder_.free(p.thread, old)) {
-        builder_failed();
-        return kNoObject;
-      }
-    }
-    const uint32_t obj = builder_.new_object();
-    p.blocks.put(ptr, obj);
-    return obj;
+  // A new block at ptr for the call on `line` (see LineImporter::bind for a still-live ptr).
+  uint32_t bind(Process& p, uint64_t ptr, uint64_t line) {
+    return LineImporter::bind(p.blocks, p.thread, ptr, line);
   }
 
   // " 0x4A5B040" after " = ": completes `c`.
@@ -280,9 +269,9 @@ class ValgrindImporter : public LineImporter {
       case Kind::kValloc: {
         if (!want_args(c, 1)) return false;
         size = c.args[0].value;
-        if (ptr == 0) return skip_failed();
+        if (ptr == 0) return skip_failed(c);
         if (!checked_size(c, size)) return false;
-        const uint32_t obj = bind(p, ptr);
+        const uint32_t obj = bind(p, ptr, c.line);
         if (obj == kNoObject) return false;
         if (c.kind == Kind::kValloc)
           return builder_.aligned_alloc(t, obj, 4096, size) || builder_failed();
@@ -293,7 +282,7 @@ class ValgrindImporter : public LineImporter {
         if (!want_args(c, 2)) return false;
         nmemb = c.args[0].value;
         size = c.args[1].value;
-        if (ptr == 0) return skip_failed();
+        if (ptr == 0) return skip_failed(c);
         uint64_t total = 0;
         if (__builtin_mul_overflow(nmemb, size, &total) || !checked_size(c, total) ||
             nmemb > UINT32_MAX) {
@@ -301,7 +290,7 @@ class ValgrindImporter : public LineImporter {
           return fail("calloc(" + std::to_string(nmemb) + ", " + std::to_string(size) +
                       ") is larger than 2^47 bytes or 2^32 members");
         }
-        const uint32_t obj = bind(p, ptr);
+        const uint32_t obj = bind(p, ptr, c.line);
         return obj != kNoObject && (builder_.calloc(t, obj, nmemb, size) || builder_failed());
       }
       case Kind::kMemalign:
@@ -312,14 +301,14 @@ class ValgrindImporter : public LineImporter {
           line_ = c.line;
           return fail_expected("arguments 'al N, size N'", c.name);
         }
-        if (ptr == 0) return skip_failed();
+        if (ptr == 0) return skip_failed(c);
         if (!std::has_single_bit(align) || align > kMaxImportAlign) {
           line_ = c.line;
           return fail(c.name + ": alignment " + std::to_string(align) +
                       " is not a power of two up to 2^40");
         }
         if (!checked_size(c, size)) return false;
-        const uint32_t obj = bind(p, ptr);
+        const uint32_t obj = bind(p, ptr, c.line);
         if (obj == kNoObject) return false;
         return builder_.aligned_alloc(t, obj, align, size, is_new ? kFlagCxx : 0) ||
                builder_failed();
@@ -336,23 +325,18 @@ class ValgrindImporter : public LineImporter {
             p.blocks.erase(old);
             return builder_.free(t, obj) || builder_failed();
           }
-          return size == 0 ? true : skip_failed();
+          return size == 0 ? true : skip_failed(c);
         }
         if (!checked_size(c, size)) return false;
         if (obj == PointerMap::kAbsent) {
-          if (old != 0) ++stats_->unknown_frees;
-          const uint32_t fresh = bind(p, ptr);
+          if (old != 0) repair(Repair::kUnknownRealloc, c.line);
+          const uint32_t fresh = bind(p, ptr, c.line);
           return fresh != kNoObject &&
                  (builder_.realloc_from_null(t, fresh, size) || builder_failed());
         }
         if (ptr != old) {
           p.blocks.erase(old);
-          const uint32_t other = p.blocks.find(ptr);
-          if (other != PointerMap::kAbsent) {
-            ++live_reused_;
-            p.blocks.erase(ptr);
-            if (!builder_.free(t, other)) return builder_failed();
-          }
+          if (!end_if_live(p.blocks, t, ptr, c.line)) return false;
           p.blocks.put(ptr, obj);
         }
         return builder_.realloc(t, obj, size) || builder_failed();
@@ -364,16 +348,10 @@ class ValgrindImporter : public LineImporter {
     return fail_expected("no result for " + c.name, s);
   }
 
-  bool skip_failed() {
-    ++failed_;
-    ++stats_->skipped_lines;
-    return true;
-  }
+  bool skip_failed(const Call& c) { return repair(Repair::kFailedAllocation, c.line); }
 
   std::unordered_map<uint64_t, Process> processes_;
   uint64_t calls_ = 0;
-  uint64_t failed_ = 0;
-  uint64_t live_reused_ = 0;
 };
 
 }  // namespace
@@ -385,20 +363,12 @@ bool import_valgrind(const std::string& path, Trace* trace, ImportStats* stats,
   if (!load_input(path, /*allow_zip=*/false, &text, &member, error)) return false;
   ValgrindImporter importer(path, stats, error);
   if (!importer.run(text)) return false;
-  std::string notes;
-  if (importer.failed() != 0)
-    notes = std::to_string(importer.failed()) + " failed allocations were skipped";
-  if (importer.live_reused() != 0)
-    notes += (notes.empty() ? "" : "; ") + std::to_string(importer.live_reused()) +
-             " allocations returned a live pointer: its old block was freed";
-  stats->notes = notes;
   TraceBuilder& b = importer.builder();
   b.set_metadata_json(
       "{\"source\":\"valgrind --trace-malloc=yes\",\"importer\":\"valgrind\","
       "\"file\":" +
-      json_string(base_name(path)) + ",\"null_frees\":" + std::to_string(stats->null_frees) +
-      ",\"unknown_frees\":" + std::to_string(stats->unknown_frees) +
-      ",\"notes\":" + json_string(notes) + "}");
+      json_string(base_name(path)) + ",\"lines\":" + std::to_string(stats->lines) +
+      ",\"repairs\":" + repairs_json(*stats) + "}");
   *trace = b.finish();
   return true;
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "workloads/importers/import_test_util.h"
 
@@ -44,9 +45,11 @@ TEST(ValgrindImport, RealCLog) {
   EXPECT_EQ(s.final_live_objects, 1u);
   EXPECT_EQ(s.final_live_bytes, 33u);
   EXPECT_EQ(s.peak_live_bytes, 1000u + 100 + 50 + 200 + 300 + 512 + 10);
-  EXPECT_EQ(r.stats.unknown_frees, 0u);
-  EXPECT_GT(r.stats.null_frees, 10u);
-  EXPECT_NE(r.stats.notes.find("1 failed allocations"), std::string::npos) << r.stats.notes;
+  EXPECT_EQ(r.stats.count(Repair::kUnknownFree), 0u);
+  EXPECT_GT(r.stats.count(Repair::kNullFree), 10u);
+  EXPECT_EQ(r.stats.first_line(Repair::kNullFree), 17u);
+  EXPECT_EQ(r.stats.count(Repair::kFailedAllocation), 1u);  // malloc(SIZE_MAX / 2)
+  EXPECT_EQ(r.stats.first_line(Repair::kFailedAllocation), 18u);
   EXPECT_EQ(r.trace.threads[0].events[7].align_log2, 12);  // valloc: page aligned
 }
 
@@ -80,6 +83,52 @@ TEST(ValgrindImport, TwoProcessesAreTwoThreads) {
   EXPECT_EQ(r.summary.threads, 2u);
   EXPECT_EQ(r.summary.peak_live_bytes, 17u);
   EXPECT_EQ(r.summary.cross_thread_frees, 0u);
+}
+
+// Issue 9: every repair is said once per kind, with its count and first line (the line naming
+// the call, also when its result comes later), and kept in the trace's metadata.
+TEST(ValgrindImport, RepairsAreWarnedOncePerKindAndKeptInMetadata) {
+  const ImportResult r = import_text("valgrind",
+                                     "==5== Memcheck, a memory error detector\n"
+                                     "--5-- malloc(8) = 0x1000\n"
+                                     "--5-- free(0x9990)\n"        // unknown free
+                                     "--5-- malloc(9) = 0x1000\n"  // still live: lost free
+                                     "--5-- realloc(0x7770,16)\n"  // unknown realloc, whose
+                                     "--5--  = 0x2000\n"           // result comes later
+                                     "--5-- _ZdlPv(0x9980)\n"      // unknown delete, second
+                                     "--5-- realloc(0x2000,32) = 0x1000\n"  // onto live 0x1000
+                                     "--5-- free(0x1000)\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.stats.skipped_lines, 1u);
+  EXPECT_EQ(r.stats.count(Repair::kUnknownFree), 2u);
+  EXPECT_EQ(r.stats.first_line(Repair::kUnknownFree), 3u);
+  EXPECT_EQ(r.stats.count(Repair::kLivePointerReused), 2u);
+  EXPECT_EQ(r.stats.first_line(Repair::kLivePointerReused), 4u);
+  EXPECT_EQ(r.stats.count(Repair::kUnknownRealloc), 1u);
+  EXPECT_EQ(r.stats.first_line(Repair::kUnknownRealloc), 5u);
+  EXPECT_EQ(r.summary.final_live_objects, 0u);
+  EXPECT_EQ(r.summary.peak_live_bytes, 32u);  // the lost free of 9 B came before the move
+
+  const std::vector<std::string> warnings = repair_warnings(r.stats);
+  ASSERT_EQ(warnings.size(), 3u);
+  const std::string& file = r.stats.source;
+  EXPECT_EQ(warnings[0], file +
+                             ":4: warning: allocation returned a pointer that was still live "
+                             "(the recording lost its free): the old block was freed first "
+                             "(2 times, first here)");
+  EXPECT_EQ(warnings[1], file +
+                             ":3: warning: free of a pointer never allocated (allocated before "
+                             "recording began?): skipped (2 times, first here)");
+  EXPECT_EQ(warnings[2], file +
+                             ":5: warning: realloc of a pointer never allocated (allocated "
+                             "before recording began?): imported as realloc(NULL) (1 time, "
+                             "here)");
+  EXPECT_NE(r.trace.metadata_json.find(
+                "\"repairs\":{\"live_pointer_reused\":{\"count\":2,\"first_line\":4},"
+                "\"unknown_free\":{\"count\":2,\"first_line\":3},"
+                "\"unknown_realloc\":{\"count\":1,\"first_line\":5}}}"),
+            std::string::npos)
+      << r.trace.metadata_json;
 }
 
 struct BadCase {

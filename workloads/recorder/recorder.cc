@@ -378,10 +378,13 @@ void resolve(F*& slot, const char* name) {
 
   int mode = kForward;
   const char* dir = getenv(kEnvDir);
-  const char* root = getenv(kEnvRootPid);
+  // The program itself is the process `allocmark record` started: its parent is allocmark (the
+  // pid is not known before fork, the parent's is). Its children have the program as parent.
+  const char* launcher = getenv(kEnvParentPid);
   const char* no_children = getenv(kEnvNoChildren);
   g_no_children = no_children && no_children[0] == '1';
-  const bool is_root = !root || strtoull(root, nullptr, 10) == static_cast<uint64_t>(getpid());
+  const bool is_root =
+      !launcher || strtoull(launcher, nullptr, 10) == static_cast<uint64_t>(getppid());
   if (dir && *dir && strlen(dir) < sizeof g_dir && g_real.malloc && g_real.free &&
       (is_root || !g_no_children)) {
     memcpy(g_dir, dir, strlen(dir) + 1);

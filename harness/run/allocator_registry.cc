@@ -26,7 +26,11 @@ namespace allocmark {
 namespace {
 
 AllocatorInfo make(std::string name, std::string kind, std::string library, std::string desc) {
-  AllocatorInfo a{std::move(name), std::move(kind), std::move(library), std::move(desc)};
+  AllocatorInfo a;
+  a.name = std::move(name);
+  a.kind = std::move(kind);
+  a.library = std::move(library);
+  a.description = std::move(desc);
   if (a.kind != "native" && !a.library.empty() && access(a.library.c_str(), R_OK) != 0) {
     a.available = false;
     a.why_unavailable = "library not found: " + a.library;
@@ -282,7 +286,7 @@ bool resolve_allocator(const std::string& spec, AllocatorInfo* out, std::string*
       *error = "--allocators " + spec + ": " + why;
       return false;
     }
-    *out = AllocatorInfo{name, "preload", path, "malloc replacement from " + path};
+    *out = make(name, "preload", path, "malloc replacement from " + path);
     return true;
   }
   for (const auto& a : builtin_allocators()) {

@@ -75,7 +75,7 @@ bool prepare_traces(const RunOptions& o, const std::string& trace_dir,
                     std::vector<PreparedTrace>* out) {
   for (const auto& w : o.workloads) {
     if (!w.generator) {
-      PreparedTrace p{w.name, w.trace_path};
+      PreparedTrace p{w.name, w.trace_path, 1, {}};
       Trace trace;
       TraceError err;
       if (!read_trace(w.trace_path, &trace, &err, &p.summary)) {
@@ -88,7 +88,7 @@ bool prepare_traces(const RunOptions& o, const std::string& trace_dir,
     }
     for (uint32_t threads : w.threads) {
       PreparedTrace p{w.name, trace_dir + "/" + w.name + "-t" + std::to_string(threads) + ".amt",
-                      threads};
+                      threads, {}};
       Trace trace;
       TraceError err;
       // Resumed runs reuse the traces they were measured with.

@@ -11,6 +11,7 @@
 #include "harness/run/layout.h"
 #include "harness/run/merge.h"
 #include "harness/run/summary_file.h"
+#include "harness/run/system_info.h"
 #include "harness/run/python_tools.h"
 #include "harness/cli/record_command.h"
 #include "harness/run/runner.h"
@@ -203,7 +204,7 @@ int main_impl(int argc, char** argv) {
   merge_cmd->add_flag("--no-report", merge_no_report, "Do not draw the report");
 
   // report / compare
-  std::string report_dir, baseline, compare_base, compare_new;
+  std::string report_dir, baseline;
   auto* report_cmd = app.add_subcommand("report", "Write DIR/report.html from a run");
   report_cmd->add_option("dir", report_dir, "Run directory")->required();
   report_cmd->add_option("--baseline", baseline, "Allocator to normalise to (default glibc)");
@@ -213,9 +214,14 @@ int main_impl(int argc, char** argv) {
   summarize_cmd->add_option("dir", report_dir, "Run directory")->required();
   summarize_cmd->add_option("--baseline", baseline, "Allocator the ratios are taken against");
   summarize_cmd->add_flag("--quiet", summarize_quiet, "Do not print the Markdown table");
-  auto* compare_cmd = app.add_subcommand("compare", "Compare two runs cell by cell");
-  compare_cmd->add_option("base", compare_base, "Baseline run directory")->required();
-  compare_cmd->add_option("new", compare_new, "New run directory")->required();
+  // compare and baseline are plot tools: their own flags (plot/README.md) pass through as given.
+  auto* compare_cmd = app.add_subcommand("compare", "Compare two runs cell by cell (see --help)");
+  auto* baseline_cmd = app.add_subcommand(
+      "baseline", "Named baselines for compare --against (save NAME DIR, list, show NAME)");
+  for (auto* tool : {compare_cmd, baseline_cmd}) tool->prefix_command()->set_help_flag();
+  const auto build = build_info();
+  app.set_version_flag("--version", "allocmark " + build.value("allocmark_version", "?") +
+                                        " (git " + build.value("git_revision", "unknown") + ")");
 
   // list
   std::string list_what;
@@ -234,6 +240,8 @@ int main_impl(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ValidationError& e) {
     // "--flag: expected ..., got '...'": complete as it is.
@@ -257,7 +265,8 @@ int main_impl(int argc, char** argv) {
     if (!baseline.empty()) args.insert(args.end(), {"--baseline", baseline});
     return run_plot_tool("report.py", args);
   }
-  if (*compare_cmd) return run_plot_tool("compare.py", {compare_base, compare_new});
+  if (*compare_cmd) return run_plot_tool("compare.py", compare_cmd->remaining());
+  if (*baseline_cmd) return run_plot_tool("baseline.py", baseline_cmd->remaining());
   if (trace_cmds.selected()) return trace_cmds.run();
   if (record_cmd.selected()) return record_cmd.run();
 

@@ -3,12 +3,12 @@
 #include "allocators/pool.h"
 
 #include <pthread.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "allocators/os.h"
+#include "base/clock.h"
 
 namespace allocmark {
 
@@ -55,12 +55,6 @@ std::size_t large_mapping_size(std::size_t bytes, std::size_t page) noexcept {
   if (bytes <= 4 * page) return bytes;
   const std::size_t k = std::size_t{1} << (63 - __builtin_clzll(bytes - 1));  // < bytes, >= 4 pages
   return align_up(bytes, k / 4);
-}
-
-uint32_t coarse_ms() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // vDSO, ~10 ns; slow path only
-  return static_cast<uint32_t>(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 }  // namespace

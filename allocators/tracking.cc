@@ -64,6 +64,109 @@ constexpr uint64_t kMaxRecordedSize = (uint64_t{1} << 56) - 1;
 
 const char* plural(uint64_t n) { return n == 1 ? "" : "s"; }
 
+// One section of the leak report ("lost", "still reachable" or "still live"): the sites listed
+// (in mapped scratch filled under the lock) and the totals of all, listed or not.
+struct ReportSection {
+  const char* what = "";
+  TrackingCore::SiteTotal* top = nullptr;
+  std::size_t n_sites = 0;
+  TrackingCore::SiteTotal all;  // its bytes and blocks
+  TrackingCore::SiteTotal rest;
+
+  // all = the listed sites plus the rest; run under the lock, after `top` and `rest` are filled.
+  void add_up(std::size_t max) noexcept {
+    const std::size_t shown = n_sites < max ? n_sites : max;
+    all = rest;
+    for (std::size_t i = 0; i < shown; ++i) {
+      all.bytes += top[i].bytes;
+      all.blocks += top[i].blocks;
+    }
+  }
+};
+
+// One report line at a time in a stack buffer, written with write(2): no stdio, no heap.
+struct ReportLine {
+  explicit ReportLine(int out_fd) noexcept : fd(out_fd) {}
+  int fd;
+  char text[2048];
+  std::size_t len = 0;
+
+  template <class... Args>
+  void add(const char* fmt, Args... args) noexcept {
+    append(text, sizeof text, &len, fmt, args...);
+  }
+  void flush() noexcept {
+    if (len + 1 >= sizeof text) text[len - 1] = '\n';  // truncated: still end the line
+    write_all(fd, text, len);
+    len = 0;
+  }
+};
+
+// One listed call site: its totals and its stack, named by the symbolizer (heap allowed here).
+void write_report_site(ReportLine& out, const TrackingCore::SiteTotal& t, Symbolizer& sym) {
+  out.add("allocmark tracking:   %llu bytes in %llu block%s from ", (unsigned long long)t.bytes,
+          (unsigned long long)t.blocks, plural(t.blocks));
+  if (t.stack.depth == 0) {
+    out.add("an unknown call site (no stack captured)");
+  } else {
+    out.len += sym.format(t.stack, out.text + out.len, sizeof out.text - out.len);
+  }
+  out.add("\n");
+  out.flush();
+}
+
+// A section's heading, its listed sites and the line for those not listed; the symbolizer is
+// made on the first site named (with file_lines it loads libdw, so not for an empty report).
+void write_report_section(ReportLine& out, const ReportSection& sec, std::size_t max,
+                          bool file_lines, std::optional<Symbolizer>* sym) {
+  const int pid = static_cast<int>(getpid());
+  if (sec.n_sites == 0) {
+    out.add("allocmark tracking: pid %d: %s: none\n", pid, sec.what);
+    out.flush();
+    return;
+  }
+  out.add(
+      "allocmark tracking: pid %d: %s: %llu bytes in %llu block%s from %zu call site%s, "
+      "largest first:\n",
+      pid, sec.what, (unsigned long long)sec.all.bytes, (unsigned long long)sec.all.blocks,
+      plural(sec.all.blocks), sec.n_sites, plural(sec.n_sites));
+  out.flush();
+  const std::size_t shown = sec.n_sites < max ? sec.n_sites : max;
+  if (shown > 0 && !*sym) sym->emplace(file_lines);
+  for (std::size_t i = 0; i < shown; ++i) write_report_site(out, sec.top[i], **sym);
+  if (sec.n_sites > shown) {
+    out.add(
+        "allocmark tracking:   ... and %zu more call site%s with %llu bytes in %llu "
+        "block%s (ALLOCMARK_TRACK_LEAKS_LISTED=%zu lists them all)\n",
+        sec.n_sites - shown, plural(sec.n_sites - shown), (unsigned long long)sec.rest.bytes,
+        (unsigned long long)sec.rest.blocks, plural(sec.rest.blocks), sec.n_sites);
+    out.flush();
+  }
+}
+
+// The report's tail: totals, error counts and the size histogram (non-empty buckets only).
+void write_report_counters(ReportLine& out, const TrackingCounters& c) {
+  out.add(
+      "allocmark tracking: %llu blocks (%llu bytes) still live; peak %llu bytes in %llu "
+      "blocks; %llu allocations, %llu frees, %llu failed\n",
+      (unsigned long long)c.live_blocks, (unsigned long long)c.live_bytes,
+      (unsigned long long)c.peak_bytes, (unsigned long long)c.peak_blocks,
+      (unsigned long long)c.allocations, (unsigned long long)c.frees, (unsigned long long)c.failed);
+  out.flush();
+  out.add("allocmark tracking: errors: %llu double free, %llu invalid free, %llu size mismatch\n",
+          (unsigned long long)c.double_frees, (unsigned long long)c.invalid_frees,
+          (unsigned long long)c.size_mismatches);
+  out.flush();
+  for (std::size_t k = 0; k < c.histogram.size(); ++k) {
+    if (c.histogram[k] == 0) continue;
+    const unsigned long long lo = k == 0 ? 0 : 1ull << (k - 1);
+    const unsigned long long hi = k == 0 ? 0 : (k == 64 ? ~0ull : (1ull << k) - 1);
+    out.add("allocmark tracking: size %llu..%llu: %llu\n", lo, hi,
+            (unsigned long long)c.histogram[k]);
+    out.flush();
+  }
+}
+
 }  // namespace
 
 TrackingCore::~TrackingCore() {
@@ -436,13 +539,7 @@ void TrackingCore::report(int fd) const noexcept {
   RootSet roots;
   bool split = options_.reachability &&
                roots.collect(reinterpret_cast<uintptr_t>(__builtin_frame_address(0)), own_code_);
-  struct Section {
-    const char* what;  // "lost", "still reachable", "still live"
-    SiteTotal* top;
-    std::size_t n_sites = 0;
-    SiteTotal all;  // its bytes and blocks
-    SiteTotal rest;
-  } sections[2];
+  ReportSection sections[2];
   TrackingCounters c;
   {
     SpinGuard g(lock_);
@@ -459,89 +556,22 @@ void TrackingCore::report(int fd) const noexcept {
     sections[0].what = split ? "lost (no pointer to them found)" : "still live";
     sections[1].what = "still reachable";
     for (int k = 0; k < (split ? 2 : 1); ++k) {
-      Section& sec = sections[k];
+      ReportSection& sec = sections[k];
       if (lists != nullptr && site_count_ > 0) {
         sec.n_sites = select_locked(which[k], lost, sec.top, max, &sec.rest);
       }
-      const std::size_t shown = sec.n_sites < max ? sec.n_sites : max;
-      sec.all = sec.rest;
-      for (std::size_t i = 0; i < shown; ++i) {
-        sec.all.bytes += sec.top[i].bytes;
-        sec.all.blocks += sec.top[i].blocks;
-      }
+      sec.add_up(max);
     }
     if (lost != nullptr) os::release(lost, lost_bytes);
   }
 
   // 2. Outside it: names (dladdr, libdw: heap allowed now) and the text.
-  char line[2048];
-  std::size_t len = 0;
-  auto flush = [&] {
-    if (len + 1 >= sizeof line) line[len - 1] = '\n';  // truncated: still end the line
-    write_all(fd, line, len);
-    len = 0;
-  };
-  const int pid = static_cast<int>(getpid());
+  ReportLine out(fd);
   std::optional<Symbolizer> sym;  // made on first use: with file_lines it loads libdw
-  for (int k = 0; k < (split ? 2 : 1); ++k) {
-    const Section& sec = sections[k];
-    if (sec.n_sites == 0) {
-      append(line, sizeof line, &len, "allocmark tracking: pid %d: %s: none\n", pid, sec.what);
-      flush();
-      continue;
-    }
-    append(line, sizeof line, &len,
-           "allocmark tracking: pid %d: %s: %llu bytes in %llu block%s from %zu call site%s, "
-           "largest first:\n",
-           pid, sec.what, (unsigned long long)sec.all.bytes, (unsigned long long)sec.all.blocks,
-           plural(sec.all.blocks), sec.n_sites, plural(sec.n_sites));
-    flush();
-    const std::size_t shown = sec.n_sites < max ? sec.n_sites : max;
-    if (shown > 0 && !sym) sym.emplace(options_.file_lines);
-    for (std::size_t i = 0; i < shown; ++i) {
-      const SiteTotal& t = sec.top[i];
-      append(line, sizeof line, &len, "allocmark tracking:   %llu bytes in %llu block%s from ",
-             (unsigned long long)t.bytes, (unsigned long long)t.blocks, plural(t.blocks));
-      if (t.stack.depth == 0) {
-        append(line, sizeof line, &len, "an unknown call site (no stack captured)");
-      } else {
-        len += sym->format(t.stack, line + len, sizeof line - len);
-      }
-      append(line, sizeof line, &len, "\n");
-      flush();
-    }
-    if (sec.n_sites > shown) {
-      append(line, sizeof line, &len,
-             "allocmark tracking:   ... and %zu more call site%s with %llu bytes in %llu "
-             "block%s (ALLOCMARK_TRACK_LEAKS_LISTED=%zu lists them all)\n",
-             sec.n_sites - shown, plural(sec.n_sites - shown), (unsigned long long)sec.rest.bytes,
-             (unsigned long long)sec.rest.blocks, plural(sec.rest.blocks), sec.n_sites);
-      flush();
-    }
-  }
+  for (int k = 0; k < (split ? 2 : 1); ++k)
+    write_report_section(out, sections[k], max, options_.file_lines, &sym);
   if (lists != nullptr) os::release(lists, list_bytes);
-
-  append(line, sizeof line, &len,
-         "allocmark tracking: %llu blocks (%llu bytes) still live; peak %llu bytes in %llu "
-         "blocks; %llu allocations, %llu frees, %llu failed\n",
-         (unsigned long long)c.live_blocks, (unsigned long long)c.live_bytes,
-         (unsigned long long)c.peak_bytes, (unsigned long long)c.peak_blocks,
-         (unsigned long long)c.allocations, (unsigned long long)c.frees,
-         (unsigned long long)c.failed);
-  flush();
-  append(line, sizeof line, &len,
-         "allocmark tracking: errors: %llu double free, %llu invalid free, %llu size mismatch\n",
-         (unsigned long long)c.double_frees, (unsigned long long)c.invalid_frees,
-         (unsigned long long)c.size_mismatches);
-  flush();
-  for (std::size_t k = 0; k < c.histogram.size(); ++k) {
-    if (c.histogram[k] == 0) continue;
-    const unsigned long long lo = k == 0 ? 0 : 1ull << (k - 1);
-    const unsigned long long hi = k == 0 ? 0 : (k == 64 ? ~0ull : (1ull << k) - 1);
-    append(line, sizeof line, &len, "allocmark tracking: size %llu..%llu: %llu\n", lo, hi,
-           (unsigned long long)c.histogram[k]);
-    flush();
-  }
+  write_report_counters(out, c);
 }
 
 }  // namespace allocmark

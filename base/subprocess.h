@@ -10,6 +10,7 @@
 // could not be started at all.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -36,6 +37,9 @@ struct ProcessSpec {
   bool ignore_interrupts = false;      // like system(): SIGINT/SIGQUIT go to the child alone
   bool quiet = false;                  // stdout and stderr to /dev/null (unless captured)
   bool null_stdin = false;             // stdin from /dev/null
+  std::string stdin_path;              // stdin from this file ("" = inherited or null_stdin)
+  std::string stdout_path;             // stdout into this file, truncated ("" = as above)
+  std::string cwd;                     // working directory of the child ("" = ours)
   uint64_t address_space_limit = 0;    // RLIMIT_AS in bytes, 0 = none
   std::vector<Capture> capture;        // child fds whose output is collected (e.g. 2, 3)
   double timeout_s = 0;                // 0 = none; at the limit the child's group is killed
@@ -50,10 +54,12 @@ struct ProcessResult {
   bool timed_out = false;  // killed at timeout_s
   double elapsed_s = 0;
   double cpu_s = 0;                    // user + system time of the child (and children it waited for)
+  rusage usage{};                      // wait4's: CPU, faults, context switches, max RSS
   std::map<int, std::string> output;  // captured fd -> what the child wrote there
 };
 
-// Runs the program and waits for it. `running`, when given, holds the child's pid while it runs
+// Runs the program and waits for it (also after it closed every captured pipe: the timeout
+// holds until the child itself has exited). `running`, when given, holds the child's pid while it runs
 // (a signal handler may kill its group: kill(-pid, SIGKILL)).
 ProcessResult run_process(const ProcessSpec& spec, std::atomic<pid_t>* running = nullptr);
 

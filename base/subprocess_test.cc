@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 namespace allocmark {
 namespace {
@@ -82,6 +85,44 @@ TEST(Subprocess, CaptureKeepsTheTail) {
   ASSERT_TRUE(r.started);
   EXPECT_LE(r.output.at(1).size(), 65536u + 200u);
   EXPECT_NE(r.output.at(1).find("line19999\n"), std::string::npos);
+}
+
+// A child that closes its pipes (stderr to /dev/null, no capture) is still held to the timeout.
+TEST(Subprocess, TimeoutHoldsWithoutPipes) {
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", "exec 2>/dev/null; sleep 30"};
+  spec.own_process_group = true;
+  spec.timeout_s = 0.3;
+  const ProcessResult r = run_process(spec);
+  ASSERT_TRUE(r.started);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_LT(r.elapsed_s, 5.0);
+}
+
+TEST(Subprocess, StdinStdoutAndDirectory) {
+  char dir[] = "/tmp/amk-subprocess-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string in = std::string(dir) + "/in.txt", out = std::string(dir) + "/out.txt";
+  { std::ofstream(in) << "from a file\n"; }
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", "cat; pwd"};
+  spec.stdin_path = in;
+  spec.stdout_path = out;
+  spec.cwd = dir;
+  const ProcessResult r = run_process(spec);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_GT(r.usage.ru_maxrss, 0);
+  std::ifstream f(out);
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "from a file\n" + std::string(dir) + "\n");
+  spec.cwd = std::string(dir) + "/missing";
+  EXPECT_EQ(run_process(spec).error, "cannot change to directory " + spec.cwd +
+                                         ": No such file or directory");
+  spec.cwd.clear();
+  spec.stdin_path = std::string(dir) + "/missing.txt";
+  EXPECT_EQ(run_process(spec).error,
+            "cannot open " + spec.stdin_path + " for stdin: No such file or directory");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

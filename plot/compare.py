@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-"""allocmark compare: two runs cell by cell, as a Markdown table on stdout and a chart.
+"""allocmark compare: two runs cell by cell, as a table on stdout and a chart; a regression gate.
 Layer: plot/ entry point (called by `allocmark compare BASE NEW`); reads only result files.
 
 A cell is (workload, threads, allocator). For each cell present in both runs: each run's median
-time per event with its interval, as that run's summary.json states them; the change of the
-median time and of the median peak footprint (NEW / BASE, with a 95% bootstrap interval of the
-repetitions of both runs), and a two-sided Mann-Whitney U test of the times. The between-run
-tests are computed here (summary.json judges cells within one run); the per-cell figures are not.
-The chart goes to NEW/plots/compare.*.
+time (per event; wall time for program cells) with its interval, as that run's summary.json
+states them; the change of the median time and of the median peak footprint (NEW / BASE, with a
+95% bootstrap interval of the repetitions of both runs) and a two-sided Mann-Whitney U test of
+each. The between-run statistics are stats.py's (summary.json judges cells within one run); the
+per-cell figures are not computed here. The chart goes to NEW/plots/compare.*.
+
+Exit status: 0; 1 when --fail-above / --fail-memory-above is given and a cell goes over it
+(significantly more, with the whole interval above the limit) or failed every repetition in NEW
+after working in BASE; 2 on bad input (one line on stderr).
 """
-import argparse
+import csv
+import io
+import json
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import deps
@@ -24,13 +30,16 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 import allocmark_results  # noqa: E402
+import baseline_store  # noqa: E402
+import cli_args  # noqa: E402
 import figures  # noqa: E402
 import palette  # noqa: E402
 import stats  # noqa: E402
 import summary_file  # noqa: E402
-from summary import MEMORY, TIME, Summary  # noqa: E402
+from summary import MEMORY, TIME, TIME_FIELD, Summary, time_name  # noqa: E402
 
 ALPHA = 0.05
+MIB = 1024.0 * 1024.0
 CHART_CLIP = 100.0  # percent: the chart's axis stops at ±this; longer bars carry their value
 
 
@@ -43,21 +52,73 @@ class Row:
     n_new: int
     t_base: object   # summary.MetricStats of BASE's cell (median, interval), from its summary.json
     t_new: object
-    t_ratio: float
-    t_ci: object
-    p: float
-    min_p: float
-    m_ratio: float
-    m_ci: object
+    t: stats.Change  # NEW / BASE of the time medians: interval, Mann-Whitney p
+    m_base: object   # the same for the memory footprint
+    m_new: object
+    m: stats.Change
+    time_field: str = TIME_FIELD  # the result-line field the time is (ns_per_op, wall_ns)
+    time_unit: str = "ns"
+    gate: tuple = ()  # the limits this cell goes over: "time", "memory"
+
+    # The names the table and chart have always used.
+    t_ratio = property(lambda self: self.t.ratio)
+    t_ci = property(lambda self: self.t.ci)
+    p = property(lambda self: self.t.p)
+    min_p = property(lambda self: self.t.min_p)
+    m_ratio = property(lambda self: self.m.ratio)
+    m_ci = property(lambda self: self.m.ci)
 
     def verdict(self, alpha):
-        if self.min_p >= alpha:
-            return "too few reps"
-        if not math.isfinite(self.p) or self.p >= alpha:
-            return "no change detected"
-        if self.t_ci is not None and self.t_ci.lo <= 1.0 <= self.t_ci.hi:
-            return "no change detected"
-        return "faster" if self.t_ratio < 1 else "slower"
+        return self.t.verdict(alpha, "faster", "slower")
+
+    def memory_verdict(self, alpha):
+        return self.m.verdict(alpha, "smaller", "larger")
+
+    @property
+    def key(self):
+        return (self.workload, self.threads, self.allocator)
+
+
+@dataclass
+class Gate:
+    """The regression gate: limits on NEW / BASE − 1 (None: off) and what went over them."""
+    time: float = None
+    memory: float = None
+    alpha: float = ALPHA
+    offending: list = field(default_factory=list)   # [(Row, metric)]
+    failed: list = field(default_factory=list)      # [(cell key, reason)]: ok in BASE, not in NEW
+
+    @property
+    def active(self):
+        return self.time is not None or self.memory is not None
+
+    @property
+    def passed(self):
+        return not self.offending and not self.failed
+
+    def judge(self, rows, skipped):
+        for r in rows:
+            over = []
+            if self.time is not None and r.t.above(self.alpha, self.time):
+                over.append(TIME)
+            if self.memory is not None and r.m.above(self.alpha, self.memory):
+                over.append(MEMORY)
+            r.gate = tuple(over)
+            self.offending += [(r, m) for m in over]
+        # A cell that worked in BASE and failed every repetition in NEW is the worst regression
+        # of all: the gate counts it too.
+        if self.active:
+            self.failed = [(k, why) for k, why in skipped
+                           if why == "no successful repetition in NEW"]
+        return self
+
+    def limits(self):
+        out = []
+        if self.time is not None:
+            out.append(f"time +{self.time * 100:g}%")
+        if self.memory is not None:
+            out.append(f"peak memory +{self.memory * 100:g}%")
+        return " and ".join(out)
 
 
 def md(s):
@@ -114,20 +175,22 @@ def compare(sb, sn):
         if cb is None or cn is None:
             skipped.append((key, "only in NEW" if cb is None else "only in BASE"))
             continue
+        if cb.time_field != cn.time_field:
+            skipped.append((key, f"time is {cb.time_field} in BASE, {cn.time_field} in NEW"))
+            continue
         tb, tn = cb.values(TIME), cn.values(TIME)
         if tb.size == 0 or tn.size == 0:
             side = " and ".join(s for s, v in (("BASE", tb), ("NEW", tn)) if v.size == 0)
             skipped.append((key, f"no successful repetition in {side}"))
             continue
-        _, p = stats.mann_whitney(tn, tb)
         mb, mn = cb.values(MEMORY), cn.values(MEMORY)
-        m_ratio = _ratio(cn.metric(MEMORY).median, cb.metric(MEMORY).median)
         t_base, t_new = cb.metric(TIME), cn.metric(TIME)
+        m_base, m_new = cb.metric(MEMORY), cn.metric(MEMORY)
         rows.append(Row(*key, n_base=tb.size, n_new=tn.size, t_base=t_base, t_new=t_new,
-                        t_ratio=_ratio(t_new.median, t_base.median),
-                        t_ci=stats.ratio_ci(tn, tb), p=p,
-                        min_p=stats.min_mann_whitney_p(tn.size, tb.size), m_ratio=m_ratio,
-                        m_ci=stats.ratio_ci(mn, mb) if math.isfinite(m_ratio) else None))
+                        t=stats.change(tn, tb, t_new.median, t_base.median),
+                        m_base=m_base, m_new=m_new,
+                        m=stats.change(mn, mb, m_new.median, m_base.median),
+                        time_field=cn.time_field, time_unit=cn.time_unit))
     return rows, skipped
 
 
@@ -167,19 +230,77 @@ def warnings_for(sb, sn, rows, alpha):
     return out
 
 
-def markdown(base_run, new_run, rows, skipped, warns, alpha, chart_path):
+def time_unit_label(rows):
+    """The unit of the time columns: ns/event for replays, ns (wall time) for programs."""
+    units = []
+    for r in rows:
+        u = time_name(r.time_field, r.time_unit)[1]
+        if u not in units:
+            units.append(u)
+    return " or ".join(units) or time_name(TIME_FIELD)[1]
+
+
+def _gate_markdown(gate, rows, skipped, alpha):
+    """The gate's verdict and its offending cells: what a CI log must show first."""
+    if not gate.active:
+        return []
+    how = (f"significantly more than in BASE, two-sided Mann–Whitney U test p < {alpha:g}, and "
+           "the whole 95% interval of NEW ÷ BASE above the limit")
+    if gate.passed:
+        judged = [r for r in rows if r.min_p < alpha]
+        skipped_new = [k for k, why in skipped if why == "only in BASE"]
+        out = [f"**Regression gate: pass.** No cell goes over {gate.limits()} ({how}); "
+               f"{len(judged)} of {len(rows)} cells could be judged"
+               + (f"; {len(skipped_new)} cells of BASE are not in NEW" if skipped_new else "")
+               + ".", ""]
+        if len(judged) < len(rows):
+            out += [f"> **Warning:** {len(rows) - len(judged)} cells have too few repetitions "
+                    "for the test to ever reach significance: the gate cannot fail on them.", ""]
+        return out
+    n = len({r.key for r, _ in gate.offending} | {k for k, _ in gate.failed})
+    out = [f"**Regression gate: FAIL.** {n} cell{'s' if n != 1 else ''} over "
+           f"{gate.limits()} ({how}):", "",
+           "| workload | threads | allocator | metric | BASE | NEW | Δ [95% CI] | p (MWU) |",
+           "|---|---:|---|---|---:|---:|---:|---:|"]
+    for r, metric in gate.offending:
+        if metric == TIME:
+            what = time_name(r.time_field, r.time_unit)
+            cols = (f"{what[0]} ({what[1]})", stat(r.t_base), stat(r.t_new), r.t)
+        else:
+            cols = ("peak memory (MiB)", stat(_mib(r.m_base)), stat(_mib(r.m_new)), r.m)
+        out.append(f"| {md(r.workload)} | {r.threads} | {md(r.allocator)} | {cols[0]} "
+                   f"| {cols[1]} | {cols[2]} | {pct_ci(cols[3].ratio, cols[3].ci)} "
+                   f"| {cols[3].p:.3g} |")
+    for (w, t, a), why in gate.failed:
+        out.append(f"| {md(w)} | {t} | {md(a)} | every repetition failed in NEW | ok | failed "
+                   "| – | – |")
+    return out + [""]
+
+
+def _mib(m):
+    return None if m is None else m.scaled(1.0 / MIB)
+
+
+def markdown(base_run, new_run, rows, skipped, warns, alpha, chart_path, gate=None):
+    gate = gate or Gate(alpha=alpha)
     lines = [f"## allocmark compare: {md(base_run.name)} → {md(new_run.name)}", ""]
+    lines += _gate_markdown(gate, rows, skipped, alpha)
     for w in warns:
         lines += [f"> **Warning:** {w}", ""]  # a blank line each: separate blockquotes
-    lines += ["| workload | threads | allocator | reps base/new | time base (ns/event) "
-              "| time new (ns/event) | Δ time [95% CI] | p (MWU) | Δ peak memory [95% CI] "
+    unit = time_unit_label(rows)
+    lines += [f"| workload | threads | allocator | reps base/new | time base ({unit}) "
+              f"| time new ({unit}) | Δ time [95% CI] | p (MWU) | Δ peak memory [95% CI] "
               "| verdict |",
               "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
+        verdict = r.verdict(alpha)
+        if r.gate:
+            verdict += " (over " + " and ".join(
+                f"+{(gate.time if m == TIME else gate.memory) * 100:g}% {m}" for m in r.gate) + ")"
         lines.append(
             f"| {md(r.workload)} | {r.threads} | {md(r.allocator)} | {r.n_base}/{r.n_new} "
             f"| {stat(r.t_base)} | {stat(r.t_new)} | {pct_ci(r.t_ratio, r.t_ci)} "
-            f"| {r.p:.3g} | {pct_ci(r.m_ratio, r.m_ci)} | {r.verdict(alpha)} |")
+            f"| {r.p:.3g} | {pct_ci(r.m_ratio, r.m_ci)} | {verdict} |")
     if rows:
         gt = stats.geomean([r.t_ratio for r in rows])
         gm = stats.geomean([r.m_ratio for r in rows])
@@ -198,7 +319,7 @@ def markdown(base_run, new_run, rows, skipped, warns, alpha, chart_path):
     if skipped:
         lines += ["", "Not compared:", ""]
         lines += [f"- {md(w)} ({t} threads) {md(a)}: {md(why)}" for (w, t, a), why in skipped]
-    lines += ["", "Times are each run's median time per event with its interval, from that "
+    lines += ["", "Times are each run's median time with its interval, from that "
               "run's summary.json († the interval covers less than 95%: the range of 5 or fewer "
               "repetitions). Δ is NEW ÷ BASE − 1 of the medians (negative is better for both "
               "time and memory); its interval is a percentile bootstrap of that ratio over both "
@@ -207,6 +328,98 @@ def markdown(base_run, new_run, rows, skipped, warns, alpha, chart_path):
     if chart_path:
         lines += ["", f"Chart: `{chart_path}` (and `.png`)"]
     return "\n".join(lines) + "\n"
+
+
+def _num(v):
+    return v if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+def _metric_json(m):
+    """A summary.MetricStats as JSON (each run's own summary.json figures)."""
+    if m is None:
+        return None
+    return {"n": m.n, "median": _num(m.median), "ci_low": _num(m.lo), "ci_high": _num(m.hi),
+            "ci_coverage": _num(m.coverage)}
+
+
+def _change_json(c, verdict, limit, over):
+    return {"ratio": _num(c.ratio),
+            "change": _num(c.ratio - 1) if _num(c.ratio) is not None else None,
+            "ci_low": _num(c.ci.lo) if c.ci else None,
+            "ci_high": _num(c.ci.hi) if c.ci else None,
+            "p": _num(c.p), "min_p": _num(c.min_p), "verdict": verdict,
+            "limit": limit, "over_limit": over if limit is not None else None}
+
+
+def to_json(base_run, new_run, rows, skipped, warns, alpha, chart_path, gate, against=None):
+    """Everything the table says, per cell, as one JSON document (the gate first)."""
+    def cell(r):
+        return {"workload": r.workload, "threads": r.threads, "allocator": r.allocator,
+                "reps_base": r.n_base, "reps_new": r.n_new,
+                "time": {"metric": r.time_field, "unit": r.time_unit,
+                         "base": _metric_json(r.t_base), "new": _metric_json(r.t_new),
+                         **_change_json(r.t, r.verdict(alpha), gate.time, TIME in r.gate)},
+                "memory": {"metric": "peak_rss_bytes - baseline_rss_bytes", "unit": "bytes",
+                           "base": _metric_json(r.m_base), "new": _metric_json(r.m_new),
+                           **_change_json(r.m, r.memory_verdict(alpha), gate.memory,
+                                          MEMORY in r.gate)}}
+
+    offending = [{"workload": r.workload, "threads": r.threads, "allocator": r.allocator,
+                  "metric": m, "ratio": _num((r.t if m == TIME else r.m).ratio),
+                  "ci_low": _num((r.t if m == TIME else r.m).ci.lo),
+                  "ci_high": _num((r.t if m == TIME else r.m).ci.hi),
+                  "p": _num((r.t if m == TIME else r.m).p)} for r, m in gate.offending]
+    offending += [{"workload": w, "threads": t, "allocator": a, "metric": "status",
+                   "reason": why} for (w, t, a), why in gate.failed]
+    gt = stats.geomean([r.t_ratio for r in rows])
+    gm = stats.geomean([r.m_ratio for r in rows])
+    doc = {"gate": {"result": ("off" if not gate.active else "pass" if gate.passed else "fail"),
+                    "time_limit": gate.time, "memory_limit": gate.memory, "alpha": alpha,
+                    "offending": offending},
+           "base": str(base_run.path), "new": str(new_run.path), "against": against,
+           "alpha": alpha,
+           "method": {"test": "two-sided Mann-Whitney U (scipy.stats.mannwhitneyu)",
+                      "interval": "percentile bootstrap of median(NEW) / median(BASE)",
+                      "resamples": stats.BOOTSTRAP_RESAMPLES, "seed": stats.BOOTSTRAP_SEED,
+                      "level": stats.LEVEL,
+                      "gate": "over the limit P when p < alpha and ci_low > 1 + P"},
+           "cells": [cell(r) for r in rows],
+           "not_compared": [{"workload": w, "threads": t, "allocator": a, "reason": why}
+                            for (w, t, a), why in skipped],
+           "geomean": {"time": _num(gt), "memory": _num(gm)},
+           "warnings": warns,
+           "chart": str(chart_path) if chart_path else None}
+    return json.dumps(doc, indent=2) + "\n"
+
+
+CSV_COLUMNS = ["gate", "workload", "threads", "allocator", "reps_base", "reps_new",
+               "time_metric", "time_base", "time_new", "time_ratio", "time_ci_low", "time_ci_high",
+               "time_p", "time_verdict", "memory_base", "memory_new", "memory_ratio",
+               "memory_ci_low", "memory_ci_high", "memory_p", "memory_verdict"]
+
+
+def to_csv(rows, skipped, alpha, gate):
+    """One line per compared cell, offending cells first; gate is fail, pass or off."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+
+    def v(x):
+        x = _num(x)
+        return "" if x is None else f"{x:.6g}"
+
+    order = sorted(rows, key=lambda r: not r.gate)  # stable: offending first, then plan order
+    for r in order:
+        state = "off" if not gate.active else ("fail" if r.gate else "pass")
+        w.writerow([state, r.workload, r.threads, r.allocator, r.n_base, r.n_new, r.time_field,
+                    v(r.t_base.median), v(r.t_new.median), v(r.t.ratio),
+                    v(r.t.ci.lo if r.t.ci else None), v(r.t.ci.hi if r.t.ci else None),
+                    v(r.t.p), r.verdict(alpha), v(r.m_base.median), v(r.m_new.median),
+                    v(r.m.ratio), v(r.m.ci.lo if r.m.ci else None),
+                    v(r.m.ci.hi if r.m.ci else None), v(r.m.p), r.memory_verdict(alpha)])
+    for (wl, t, a), why in gate.failed:
+        w.writerow(["fail", wl, t, a] + [""] * (len(CSV_COLUMNS) - 5) + [why])
+    return buf.getvalue()
 
 
 def chart(rows, alpha, plots_dir):
@@ -262,25 +475,72 @@ def chart(rows, alpha, plots_dir):
     return Path(plots_dir) / "compare.svg"
 
 
+def _resolve(args, p):
+    """(BASE, NEW, baseline name or None) from the positionals and --against."""
+    if args.against is not None:
+        if len(args.runs) != 1:
+            p.error(f"--against {args.against}: expected one run directory (NEW), got "
+                    f"{len(args.runs)}")
+        return baseline_store.path(args.against, args.results_dir), args.runs[0], args.against
+    if len(args.runs) != 2:
+        p.error(f"expected two run directories, BASE and NEW (or --against NAME NEW), got "
+                f"{len(args.runs)}")
+    return args.runs[0], args.runs[1], None
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="compare.py", description=__doc__.splitlines()[0])
-    p.add_argument("base", help="run directory of the reference run")
-    p.add_argument("new", help="run directory of the run to judge; the chart goes to its plots/")
+    p = cli_args.Parser(prog="compare.py", description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", metavar="BASE NEW",
+                   help="run directories: the reference run, then the run to judge (its plots/ "
+                        "gets the chart); with --against NAME only NEW")
+    p.add_argument("--against", metavar="NAME",
+                   help="compare NEW with the baseline saved as NAME (allocmark baseline save)")
+    p.add_argument("--results-dir", default=baseline_store.DEFAULT_RESULTS_DIR,
+                   help="results directory holding baselines/ (default ./results)")
     p.add_argument("--alpha", type=float, default=ALPHA,
                    help=f"significance level of the Mann-Whitney U test (default {ALPHA})")
+    p.add_argument("--fail-above", type=cli_args.threshold, metavar="P",
+                   help="exit 1 when a cell's time is significantly more than P above BASE's "
+                        "(p < alpha and the whole 95%% interval of NEW / BASE above 1 + P); "
+                        "P like 5%% or 0.05")
+    p.add_argument("--fail-memory-above", type=cli_args.threshold, metavar="P",
+                   help="the same for the peak memory footprint")
+    p.add_argument("--format", choices=("markdown", "json", "csv"), default="markdown",
+                   help="output on stdout (default markdown; json has every cell's change, "
+                        "interval, p value and verdict)")
     p.add_argument("--no-chart", action="store_true", help="print the table only")
     args = p.parse_args(argv)
+    if not 0 < args.alpha < 1:
+        p.error(f"argument --alpha: expected a level between 0 and 1, got '{args.alpha:g}'")
     try:
-        base_run = allocmark_results.load_run(args.base)
-        new_run = allocmark_results.load_run(args.new)
-    except allocmark_results.ResultsError as e:
+        base_dir, new_dir, against = _resolve(args, p)
+        base_run = allocmark_results.load_run(base_dir)
+        new_run = allocmark_results.load_run(new_dir)
+    except (allocmark_results.ResultsError, baseline_store.BaselineError) as e:
         sys.stderr.write(f"compare.py: {e}\n")
         return 2
     sb, sn = summaries(base_run, new_run, summary_file.allocmark_from_env())
     rows, skipped = compare(sb, sn)
+    gate = Gate(args.fail_above, args.fail_memory_above, args.alpha).judge(rows, skipped)
+    # The offending cells lead the table and the chart.
+    rows.sort(key=lambda r: not r.gate)
     warns = warnings_for(sb, sn, rows, args.alpha)
-    chart_path = None if args.no_chart else chart(rows, args.alpha, Path(args.new) / "plots")
-    sys.stdout.write(markdown(base_run, new_run, rows, skipped, warns, args.alpha, chart_path))
+    chart_path = None if args.no_chart else chart(rows, args.alpha, Path(new_dir) / "plots")
+    if args.format == "json":
+        out = to_json(base_run, new_run, rows, skipped, warns, args.alpha, chart_path, gate,
+                      against)
+    elif args.format == "csv":
+        out = to_csv(rows, skipped, args.alpha, gate)
+    else:
+        out = markdown(base_run, new_run, rows, skipped, warns, args.alpha, chart_path, gate)
+    sys.stdout.write(out)
+    if gate.active and not gate.passed:
+        names = [f"{r.workload} ({r.threads}t) {r.allocator} {m} "
+                 f"{pct((r.t if m == TIME else r.m).ratio)}" for r, m in gate.offending]
+        names += [f"{w} ({t}t) {a} failed" for (w, t, a), _ in gate.failed]
+        sys.stderr.write(f"compare.py: regression gate failed ({gate.limits()}): "
+                         + "; ".join(names) + "\n")
+        return 1
     return 0
 
 

@@ -1,5 +1,6 @@
-"""Statistics between runs and across cells: the ratio bootstrap and Mann-Whitney test of compare,
-and geometric means over workloads. Layer: plot/ shared helper; numpy (scipy only inside
+"""Statistics between runs and across cells: the ratio bootstrap, Mann-Whitney test and regression
+gate of compare, and geometric means over workloads.
+Layer: plot/ shared helper; numpy (scipy only inside
 mann_whitney, so report.py never needs it).
 
 Per-cell statistics (medians, their intervals, CV, outliers, ratios to the baseline, verdicts)
@@ -8,7 +9,13 @@ are not here: the C++ harness computes them once, into summary.json (results/REA
 - the interval of a ratio of two medians from two runs is a percentile bootstrap: each side
   resampled with replacement on its own, BOOTSTRAP_RESAMPLES times, with the fixed seed
   BOOTSTRAP_SEED, so the same input always gives the same interval.
+- a change between runs (Change) is that ratio, its interval and a two-sided Mann-Whitney U
+  test of the two runs' repetitions; it is "above" a threshold P (the regression gate) only when
+  the test gives p < alpha AND the whole interval lies above 1 + P.
+
+This is the one place where compare's between-run statistics are computed.
 """
+import math
 from dataclasses import dataclass
 from math import comb
 
@@ -74,3 +81,42 @@ def mann_whitney(a, b):
         return float(a.size * b.size / 2), 1.0
     res = mannwhitneyu(a, b, alternative="two-sided", method="auto")
     return float(res.statistic), float(res.pvalue)
+
+
+@dataclass(frozen=True)
+class Change:
+    """NEW / BASE for one metric of one cell: the ratio of the medians, the bootstrap interval
+    of that ratio (None below 2 values a side), the two-sided Mann-Whitney p and the smallest p
+    the test could give with these sample sizes."""
+    ratio: float
+    ci: Interval
+    p: float
+    min_p: float
+
+    def verdict(self, alpha, better, worse):
+        """better/worse ("faster"/"slower", "smaller"/"larger") when p < alpha and the interval
+        excludes 1; "too few reps" when no p below alpha is possible; else "no change detected"."""
+        if self.min_p >= alpha:
+            return "too few reps"
+        if not math.isfinite(self.p) or self.p >= alpha:
+            return "no change detected"
+        if self.ci is not None and self.ci.lo <= 1.0 <= self.ci.hi:
+            return "no change detected"
+        return better if self.ratio < 1 else worse
+
+    def above(self, alpha, threshold):
+        """The regression gate: significantly more (p < alpha) AND the whole interval of the
+        ratio above 1 + threshold. No interval (a single repetition) is never above."""
+        return (self.ci is not None and math.isfinite(self.p) and self.p < alpha
+                and self.ratio > 1 and self.ci.lo > 1.0 + threshold)
+
+
+def change(new, base, median_new, median_base):
+    """The Change from base to new. new, base: the repetitions' values (numpy arrays or lists);
+    median_new, median_base: each run's median as its summary.json states it (the ratio is of
+    those; None or a non-positive base median gives nan)."""
+    ok = median_new is not None and median_base is not None and median_base > 0
+    ratio = median_new / median_base if ok else float("nan")
+    _, p = mann_whitney(new, base)
+    ci = ratio_ci(new, base) if math.isfinite(ratio) else None
+    return Change(ratio, ci, p, min_mann_whitney_p(len(new), len(base)))

@@ -20,9 +20,14 @@ import stats
 import summary_file
 from summary_file import FULL, NONE
 
-# summary.json's two metrics. TIME is ns_per_op (time per replayed event): within a group every
-# allocator replays the same events, so its ratios are those of wall time.
+# summary.json's two metrics. TIME is the result-line field its cell's "time" object names in
+# "metric": ns_per_op (time per replayed event; within a group every allocator replays the same
+# events, so its ratios are those of wall time) for replays, wall_ns for program cells.
 TIME = "time"
+TIME_FIELD = "ns_per_op"          # the time field of a replay cell (and of older summaries)
+PROGRAM_TIME_FIELD = "wall_ns"    # the time field of a program cell ("kind": "program")
+# What each time field is, for titles and axis labels: (what, unit per value).
+TIME_NAMES = {"ns_per_op": ("time per event", "ns/event"), "wall_ns": ("wall time", "ns")}
 MEMORY = "memory"   # peak_rss_bytes - baseline_rss_bytes: what the allocator's heap added
 LEVEL = 0.95        # the coverage an interval is meant to have; below it, it is marked
 # Used only when summary.json has no policy (statistics missing): the harness's own default.
@@ -40,14 +45,22 @@ def _num(v):
     return float(v) if math.isfinite(v) else None
 
 
-def raw_value(rec, metric):
+def time_name(field, unit=None):
+    """(what, unit label) of a time field: ("time per event", "ns/event") for ns_per_op."""
+    if field in TIME_NAMES:
+        return TIME_NAMES[field]
+    return (str(field).replace("_", " "), unit or "")
+
+
+def raw_value(rec, metric, time_field=TIME_FIELD):
     """One repetition's value of a summary metric as the harness takes it, or None.
 
-    Only for the fallback medians (no summary.json) and for between-run tests in compare; the
-    per-cell statistics themselves are never computed from these.
+    time_field: the result-line field TIME is (the cell's, Cell.time_field). Only for the
+    fallback medians (no summary.json) and for between-run tests in compare; the per-cell
+    statistics themselves are never computed from these.
     """
     if metric == TIME:
-        return _num(rec.get("ns_per_op"))
+        return _num(rec.get(time_field))
     peak = _num(rec.get("peak_rss_bytes"))
     if peak is None:
         return None
@@ -151,9 +164,27 @@ class Cell:
                     seen.append(item)
         return seen
 
+    @property
+    def time_field(self):
+        """The result-line field of this cell's time: summary.json's time.metric; without it
+        wall_ns for a program cell ("kind": "program"), else ns_per_op."""
+        m = (self.stats or {}).get(TIME)
+        f = m.get("metric") if isinstance(m, dict) else None
+        if isinstance(f, str) and f.isidentifier():
+            return f
+        program = any(r.get("kind") == "program" for r in self.records)
+        return PROGRAM_TIME_FIELD if program else TIME_FIELD
+
+    @property
+    def time_unit(self):
+        """summary.json's time.unit ("ns"), else "ns"."""
+        m = (self.stats or {}).get(TIME)
+        u = m.get("unit") if isinstance(m, dict) else None
+        return u if isinstance(u, str) and u else "ns"
+
     def values(self, metric):
         """The successful repetitions' raw values: data for between-run tests, not statistics."""
-        vals = [raw_value(r, metric) for r in self.ok]
+        vals = [raw_value(r, metric, self.time_field) for r in self.ok]
         return np.asarray([v for v in vals if v is not None], dtype=float)
 
     def metric(self, metric):
@@ -408,6 +439,23 @@ class Summary:
                 if c is not None:
                     out.append(c)
         return out
+
+    def time_fields(self):
+        """The distinct time fields of the run's cells, in plan order (ns_per_op, wall_ns)."""
+        out = []
+        for c in self.ordered_cells():
+            if c.time_field not in out:
+                out.append(c.time_field)
+        return out or [TIME_FIELD]
+
+    def time_label(self):
+        """(what, unit) naming the time of every cell: ("time per event", "ns/event") for
+        replays; a run with program cells too says both."""
+        fields = self.time_fields()
+        if len(fields) == 1:
+            return time_name(fields[0])
+        return (" / ".join(time_name(f)[0] for f in fields),
+                " or ".join(time_name(f)[1] for f in fields))
 
     def rep_counts(self):
         """Distinct counts of successful repetitions per cell (ignoring fully failed cells)."""

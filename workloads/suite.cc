@@ -4,6 +4,8 @@
 
 #include <toml++/toml.h>
 
+#include "workloads/suite_program.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -38,12 +40,13 @@ class Loader {
         (k == "name" ? suite_->name : suite_->description) = s->get();
       } else if (k == "defaults") {
         if (!node.is_table()) return fail(node.source(), "'defaults' must be a table");
-      } else if (k == "workload") {
+      } else if (k == "workload" || k == "program") {
         if (!node.is_array_of_tables())
-          return fail(node.source(), "'workload' must be an array of tables ([[workload]])");
+          return fail(node.source(), "'" + k + "' must be an array of tables ([[" + k + "]])");
       } else {
-        return fail(key.source(),
-                    "unknown key '" + k + "' (expected name, description, defaults, [[workload]])");
+        return fail(key.source(), "unknown key '" + k +
+                                      "' (expected name, description, defaults, [[workload]], "
+                                      "[[program]])");
       }
     }
     if (const toml::table* d = root["defaults"].as_table()) {
@@ -60,10 +63,15 @@ class Loader {
       }
     }
     const toml::array* list = root["workload"].as_array();
-    if (!list || list->empty())
-      return fail(root.source(), "a suite needs at least one [[workload]]");
-    for (const toml::node& n : *list)
-      if (!read_workload(*n.as_table())) return false;
+    const toml::array* programs = root["program"].as_array();
+    if ((!list || list->empty()) && (!programs || programs->empty()))
+      return fail(root.source(), "a suite needs at least one [[workload]] or [[program]]");
+    if (list)
+      for (const toml::node& n : *list)
+        if (!read_workload(*n.as_table())) return false;
+    if (programs)
+      for (const toml::node& n : *programs)
+        if (!read_program(*n.as_table())) return false;
     return true;
   }
 
@@ -155,12 +163,30 @@ class Loader {
         if (gen->multi_threaded || n == 1) w.threads.push_back(n);
       if (w.threads.empty()) w.threads.push_back(1);  // single-threaded under multi defaults
     }
-    for (const SuiteWorkload& other : suite_->workloads)
-      if (other.name == w.name)
-        return fail(t.source(), "workload name '" + w.name + "' is already used on line " +
-                                    std::to_string(other.line) + "; give one a name = \"...\"");
+    if (name_line(w.name))
+      return fail(t.source(), "workload name '" + w.name + "' is already used on line " +
+                                  std::to_string(name_line(w.name)) + "; give one a name = \"...\"");
     suite_->workloads.push_back(std::move(w));
     return true;
+  }
+
+  bool read_program(const toml::table& t) {
+    ProgramSpec p;
+    if (!read_program_table(t, path_, &p, error_)) return false;
+    if (name_line(p.name))
+      return fail(t.source(), "workload name '" + p.name + "' is already used on line " +
+                                  std::to_string(name_line(p.name)) + "; names are unique");
+    suite_->programs.push_back(std::move(p));
+    return true;
+  }
+
+  // The line of the workload or program called `name`, 0 when there is none.
+  uint32_t name_line(const std::string& name) const {
+    for (const SuiteWorkload& w : suite_->workloads)
+      if (w.name == name) return w.line;
+    for (const ProgramSpec& p : suite_->programs)
+      if (p.name == name) return p.line;
+    return 0;
   }
 
   // Values become the text `--param K=V` would carry: integers and strings ("64K") as written,

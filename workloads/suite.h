@@ -1,4 +1,4 @@
-// Suites: named sets of generated workloads read from TOML files (workloads/suites/*.toml).
+// Suites: named sets of generated workloads and real programs read from TOML files (workloads/suites/*.toml).
 // Layer: workloads. Loading is not thread-safe only in that it reads the environment once per call.
 #pragma once
 
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "workloads/generator.h"
+#include "workloads/program_spec.h"
 
 namespace allocmark {
 
@@ -32,6 +33,7 @@ struct Suite {
   std::string name;  // `name` key, else the file's stem
   std::string description;
   std::vector<SuiteWorkload> workloads;
+  std::vector<ProgramSpec> programs;  // [[program]] tables: real programs as workloads
 };
 
 // Parses and checks a suite (generators exist, parameter names are known, thread counts are

@@ -94,6 +94,41 @@ TEST(Suite, RefusesSyntaxErrorsWithLine) {
   EXPECT_EQ(e.rfind("bad.toml:3:", 0), 0u) << e;
 }
 
+TEST(Suite, ParsesProgramTables) {
+  Suite s;
+  std::string error;
+  ASSERT_TRUE(parse_suite(R"(
+[[program]]
+name = "kv"
+command = ["server", "--port", "{port}"]
+driver = ["client", "-p", "{port}"]
+stdin = "in.txt"
+env = { A = "1" }
+setup = [["gen", "{dir}/in.txt"], ["true"]]
+expect_exit = 3
+check_output = true
+throughput = { regex = "([0-9.]+) req/s", unit = "requests/s" }
+timeout = 9.5
+multi_threaded = true
+)",
+                          "/suites/s.toml", &s, &error))
+      << error;
+  ASSERT_EQ(s.programs.size(), 1u);
+  const ProgramSpec& p = s.programs[0];
+  EXPECT_EQ(p.command, (std::vector<std::string>{"server", "--port", "{port}"}));
+  EXPECT_EQ(p.driver.size(), 3u);
+  EXPECT_EQ(p.setup.size(), 2u);
+  EXPECT_EQ(p.setup[0][1], "{dir}/in.txt");
+  EXPECT_EQ(p.env[0], (std::pair<std::string, std::string>{"A", "1"}));
+  EXPECT_EQ(p.expect_exit, 3);
+  EXPECT_TRUE(p.check_output && p.multi_threaded);
+  EXPECT_EQ(p.throughput_unit, "requests/s");
+  EXPECT_DOUBLE_EQ(p.timeout_s, 9.5);
+  EXPECT_EQ(p.suite_dir, "/suites");
+  EXPECT_EQ(expand_placeholders("{dir}/x:{port}:{suite_dir}:{other}", "/d", "/s", 7),
+            "/d/x:7:/s:{other}");
+}
+
 TEST(Suite, RefusesBadContentWithLine) {
   struct Case {
     const char* text;
@@ -111,11 +146,24 @@ TEST(Suite, RefusesBadContentWithLine) {
        "bad.toml:3:", "already used on line 1"},
       {"[[workload]]\ngenerator = \"churn\"\nthread = 2\n", "bad.toml:3:", "unknown key 'thread'"},
       {"[[workload]]\nname = \"a\"\n", "bad.toml:1:", "needs generator"},
-      {"name = \"empty\"\n", "bad.toml:1:", "at least one [[workload]]"},
+      {"name = \"empty\"\n", "bad.toml:1:", "at least one [[workload]] or [[program]]"},
       {"[[workload]]\ngenerator = \"churn\"\nseed = -1\n", "bad.toml:3:", "non-negative"},
       {"[[workload]]\ngenerator = \"churn\"\nparams = { slots = [1] }\n",
        "bad.toml:3:", "number, string or boolean"},
       {"workloads = 1\n", "bad.toml:1:", "unknown key 'workloads'"},
+      {"[[program]]\ncommand = [\"true\"]\n", "bad.toml:1:", "needs name"},
+      {"[[program]]\nname = \"a\"\n", "bad.toml:1:", "needs command"},
+      {"[[program]]\nname = \"a\"\ncommand = \"true\"\n", "bad.toml:3:", "array of strings"},
+      {"[[program]]\nname = \"a\"\ncommand = [\"x\"]\nsetup = [\"y\"]\n", "bad.toml:4:",
+       "array of strings"},
+      {"[[program]]\nname = \"a\"\ncommand = [\"x\"]\nthroughput = { regex = \"[0-9]+\" }\n",
+       "bad.toml:4:", "capture group"},
+      {"[[program]]\nname = \"a\"\ncommand = [\"x\"]\ndriver = [\"y\"]\n", "bad.toml:1:",
+       "put {port}"},
+      {"[[program]]\nname = \"a\"\ncommand = [\"x\"]\nexpect = 1\n", "bad.toml:4:",
+       "unknown key 'expect' in [[program]]"},
+      {"[[workload]]\ngenerator = \"churn\"\n[[program]]\nname = \"churn\"\ncommand = [\"x\"]\n",
+       "bad.toml:3:", "already used on line 1"},
   };
   for (const Case& c : cases) {
     const std::string e = refuse(c.text);
@@ -132,7 +180,7 @@ TEST(Suite, FindsByNameOrPath) {
   EXPECT_EQ(find_suite_file("quick", &error), suites() + "/quick.toml") << error;
   EXPECT_EQ(find_suite_file(suites() + "/standard.toml", &error), suites() + "/standard.toml");
   EXPECT_EQ(find_suite_file("no-such-suite", &error), "");
-  EXPECT_NE(error.find("available: quick, standard"), std::string::npos) << error;
+  EXPECT_NE(error.find("available: programs, quick, standard"), std::string::npos) << error;
   EXPECT_EQ(find_suite_file("/nowhere/x.toml", &error), "");
   EXPECT_NE(error.find("no such file"), std::string::npos) << error;
   setenv("ALLOCMARK_SUITES_DIR", "/nonexistent-dir", 1);

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "workloads/mmap_allocator.h"
+#include "base/mmap_allocator.h"
 
 namespace allocmark {
 
@@ -53,7 +53,7 @@ struct Event {
 static_assert(sizeof(Event) == 32, "Event layout is part of the replay hot loop");
 
 struct ThreadStream {
-  MmapVector<Event> events;  // mmap-backed: see mmap_allocator.h
+  MmapVector<Event> events;  // mmap-backed: see base/mmap_allocator.h
 };
 
 // A whole trace. `schedule` (optional, may be empty) is the recorded global order as runs of

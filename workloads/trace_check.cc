@@ -78,26 +78,42 @@ class Checker {
     if (live_bytes_ > summary_->peak_live_bytes) summary_->peak_live_bytes = live_bytes_;
   }
 
-  bool step(uint32_t t, bool may_block) {
-    auto& events = trace_.threads[t].events;
-    const uint64_t i = done_[t];
-    Event& e = events[i];
-    auto where = [&] { return "thread " + std::to_string(t) + " event " + std::to_string(i); };
-    if (static_cast<uint8_t>(e.op) >= kOpCount) return bad(where(), "unknown operation");
-    if (e.flags & ~kFlagsKnown) return bad(where(), "unknown flag bits");
-    if (e.align_log2 > 40) return bad(where(), "alignment above 2^40");
+  static std::string where(uint32_t t, uint64_t i) {
+    return "thread " + std::to_string(t) + " event " + std::to_string(i);
+  }
+
+  // A request of n bytes: live bytes and their peak, the total and the size histogram.
+  void add_allocated(uint64_t n) {
+    add_live(n);
+    summary_->total_allocated_bytes += n;
+    ++summary_->size_histogram[std::bit_width(n)];
+  }
+
+  // The checks that need no object state: op, flags, alignment, dependency, ranges.
+  bool valid_fields(uint32_t t, uint64_t i, const Event& e, bool may_block) {
+    if (static_cast<uint8_t>(e.op) >= kOpCount) return bad(where(t, i), "unknown operation");
+    if (e.flags & ~kFlagsKnown) return bad(where(t, i), "unknown flag bits");
+    if (e.align_log2 > 40) return bad(where(t, i), "alignment above 2^40");
     if (e.flags & kFlagHasDep) {
       if (e.dep_thread >= done_.size() || e.dep_thread == t)
-        return bad(where(), "dependency names a bad thread");
+        return bad(where(t, i), "dependency names a bad thread");
       if (done_[e.dep_thread] <= e.dep_index)
-        return bad(where(),
+        return bad(where(t, i),
                    may_block ? "dependency cannot be met" : "runs before the event it depends on");
       ++summary_->dependencies;
     }
     if (e.op != Op::kPhaseEnd && e.op != Op::kThreadExit && e.obj >= objects_.size())
-      return bad(where(), "object id " + std::to_string(e.obj) + " out of range");
+      return bad(where(t, i), "object id " + std::to_string(e.obj) + " out of range");
     if (e.size > kMaxRequest && e.op != Op::kFree)
-      return bad(where(), "size " + std::to_string(e.size) + " is larger than 2^47");
+      return bad(where(t, i), "size " + std::to_string(e.size) + " is larger than 2^47");
+    return true;
+  }
+
+  bool step(uint32_t t, bool may_block) {
+    auto& events = trace_.threads[t].events;
+    const uint64_t i = done_[t];
+    Event& e = events[i];
+    if (!valid_fields(t, i, e, may_block)) return false;
     ++summary_->by_op[static_cast<uint8_t>(e.op)];
     ++summary_->events;
     switch (e.op) {
@@ -105,12 +121,10 @@ class Checker {
         if (!(e.flags & kFlagFromNull)) {
           ObjectSlot& o = objects_[e.obj];
           if (o.state != 1)
-            return bad(where(),
+            return bad(where(t, i),
                        "realloc of object " + std::to_string(e.obj) + " which is not live");
           live_bytes_ -= o.size;
-          add_live(e.size);
-          summary_->total_allocated_bytes += e.size;
-          ++summary_->size_histogram[std::bit_width(e.size)];
+          add_allocated(e.size);
           o.size = e.size;
           break;
         }
@@ -120,24 +134,23 @@ class Checker {
       case Op::kAlignedAlloc: {
         ObjectSlot& o = objects_[e.obj];
         if (o.state != 0)
-          return bad(where(), std::string(op_name(e.op)) + " of object " + std::to_string(e.obj) +
-                                  (o.state == 1 ? " which is already live" : " which was freed"));
+          return bad(where(t, i),
+                     std::string(op_name(e.op)) + " of object " + std::to_string(e.obj) +
+                         (o.state == 1 ? " which is already live" : " which was freed"));
         if (e.op == Op::kCalloc && e.aux != 0 && e.size % e.aux != 0)
-          return bad(where(), "calloc size is not a multiple of nmemb");
+          return bad(where(t, i), "calloc size is not a multiple of nmemb");
         o = {e.size, summary_->events, t, 1};
         ++live_objects_;
         summary_->peak_live_objects = std::max(summary_->peak_live_objects, live_objects_);
-        add_live(e.size);
-        summary_->total_allocated_bytes += e.size;
-        ++summary_->size_histogram[std::bit_width(e.size)];
+        add_allocated(e.size);
         break;
       }
       case Op::kFree: {
         ObjectSlot& o = objects_[e.obj];
         if (o.state != 1)
-          return bad(where(), "free of object " + std::to_string(e.obj) +
-                                  (o.state == 0 ? " which was never allocated"
-                                                : " which is already freed (double free)"));
+          return bad(where(t, i), "free of object " + std::to_string(e.obj) +
+                                      (o.state == 0 ? " which was never allocated"
+                                                    : " which is already freed (double free)"));
         e.size = o.size;  // v1 files do not store it: the object table knows
         ++summary_->lifetime_histogram[std::bit_width(summary_->events - o.born)];
         o.state = 2;
@@ -148,15 +161,15 @@ class Checker {
       }
       case Op::kAccess: {
         const ObjectSlot& o = objects_[e.obj];
-        if (o.state != 1) return bad(where(), "access to an object which is not live");
+        if (o.state != 1) return bad(where(t, i), "access to an object which is not live");
         if (e.aux > o.size || e.size > o.size - e.aux)
-          return bad(where(), "access outside the object");
+          return bad(where(t, i), "access outside the object");
         break;
       }
       case Op::kPhaseEnd:
       case Op::kThreadExit:
         if (e.op == Op::kThreadExit && i + 1 != events.size())
-          return bad(where(), "thread exit is not the thread's last event");
+          return bad(where(t, i), "thread exit is not the thread's last event");
         break;
     }
     ++done_[t];

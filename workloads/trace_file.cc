@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 
+#include "base/atomic_file.h"
 #include "workloads/varint.h"
 
 namespace allocmark {
@@ -290,20 +291,18 @@ bool write_trace(const Trace& trace, const std::string& path, TraceError* error,
   h.checksum = XXH64_digest(st);
   XXH64_freeState(st);
 
-  // Write to a temporary name and rename, so a reader never sees half a trace.
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return fail(error, path, 0, "file", std::string("cannot create: ") + strerror(errno));
-  bool ok = std::fwrite(&h, sizeof h, 1, f) == 1 &&
-            std::fwrite(trace.metadata_json.data(), 1, trace.metadata_json.size(), f) ==
-                trace.metadata_json.size() &&
-            std::fwrite(packed.data(), 1, packed.size(), f) == packed.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return fail(error, path, 0, "file", std::string("write failed: ") + strerror(errno));
-  }
-  return true;
+  // Temporary name, fsync, rename: a reader never sees half a trace. Mode 0666 less the umask,
+  // as fopen gives.
+  FileWriteError e;
+  if (write_file_atomically(path,
+                            {std::string_view(reinterpret_cast<const char*>(&h), sizeof h),
+                             trace.metadata_json, packed},
+                            &e, 0666))
+    return true;
+  return fail(
+      error, path, 0, "file",
+      std::string(std::string_view(e.step) == "create" ? "cannot create: " : "write failed: ") +
+          strerror(e.code));
 }
 
 bool read_trace(const std::string& path, Trace* trace, TraceError* error,

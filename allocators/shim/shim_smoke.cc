@@ -29,14 +29,18 @@ struct alignas(256) Over {
   char c[256];
 };
 
-int main() {
-  // The library under test must be the one that provides malloc.
+// The library under test must be the one that provides malloc (ALLOCMARK_EXPECT_LIB names it).
+static void check_provider() {
   if (const char* want = getenv("ALLOCMARK_EXPECT_LIB")) {
     Dl_info info{};
     void* sym = dlsym(RTLD_DEFAULT, "malloc");
     CHECK(sym != nullptr && dladdr(sym, &info) != 0 && info.dli_fname != nullptr &&
           strstr(info.dli_fname, want) != nullptr);
   }
+}
+
+// malloc, realloc (grow, shrink, to 0), calloc (zeroed), and requests too large to serve.
+static void check_c_basics() {
   void* p = malloc(100);
   CHECK(p && aligned(p, 16) && malloc_usable_size(p) >= 100);
   memset(p, 1, 100);
@@ -54,6 +58,10 @@ int main() {
   volatile size_t huge = SIZE_MAX / 2;  // volatile: keep the compiler from judging the calls
   CHECK(calloc(huge, 4) == nullptr);
   CHECK(malloc(huge + 1000) == nullptr);
+}
+
+// posix_memalign, aligned_alloc, memalign at every power of two up to 64 KiB; valloc, pvalloc.
+static void check_c_aligned() {
   for (size_t a = sizeof(void*); a <= (64 << 10); a <<= 1) {
     void* q = nullptr;
     CHECK(posix_memalign(&q, a, 33) == 0 && aligned(q, a));
@@ -73,7 +81,10 @@ int main() {
   v = pvalloc(10);
   CHECK(v && aligned(v, 4096) && malloc_usable_size(v) >= 10);
   free(v);
-  // C++ operators, all forms.
+}
+
+// C++ operators, all forms: plain, array, over-aligned, nothrow, sized, and bad_alloc.
+static void check_cxx_operators() {
   auto* i = new int(5);
   delete i;
   auto* arr = new int[1000]();
@@ -101,7 +112,10 @@ int main() {
   std::string s;
   for (int k = 0; k < 10000; ++k) s += std::to_string(k);
   CHECK(s.size() == 38890);
-  // Threads with cross-thread frees.
+}
+
+// Threads with cross-thread frees: one thread allocates, four others check and free.
+static void check_cross_thread_frees() {
   std::vector<void*> handoff(20000);
   std::thread producer([&] {
     for (size_t k = 0; k < handoff.size(); ++k) {
@@ -121,7 +135,10 @@ int main() {
     });
   }
   for (auto& t : ts) t.join();
-  // fork while another thread allocates: the child must be able to allocate.
+}
+
+// fork while another thread allocates: the child must be able to allocate.
+static void check_fork() {
   std::thread busy([] {
     for (int k = 0; k < 200000; ++k) free(malloc(64));
   });
@@ -136,6 +153,15 @@ int main() {
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
   busy.join();
+}
+
+int main() {
+  check_provider();
+  check_c_basics();
+  check_c_aligned();
+  check_cxx_operators();
+  check_cross_thread_frees();
+  check_fork();
   if (g_failures == 0) printf("shim_smoke: all checks passed\n");
   return g_failures == 0 ? 0 : 1;
 }

@@ -15,7 +15,7 @@
 #include "harness/run/python_tools.h"
 #include "harness/cli/record_command.h"
 #include "harness/run/runner.h"
-#include "harness/trace_commands.h"
+#include "harness/cli/trace_commands.h"
 #include "workloads/generator.h"
 #include "workloads/suite.h"
 

@@ -1,8 +1,6 @@
 // Writers of the run directory's result files. Layer: harness.
 #include "harness/run/results_log.h"
 
-#include "harness/run/result_schema.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -10,49 +8,24 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 
+#include "base/atomic_file.h"
+#include "harness/run/result_schema.h"
+
 namespace allocmark {
 namespace {
 
-bool write_all(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-void fsync_dir_of(const std::string& path) {
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-}
-
-bool write_file_atomically(const std::string& path, const std::string& data, std::string* error) {
-  const std::string tmp = path + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || !write_all(fd, data) || fsync(fd) != 0) {
-    if (fd >= 0) close(fd);
-    *error = path + ": cannot write: " + strerror(errno);
-    return false;
-  }
-  close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = path + ": cannot rename: " + strerror(errno);
-    return false;
-  }
-  fsync_dir_of(path);
-  return true;
+// The run directory's exports are replaced whole (base/atomic_file.h); *error is one line.
+bool replace_file(const std::string& path, const std::string& data, std::string* error) {
+  FileWriteError e;
+  if (write_file_atomically(path, {data}, &e)) return true;
+  *error = path +
+           (std::string_view(e.step) == "rename" ? ": cannot rename: " : ": cannot write: ") +
+           strerror(e.code);
+  return false;
 }
 
 double median(std::vector<double> v) {
@@ -78,7 +51,7 @@ bool append_result_line(const std::string& path, const nlohmann::json& line, std
   const bool ok = write_all(fd, line.dump() + "\n") && fsync(fd) == 0;
   if (!ok) *error = path + ": cannot append: " + strerror(errno);
   close(fd);
-  fsync_dir_of(path);
+  fsync_parent_dir(path);
   return ok;
 }
 
@@ -105,7 +78,7 @@ std::vector<nlohmann::json> load_results(const std::string& path, std::string* w
 }
 
 bool write_json_file(const std::string& path, const nlohmann::json& value, std::string* error) {
-  return write_file_atomically(path, value.dump(2) + "\n", error);
+  return replace_file(path, value.dump(2) + "\n", error);
 }
 
 bool write_results_csv(const std::string& path, const std::vector<nlohmann::json>& lines,
@@ -154,7 +127,7 @@ bool write_results_csv(const std::string& path, const std::vector<nlohmann::json
     }
     out += "\n";
   }
-  return write_file_atomically(path, out, error);
+  return replace_file(path, out, error);
 }
 
 bool write_gbench_json(const std::string& path, const nlohmann::json& meta,
@@ -230,7 +203,7 @@ bool write_gbench_json(const std::string& path, const nlohmann::json& meta,
     ++family;
   }
   doc["benchmarks"] = benchmarks;
-  return write_file_atomically(path, doc.dump(2) + "\n", error);
+  return replace_file(path, doc.dump(2) + "\n", error);
 }
 
 }  // namespace allocmark

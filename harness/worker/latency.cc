@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "harness/worker/replay.h"
+#include "base/clock.h"
 
 namespace allocmark {
 

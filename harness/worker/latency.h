@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "workloads/mmap_allocator.h"
+#include "base/mmap_allocator.h"
 #include "workloads/trace.h"
 
 namespace allocmark {

@@ -9,7 +9,6 @@
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,9 +22,10 @@
 #include <vector>
 
 #include "allocators/allocator.h"
+#include "base/clock.h"
+#include "base/mmap_allocator.h"
 #include "harness/worker/block_checker.h"
 #include "harness/worker/latency.h"
-#include "workloads/mmap_allocator.h"
 #include "workloads/trace.h"
 
 namespace allocmark {
@@ -78,12 +78,6 @@ static_assert(sizeof(ThreadCounters) == 64);
 
 inline long futex(std::atomic<uint32_t>* addr, int op, uint32_t val) {
   return syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op, val, nullptr, nullptr, 0);
-}
-
-inline uint64_t now_ns() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 // Marks events that other threads wait for, so only those publish progress (a seq_cst store and

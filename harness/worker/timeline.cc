@@ -6,7 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness/worker/replay.h"
+#include "base/clock.h"
+#include "harness/worker/replay.h"  // futex()
 
 namespace allocmark {
 

@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/mmap_allocator.h"
 #include "harness/worker/proc_stats.h"
-#include "workloads/mmap_allocator.h"
 
 namespace allocmark {
 

@@ -10,11 +10,11 @@ PLOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(PLOT), str(Path(__file__).resolve().parent)]
 
 
-def run_tool(script, *args, env=None):
+def run_tool(script, *args, env=None, cwd=None):
     """Runs plot/<script> with this interpreter, as the C++ CLI does; returns CompletedProcess.
 
     env: variables to set, or to remove when their value is None (e.g. {"ALLOCMARK_BIN": None}
-    runs the tool as if no allocmark binary were known).
+    runs the tool as if no allocmark binary were known). cwd: the directory it runs in.
     """
     full = dict(os.environ)
     for k, v in (env or {}).items():
@@ -23,7 +23,7 @@ def run_tool(script, *args, env=None):
         else:
             full[k] = str(v)
     return subprocess.run([sys.executable, str(PLOT / script), *map(str, args)],
-                          capture_output=True, text=True, timeout=300, env=full)
+                          capture_output=True, text=True, timeout=300, env=full, cwd=cwd)
 
 
 @pytest.fixture

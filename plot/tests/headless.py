@@ -21,7 +21,8 @@ LOCAL_SCHEMES = ("data:", "file:", "about:", "blob:")
 
 _IMAGES_JS = """JSON.stringify(Array.from(document.images).map(i => ({
   src: i.currentSrc.slice(0, 60), complete: i.complete, width: i.naturalWidth,
-  height: i.naturalHeight})))"""
+  height: i.naturalHeight, alt: i.alt, shown_width: i.getBoundingClientRect().width,
+  top: i.getBoundingClientRect().top + window.scrollY})))"""
 
 
 def find_chromium():
@@ -95,17 +96,8 @@ class _Pipe:
         return json.loads(raw)
 
 
-def load(url, user_data_dir, screenshot=None, width=1400, timeout=60):
-    """Opens url, waits for load and a short quiet period, returns a dict:
-
-    requests: every URL the page requested; external: those not data:/file:/about:/blob:;
-    failed: URLs whose loading failed; images: [{src, complete, width, height}];
-    text: the page's visible text; scripts: how many <script> elements the page has.
-    Writes a full-page PNG to `screenshot` when given.
-    """
-    exe = find_chromium()
-    if exe is None:
-        raise FileNotFoundError("chromium is not installed")
+def _start(exe, user_data_dir, width):
+    """Starts chromium with its DevTools protocol on fds 3 (to it) and 4 (from it)."""
     to_r, to_w = os.pipe()
     from_r, from_w = os.pipe()
 
@@ -123,20 +115,51 @@ def load(url, user_data_dir, screenshot=None, width=1400, timeout=60):
         preexec_fn=child_fds, close_fds=False)
     os.close(to_r)
     os.close(from_w)
-    pipe = _Pipe(proc, to_w, from_r)
+    return _Pipe(proc, to_w, from_r)
+
+
+def _navigate(pipe, url, width, timeout):
+    """A new tab at `width` px that has loaded url (and a quiet second); returns its session."""
+    target = pipe.send("Target.createTarget", {"url": "about:blank"}, timeout=timeout)
+    session = pipe.send("Target.attachToTarget",
+                        {"targetId": target["targetId"], "flatten": True})["sessionId"]
+    pipe.send("Network.enable", session=session)
+    pipe.send("Page.enable", session=session)
+    pipe.send("Emulation.setDeviceMetricsOverride",
+              {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+              session=session)
+    pipe.events.clear()
+    pipe.send("Page.navigate", {"url": url}, session=session)
+    pipe.wait_event("Page.loadEventFired", timeout=timeout)
+    pipe.drain(1.0)  # late fetches (lazy images, CSS imports) land here
+    return session
+
+
+def _screenshot(pipe, session, path, width, timeout):
+    """Writes a full-page PNG (up to 30000 px tall) to path."""
+    size = pipe.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
+    shot = pipe.send("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": width, "height": min(size["height"], 30000),
+                 "scale": 1}}, session=session, timeout=timeout)
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
+
+
+def load(url, user_data_dir, screenshot=None, width=1400, timeout=60):
+    """Opens url, waits for load and a short quiet period, returns a dict:
+
+    requests: every URL the page requested; external: those not data:/file:/about:/blob:;
+    failed: URLs whose loading failed; images: [{src, complete, width, height}];
+    text: the page's visible text; scripts: how many <script> elements the page has.
+    Writes a full-page PNG to `screenshot` when given.
+    """
+    exe = find_chromium()
+    if exe is None:
+        raise FileNotFoundError("chromium is not installed")
+    pipe = _start(exe, user_data_dir, width)
     try:
-        target = pipe.send("Target.createTarget", {"url": "about:blank"}, timeout=timeout)
-        session = pipe.send("Target.attachToTarget",
-                            {"targetId": target["targetId"], "flatten": True})["sessionId"]
-        pipe.send("Network.enable", session=session)
-        pipe.send("Page.enable", session=session)
-        pipe.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
-                  session=session)
-        pipe.events.clear()
-        pipe.send("Page.navigate", {"url": url}, session=session)
-        pipe.wait_event("Page.loadEventFired", timeout=timeout)
-        pipe.drain(1.0)  # late fetches (lazy images, CSS imports) land here
+        session = _navigate(pipe, url, width, timeout)
         images = json.loads(pipe.send("Runtime.evaluate",
                                       {"expression": _IMAGES_JS, "returnByValue": True},
                                       session=session)["result"]["value"])
@@ -146,13 +169,7 @@ def load(url, user_data_dir, screenshot=None, width=1400, timeout=60):
             "returnByValue": True}, session=session)["result"]["value"]
         page = json.loads(page)
         if screenshot:
-            size = pipe.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
-            shot = pipe.send("Page.captureScreenshot", {
-                "format": "png", "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": 0, "width": width, "height": min(size["height"], 30000),
-                         "scale": 1}}, session=session, timeout=timeout)
-            with open(screenshot, "wb") as f:
-                f.write(base64.b64decode(shot["data"]))
+            _screenshot(pipe, session, screenshot, width, timeout)
         requests = [e["params"]["request"]["url"] for e in pipe.events
                     if e.get("method") == "Network.requestWillBeSent"
                     and e.get("sessionId") == session]
@@ -169,10 +186,10 @@ def load(url, user_data_dir, screenshot=None, width=1400, timeout=60):
                 "failed": failed, "images": images, "text": page["text"],
                 "scripts": page["scripts"]}
     finally:
-        os.close(to_w)
-        os.close(from_r)
+        os.close(pipe.w)
+        os.close(pipe.r)
         try:
-            proc.wait(timeout=10)
+            pipe.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            pipe.proc.kill()
+            pipe.proc.wait()

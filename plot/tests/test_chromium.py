@@ -46,10 +46,17 @@ def test_report_in_headless_chromium(tmp_path):
     assert got["external"] == [], got["external"]
     assert got["failed"] == []
     n_img = html.count("<img ")
-    assert n_img == 8  # every chart, thread scaling included
+    assert n_img == 10  # every chart, thread scaling included
     assert len(got["images"]) == n_img
     broken = [i for i in got["images"] if not (i["complete"] and i["width"] > 0)]
     assert broken == []
+    # The time-memory frontier opens the report: the first charts on the page, drawn at a
+    # readable size, above the heatmaps.
+    by_top = sorted(got["images"], key=lambda i: i["top"])
+    assert [i["alt"] for i in by_top[:3]] == [
+        "Time against memory over the suite: the Pareto frontier",
+        "Time against memory per workload", "Summary: time per event relative to glibc"]
+    assert by_top[0]["shown_width"] > 600 and by_top[0]["top"] < by_top[2]["top"]
     assert got["scripts"] == 0
     assert EVIL in got["text"]  # the hostile name is shown as text
     data = shot.read_bytes()

@@ -11,8 +11,8 @@ from make_fixture import make_run
 
 NO_BIN = {"ALLOCMARK_BIN": None}  # run the tool as if no allocmark binary were known
 
-ALL = ["heatmap_time", "heatmap_memory", "relative_time", "peak_memory", "fragmentation",
-       "memory_timeline", "latency"]
+ALL = ["frontier", "frontier_workloads", "heatmap_time", "heatmap_memory", "relative_time",
+       "peak_memory", "fragmentation", "memory_timeline", "latency"]
 EVIL = "<script>alert(1)</script>"
 
 
@@ -159,7 +159,7 @@ def test_only_failed_cells(tmp_path, tool):
     assert res.returncode == 0, res.stderr
     page = (d / "report.html").read_text(encoding="utf-8")
     assert "No repetition succeeded" in page
-    assert page.count("Not drawn:") == 8
+    assert page.count("Not drawn:") == 10
     assert page.count("allocator returned null") == 4
     assert "data:image" not in page
 

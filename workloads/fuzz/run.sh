@@ -20,10 +20,12 @@ libs=$(pkg-config --libs libzstd libxxhash zlib)
 mkdir -p "$out/obj" "$out/artifacts"
 
 # The library part the targets need, compiled once with coverage instrumentation; a source is
-# rebuilt when it or any workloads header is newer than its object.
-newest_header=$(ls -t "$root"/workloads/*.h "$root"/workloads/importers/*.h | head -n 1)
+# rebuilt when it or any workloads or base header is newer than its object.
+newest_header=$(ls -t "$root"/workloads/*.h "$root"/workloads/importers/*.h "$root"/base/*.h |
+                head -n 1)
 objs=""
-for src in "$root"/workloads/trace.cc "$root"/workloads/trace_builder.cc \
+for src in "$root"/base/atomic_file.cc \
+           "$root"/workloads/trace.cc "$root"/workloads/trace_builder.cc \
            "$root"/workloads/trace_check.cc "$root"/workloads/trace_file.cc \
            "$root"/workloads/importers.cc "$root"/workloads/importers/*.cc; do
   case "$src" in *_test.cc) continue ;; esac

@@ -239,4 +239,29 @@ inline bool check_positive(uint64_t v, const char* name, std::string* error) {
   return v > 0 || fail(error, std::string("param '") + name + "' must be at least 1");
 }
 
+// The parameters of the slot-replacement generators (alloc-test, glibc-thread, large-buffers),
+// read and checked in one order so that their messages agree.
+struct SlotParams {
+  uint64_t steps, slots, min_size, max_size;
+};
+inline bool read_slot_params(ParamReader& p, SlotParams* out, std::string* error) {
+  *out = {p.u64("steps"), p.u64("slots"), p.u64("min_size"), p.u64("max_size")};
+  return check_params(p, error) && check_positive(out->slots, "slots", error) &&
+         check_positive(out->min_size, "min_size", error) &&
+         check_size_range(out->min_size, out->max_size, "min_size", "max_size", error);
+}
+
+// One thread's working set of slots (kNoObject: empty), its own random stream and its step.
+struct SlotThread {
+  Rng rng;
+  std::vector<uint32_t> slot;
+  uint64_t step = 0;
+};
+inline std::vector<SlotThread> slot_threads(const GeneratorArgs& args, uint64_t slots) {
+  std::vector<SlotThread> st;
+  for (uint32_t t = 0; t < args.threads; ++t)
+    st.push_back({Rng(args.seed, t), std::vector<uint32_t>(slots, kNoObject)});
+  return st;
+}
+
 }  // namespace allocmark::gen

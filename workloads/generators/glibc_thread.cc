@@ -7,26 +7,17 @@ namespace allocmark::gen {
 namespace {
 
 bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
-  const uint64_t steps = p.u64("steps"), slots = p.u64("slots");
-  const uint64_t min_size = p.u64("min_size"), max_size = p.u64("max_size");
-  if (!check_params(p, error) || !check_positive(slots, "slots", error) ||
-      !check_positive(min_size, "min_size", error) ||
-      !check_size_range(min_size, max_size, "min_size", "max_size", error) ||
-      !check_events(sat_mul(args.threads, sat_add(sat_mul(steps, 2), slots)), error))
-    return false;
+  SlotParams sp;
+  if (!read_slot_params(p, &sp, error)) return false;
+  const uint64_t steps = sp.steps, slots = sp.slots;
+  const uint64_t min_size = sp.min_size, max_size = sp.max_size;
+  if (!check_events(sat_mul(args.threads, sat_add(sat_mul(steps, 2), slots)), error)) return false;
   Emitter e(args.threads);
-  struct State {
-    Rng rng;
-    std::vector<uint32_t> slot;
-    uint64_t step = 0;
-  };
-  std::vector<State> st;
-  for (uint32_t t = 0; t < args.threads; ++t)
-    st.push_back({Rng(args.seed, t), std::vector<uint32_t>(slots, kNoObject)});
+  std::vector<SlotThread> st = slot_threads(args, slots);
   // bench-malloc-thread starts with empty slots and frees whatever a slot held before refilling
   // it, so the working set fills up over the first steps.
   interleave(e, args.threads, 64, [&](uint32_t t) {
-    State& s = st[t];
+    SlotThread& s = st[t];
     if (s.step++ >= steps) {
       e.free_slots(t, s.slot);
       return false;

@@ -7,13 +7,11 @@ namespace allocmark::gen {
 namespace {
 
 bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
-  const uint64_t steps = p.u64("steps"), slots = p.u64("slots");
-  const uint64_t min_size = p.u64("min_size"), max_size = p.u64("max_size");
-  if (!check_params(p, error) || !check_positive(slots, "slots", error) ||
-      !check_positive(min_size, "min_size", error) ||
-      !check_size_range(min_size, max_size, "min_size", "max_size", error) ||
-      !check_events(sat_mul(2, sat_add(steps, slots)), error))
-    return false;
+  SlotParams sp;
+  if (!read_slot_params(p, &sp, error)) return false;
+  const uint64_t steps = sp.steps, slots = sp.slots;
+  const uint64_t min_size = sp.min_size, max_size = sp.max_size;
+  if (!check_events(sat_mul(2, sat_add(steps, slots)), error)) return false;
   if (slots > 4096)
     return fail(error, "param 'slots' must be at most 4096 (each is a large buffer)");
   Emitter e(1);

@@ -217,77 +217,95 @@ class TextImporter {
     Event e{};
     if (!parse_op(op_text, &e.op)) return fail_expected(kOpNames, op_text);
     e.obj = kNoObject;
-    if (has_object(e.op)) {
-      std::string_view s = f.next();
-      uint64_t id = 0;
-      if (s.size() < 2 || s[0] != '#' || !parse_dec(s.substr(1), &id) || id >= kNoObject)
-        return fail_expected("an object '#<id>'", s);
-      if (declared_objects_ && id >= *declared_objects_)
-        return fail_expected("an object id below the declared object count", s);
-      e.obj = static_cast<uint32_t>(id);
-      if (e.op != Op::kFree) {
-        s = f.next();
-        if (!parse_dec(s, &e.size)) return fail_expected("a size (decimal)", s);
-        if (e.size > kMaxImportSize) return fail_expected("a size of at most 2^47", s);
-      }
-    }
-    bool have_aux = false, have_align = false;
-    uint64_t dep_thread = UINT64_MAX, dep_index = 0;
-    for (std::string_view s = f.next(); !s.empty(); s = f.next()) {
-      const size_t eq = s.find('=');
-      if (eq == std::string_view::npos) {
-        bool known = false;
-        for (const FlagName& flag : kFlagNames) {
-          if (s == flag.name) {
-            e.flags |= flag.bit;
-            known = true;
-          }
-        }
-        if (!known) return fail_expected("a flag (from_null, sized, phase, cxx) or key=value", s);
-        continue;
-      }
-      const std::string_view key = s.substr(0, eq), value = s.substr(eq + 1);
-      uint64_t v = 0;
-      if (key == "align") {
-        if (have_align || !parse_dec(value, &v) || !std::has_single_bit(v) || v > kMaxImportAlign)
-          return fail_expected("align=<power of two up to 2^40>", s);
-        e.align_log2 = static_cast<uint8_t>(std::countr_zero(v));
-        have_align = true;
-      } else if (key == "nmemb" || key == "at" || key == "aux") {
-        if (have_aux || !parse_dec(value, &v) || v > UINT32_MAX)
-          return fail_expected(std::string(key) + "=<number below 2^32>, once", s);
-        e.aux = static_cast<uint32_t>(v);
-        have_aux = true;
-      } else if (key == "dep") {
-        if (!explicit_deps_)
-          return fail_expected("no dep= unless the header says 'deps explicit'", s);
-        const size_t colon = value.find(':');
-        uint32_t dt = 0;
-        if (colon == std::string_view::npos || dep_thread != UINT64_MAX ||
-            !thread_ref(value.substr(0, colon), &dt) ||
-            !parse_dec(value.substr(colon + 1), &dep_index))
-          return fail_expected("dep=T<thread>:<event index>", s);
-        dep_thread = dt;
-      } else {
-        return fail_expected("align=, nmemb=, at=, aux= or dep=", s);
-      }
-    }
-    if (e.op == Op::kAlignedAlloc && !have_align)
+    if (has_object(e.op) && !object_fields(f, &e)) return false;
+    Extras x;
+    for (std::string_view s = f.next(); !s.empty(); s = f.next())
+      if (!extra_field(s, &e, &x)) return false;
+    if (e.op == Op::kAlignedAlloc && !x.have_align)
       return fail_expected("align=<power of two> on aligned_alloc", "");
-    if (e.op == Op::kAccess && !have_aux) return fail_expected("at=<offset> on access", "");
+    if (e.op == Op::kAccess && !x.have_aux) return fail_expected("at=<offset> on access", "");
     if (e.op == Op::kCalloc && e.aux != 0 && e.size % e.aux != 0)
       return fail("calloc size " + std::to_string(e.size) +
                   " is not a multiple of nmemb=" + std::to_string(e.aux));
-    if (dep_thread != UINT64_MAX) {
-      if (dep_thread == t) return fail("dep= names the event's own thread");
-      if (dep_thread >= threads_.size() || dep_index >= threads_[dep_thread].events.size())
-        return fail("dep=T" + std::to_string(dep_thread) + ":" + std::to_string(dep_index) +
-                    " names an event that has not happened yet");
-      e.flags |= kFlagHasDep;
-      e.dep_thread = static_cast<uint32_t>(dep_thread);
-      e.dep_index = static_cast<uint32_t>(dep_index);
-    }
+    if (x.dep_thread != UINT64_MAX && !set_dependency(t, x, &e)) return false;
     return apply(t, e);
+  }
+
+  // "#<id>" and, but for free, "<size>": the event's object and its size.
+  bool object_fields(Fields& f, Event* e) {
+    std::string_view s = f.next();
+    uint64_t id = 0;
+    if (s.size() < 2 || s[0] != '#' || !parse_dec(s.substr(1), &id) || id >= kNoObject)
+      return fail_expected("an object '#<id>'", s);
+    if (declared_objects_ && id >= *declared_objects_)
+      return fail_expected("an object id below the declared object count", s);
+    e->obj = static_cast<uint32_t>(id);
+    if (e->op != Op::kFree) {
+      s = f.next();
+      if (!parse_dec(s, &e->size)) return fail_expected("a size (decimal)", s);
+      if (e->size > kMaxImportSize) return fail_expected("a size of at most 2^47", s);
+    }
+    return true;
+  }
+
+  // What the fields after the size said: which were given once, and the dependency.
+  struct Extras {
+    bool have_aux = false, have_align = false;
+    uint64_t dep_thread = UINT64_MAX, dep_index = 0;
+  };
+
+  // One field after the size: a flag name or align= / nmemb= / at= / aux= / dep=.
+  bool extra_field(std::string_view s, Event* e, Extras* x) {
+    const size_t eq = s.find('=');
+    if (eq == std::string_view::npos) {
+      bool known = false;
+      for (const FlagName& flag : kFlagNames) {
+        if (s == flag.name) {
+          e->flags |= flag.bit;
+          known = true;
+        }
+      }
+      if (!known) return fail_expected("a flag (from_null, sized, phase, cxx) or key=value", s);
+      return true;
+    }
+    const std::string_view key = s.substr(0, eq), value = s.substr(eq + 1);
+    uint64_t v = 0;
+    if (key == "align") {
+      if (x->have_align || !parse_dec(value, &v) || !std::has_single_bit(v) || v > kMaxImportAlign)
+        return fail_expected("align=<power of two up to 2^40>", s);
+      e->align_log2 = static_cast<uint8_t>(std::countr_zero(v));
+      x->have_align = true;
+    } else if (key == "nmemb" || key == "at" || key == "aux") {
+      if (x->have_aux || !parse_dec(value, &v) || v > UINT32_MAX)
+        return fail_expected(std::string(key) + "=<number below 2^32>, once", s);
+      e->aux = static_cast<uint32_t>(v);
+      x->have_aux = true;
+    } else if (key == "dep") {
+      if (!explicit_deps_)
+        return fail_expected("no dep= unless the header says 'deps explicit'", s);
+      const size_t colon = value.find(':');
+      uint32_t dt = 0;
+      if (colon == std::string_view::npos || x->dep_thread != UINT64_MAX ||
+          !thread_ref(value.substr(0, colon), &dt) ||
+          !parse_dec(value.substr(colon + 1), &x->dep_index))
+        return fail_expected("dep=T<thread>:<event index>", s);
+      x->dep_thread = dt;
+    } else {
+      return fail_expected("align=, nmemb=, at=, aux= or dep=", s);
+    }
+    return true;
+  }
+
+  // dep=T<thread>:<index> on an event of thread t: it must name an earlier event elsewhere.
+  bool set_dependency(uint32_t t, const Extras& x, Event* e) {
+    if (x.dep_thread == t) return fail("dep= names the event's own thread");
+    if (x.dep_thread >= threads_.size() || x.dep_index >= threads_[x.dep_thread].events.size())
+      return fail("dep=T" + std::to_string(x.dep_thread) + ":" + std::to_string(x.dep_index) +
+                  " names an event that has not happened yet");
+    e->flags |= kFlagHasDep;
+    e->dep_thread = static_cast<uint32_t>(x.dep_thread);
+    e->dep_index = static_cast<uint32_t>(x.dep_index);
+    return true;
   }
 
   // Checks the event against the object table and appends it.

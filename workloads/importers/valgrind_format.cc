@@ -259,93 +259,106 @@ class ValgrindImporter : public LineImporter {
     if (!content->empty() && !content->starts_with(" "))
       return fail_expected("end of line", *content);
     if (Fields(*content).at_end()) *content = {};
-    const uint32_t t = p.thread;
-    uint64_t size = 0, nmemb = 0, align = 0;
     switch (c.kind) {
       case Kind::kIgnored:
         return true;
       case Kind::kMalloc:
       case Kind::kNew:
-      case Kind::kValloc: {
-        if (!want_args(c, 1)) return false;
-        size = c.args[0].value;
-        if (ptr == 0) return skip_failed(c);
-        if (!checked_size(c, size)) return false;
-        const uint32_t obj = bind(p, ptr, c.line);
-        if (obj == kNoObject) return false;
-        if (c.kind == Kind::kValloc)
-          return builder_.aligned_alloc(t, obj, 4096, size) || builder_failed();
-        return builder_.malloc(t, obj, size, c.kind == Kind::kNew ? kFlagCxx : 0) ||
-               builder_failed();
-      }
-      case Kind::kCalloc: {
-        if (!want_args(c, 2)) return false;
-        nmemb = c.args[0].value;
-        size = c.args[1].value;
-        if (ptr == 0) return skip_failed(c);
-        uint64_t total = 0;
-        if (__builtin_mul_overflow(nmemb, size, &total) || !checked_size(c, total) ||
-            nmemb > UINT32_MAX) {
-          line_ = c.line;
-          return fail("calloc(" + std::to_string(nmemb) + ", " + std::to_string(size) +
-                      ") is larger than 2^47 bytes or 2^32 members");
-        }
-        const uint32_t obj = bind(p, ptr, c.line);
-        return obj != kNoObject && (builder_.calloc(t, obj, nmemb, size) || builder_failed());
-      }
+      case Kind::kValloc:
+        return malloc_result(p, c, ptr);
+      case Kind::kCalloc:
+        return calloc_result(p, c, ptr);
       case Kind::kMemalign:
-      case Kind::kAlignedNew: {
-        if (!want_args(c, 2)) return false;
-        const bool is_new = c.kind == Kind::kAlignedNew;
-        if (!arg(c, "al", is_new ? 1 : 0, &align) || !arg(c, "size", is_new ? 0 : 1, &size)) {
-          line_ = c.line;
-          return fail_expected("arguments 'al N, size N'", c.name);
-        }
-        if (ptr == 0) return skip_failed(c);
-        if (!std::has_single_bit(align) || align > kMaxImportAlign) {
-          line_ = c.line;
-          return fail(c.name + ": alignment " + std::to_string(align) +
-                      " is not a power of two up to 2^40");
-        }
-        if (!checked_size(c, size)) return false;
-        const uint32_t obj = bind(p, ptr, c.line);
-        if (obj == kNoObject) return false;
-        return builder_.aligned_alloc(t, obj, align, size, is_new ? kFlagCxx : 0) ||
-               builder_failed();
-      }
-      case Kind::kRealloc: {
-        if (!want_args(c, 2)) return false;
-        const uint64_t old = c.args[0].value;
-        size = c.args[1].value;
-        const uint32_t obj = old == 0 ? PointerMap::kAbsent : p.blocks.find(old);
-        if (ptr == 0) {
-          // realloc(p, 0) frees p (valgrind logs that free first, nested); a failed realloc
-          // leaves p live.
-          if (size == 0 && obj != PointerMap::kAbsent) {
-            p.blocks.erase(old);
-            return builder_.free(t, obj) || builder_failed();
-          }
-          return size == 0 ? true : skip_failed(c);
-        }
-        if (!checked_size(c, size)) return false;
-        if (obj == PointerMap::kAbsent) {
-          if (old != 0) repair(Repair::kUnknownRealloc, c.line);
-          const uint32_t fresh = bind(p, ptr, c.line);
-          return fresh != kNoObject &&
-                 (builder_.realloc_from_null(t, fresh, size) || builder_failed());
-        }
-        if (ptr != old) {
-          p.blocks.erase(old);
-          if (!end_if_live(p.blocks, t, ptr, c.line)) return false;
-          p.blocks.put(ptr, obj);
-        }
-        return builder_.realloc(t, obj, size) || builder_failed();
-      }
+      case Kind::kAlignedNew:
+        return aligned_result(p, c, ptr);
+      case Kind::kRealloc:
+        return realloc_result(p, c, ptr);
       case Kind::kFree:
       case Kind::kDelete:
         break;
     }
     return fail_expected("no result for " + c.name, s);
+  }
+
+  // malloc / new / valloc (page-aligned) returning ptr.
+  bool malloc_result(Process& p, const Call& c, uint64_t ptr) {
+    if (!want_args(c, 1)) return false;
+    const uint64_t size = c.args[0].value;
+    if (ptr == 0) return skip_failed(c);
+    if (!checked_size(c, size)) return false;
+    const uint32_t obj = bind(p, ptr, c.line);
+    if (obj == kNoObject) return false;
+    if (c.kind == Kind::kValloc)
+      return builder_.aligned_alloc(p.thread, obj, 4096, size) || builder_failed();
+    return builder_.malloc(p.thread, obj, size, c.kind == Kind::kNew ? kFlagCxx : 0) ||
+           builder_failed();
+  }
+
+  // calloc(nmemb, size) returning ptr; the product must fit the trace's limits.
+  bool calloc_result(Process& p, const Call& c, uint64_t ptr) {
+    if (!want_args(c, 2)) return false;
+    const uint64_t nmemb = c.args[0].value, size = c.args[1].value;
+    if (ptr == 0) return skip_failed(c);
+    uint64_t total = 0;
+    if (__builtin_mul_overflow(nmemb, size, &total) || !checked_size(c, total) ||
+        nmemb > UINT32_MAX) {
+      line_ = c.line;
+      return fail("calloc(" + std::to_string(nmemb) + ", " + std::to_string(size) +
+                  ") is larger than 2^47 bytes or 2^32 members");
+    }
+    const uint32_t obj = bind(p, ptr, c.line);
+    return obj != kNoObject && (builder_.calloc(p.thread, obj, nmemb, size) || builder_failed());
+  }
+
+  // memalign(al, size) / aligned new(size, al) returning ptr.
+  bool aligned_result(Process& p, const Call& c, uint64_t ptr) {
+    if (!want_args(c, 2)) return false;
+    const bool is_new = c.kind == Kind::kAlignedNew;
+    uint64_t size = 0, align = 0;
+    if (!arg(c, "al", is_new ? 1 : 0, &align) || !arg(c, "size", is_new ? 0 : 1, &size)) {
+      line_ = c.line;
+      return fail_expected("arguments 'al N, size N'", c.name);
+    }
+    if (ptr == 0) return skip_failed(c);
+    if (!std::has_single_bit(align) || align > kMaxImportAlign) {
+      line_ = c.line;
+      return fail(c.name + ": alignment " + std::to_string(align) +
+                  " is not a power of two up to 2^40");
+    }
+    if (!checked_size(c, size)) return false;
+    const uint32_t obj = bind(p, ptr, c.line);
+    if (obj == kNoObject) return false;
+    return builder_.aligned_alloc(p.thread, obj, align, size, is_new ? kFlagCxx : 0) ||
+           builder_failed();
+  }
+
+  // realloc(old, size) returning ptr: a free, a failure, a fresh block or a moved one.
+  bool realloc_result(Process& p, const Call& c, uint64_t ptr) {
+    if (!want_args(c, 2)) return false;
+    const uint32_t t = p.thread;
+    const uint64_t old = c.args[0].value, size = c.args[1].value;
+    const uint32_t obj = old == 0 ? PointerMap::kAbsent : p.blocks.find(old);
+    if (ptr == 0) {
+      // realloc(p, 0) frees p (valgrind logs that free first, nested); a failed realloc
+      // leaves p live.
+      if (size == 0 && obj != PointerMap::kAbsent) {
+        p.blocks.erase(old);
+        return builder_.free(t, obj) || builder_failed();
+      }
+      return size == 0 ? true : skip_failed(c);
+    }
+    if (!checked_size(c, size)) return false;
+    if (obj == PointerMap::kAbsent) {
+      if (old != 0) repair(Repair::kUnknownRealloc, c.line);
+      const uint32_t fresh = bind(p, ptr, c.line);
+      return fresh != kNoObject && (builder_.realloc_from_null(t, fresh, size) || builder_failed());
+    }
+    if (ptr != old) {
+      p.blocks.erase(old);
+      if (!end_if_live(p.blocks, t, ptr, c.line)) return false;
+      p.blocks.put(ptr, obj);
+    }
+    return builder_.realloc(t, obj, size) || builder_failed();
   }
 
   bool skip_failed(const Call& c) { return repair(Repair::kFailedAllocation, c.line); }

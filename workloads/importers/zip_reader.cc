@@ -83,16 +83,16 @@ bool inflate_member(const unsigned char* src, uint32_t csize, uint32_t usize, st
   return true;
 }
 
-}  // namespace
+// Where the end record says the central directory is, and how many entries it holds.
+struct Directory {
+  uint16_t entries = 0;
+  uint32_t size = 0;
+  uint32_t offset = 0;
+};
 
-bool looks_like_zip(std::string_view bytes) noexcept {
-  return bytes.size() >= 4 &&
-         le32(reinterpret_cast<const unsigned char*>(bytes.data())) == kLocalSig;
-}
-
-bool unzip_single(std::string_view zip, std::string* out, std::string* member, std::string* error) {
-  const auto* base = reinterpret_cast<const unsigned char*>(zip.data());
-  const size_t n = zip.size();
+// Finds the end-of-central-directory record (scanning back over a comment of up to 64 KiB)
+// and checks that the directory it names is single-volume, not zip64, and inside the archive.
+bool read_end_record(const unsigned char* base, size_t n, Directory* d, std::string* error) {
   if (n < kEndBytes) return fail(error, "too short to hold an end-of-central-directory record");
   // The end record sits in the last 22 + 65535 (comment) bytes; scan backwards for it.
   size_t end = SIZE_MAX;
@@ -105,56 +105,84 @@ bool unzip_single(std::string_view zip, std::string* out, std::string* member, s
   }
   if (end == SIZE_MAX) return fail(error, "no end-of-central-directory record (truncated?)");
   const unsigned char* e = base + end;
-  const uint16_t entries = le16(e + 10);
-  const uint32_t cd_size = le32(e + 12);
-  const uint32_t cd_offset = le32(e + 16);
-  if (le16(e + 4) != 0 || le16(e + 6) != 0 || le16(e + 8) != entries)
+  d->entries = le16(e + 10);
+  d->size = le32(e + 12);
+  d->offset = le32(e + 16);
+  if (le16(e + 4) != 0 || le16(e + 6) != 0 || le16(e + 8) != d->entries)
     return fail(error, "multi-volume archives are not supported");
-  if (entries == 0xffff || cd_size == 0xffffffff || cd_offset == 0xffffffff)
+  if (d->entries == 0xffff || d->size == 0xffffffff || d->offset == 0xffffffff)
     return fail(error, "zip64 archives are not supported");
-  if (static_cast<uint64_t>(cd_offset) + cd_size > end)
+  if (static_cast<uint64_t>(d->offset) + d->size > end)
     return fail(error, "central directory lies outside the archive");
+  return true;
+}
 
-  Member found;
+// The one file of the central directory (directories and __MACOSX/ entries are passed over);
+// an archive with none or with two is refused.
+bool find_single_member(const unsigned char* base, const Directory& d, Member* found,
+                        std::string* error) {
+  const uint64_t cd_end = static_cast<uint64_t>(d.offset) + d.size;
   int files = 0;
-  size_t pos = cd_offset;
-  for (uint32_t k = 0; k < entries; ++k) {
-    if (pos + kCentralBytes > static_cast<uint64_t>(cd_offset) + cd_size)
-      return fail(error, "central directory is truncated");
+  size_t pos = d.offset;
+  for (uint32_t k = 0; k < d.entries; ++k) {
+    if (pos + kCentralBytes > cd_end) return fail(error, "central directory is truncated");
     const unsigned char* c = base + pos;
     if (le32(c) != kCentralSig) return fail(error, "bad central directory entry signature");
     const size_t name_len = le16(c + 28), extra_len = le16(c + 30), comment_len = le16(c + 32);
     const size_t next = pos + kCentralBytes + name_len + extra_len + comment_len;
-    if (next > static_cast<uint64_t>(cd_offset) + cd_size)
-      return fail(error, "central directory is truncated");
+    if (next > cd_end) return fail(error, "central directory is truncated");
     std::string name(reinterpret_cast<const char*>(c + kCentralBytes), name_len);
     pos = next;
     if (name.empty() || name.back() == '/' || name.starts_with("__MACOSX/")) continue;
     if (++files > 1)
-      return fail(error, "holds more than one file ('" + printable(found.name) + "', '" +
+      return fail(error, "holds more than one file ('" + printable(found->name) + "', '" +
                              printable(name) + "'): unpack the one you want");
-    found.name = std::move(name);
-    found.flags = le16(c + 8);
-    found.method = le16(c + 10);
-    found.crc = le32(c + 16);
-    found.csize = le32(c + 20);
-    found.usize = le32(c + 24);
-    found.local_offset = le32(c + 42);
+    found->name = std::move(name);
+    found->flags = le16(c + 8);
+    found->method = le16(c + 10);
+    found->crc = le32(c + 16);
+    found->csize = le32(c + 20);
+    found->usize = le32(c + 24);
+    found->local_offset = le32(c + 42);
   }
   if (files == 0) return fail(error, "holds no file");
+  return true;
+}
+
+// Offset of the member's data, past its local header; refuses what we cannot unpack
+// (encrypted, zip64, methods other than stored and deflate) and data outside the archive.
+bool member_data(const unsigned char* base, const Directory& d, const Member& found, uint64_t* data,
+                 std::string* error) {
   if (found.flags & 1) return fail(error, "'" + printable(found.name) + "' is encrypted");
   if (found.csize == 0xffffffff || found.usize == 0xffffffff || found.local_offset == 0xffffffff)
     return fail(error, "zip64 members are not supported");
   if (found.method != 0 && found.method != 8)
     return fail(error, "'" + printable(found.name) + "' uses compression method " +
                            std::to_string(found.method) + " (only stored and deflate)");
-  if (static_cast<uint64_t>(found.local_offset) + kLocalBytes > cd_offset)
+  if (static_cast<uint64_t>(found.local_offset) + kLocalBytes > d.offset)
     return fail(error, "local header lies outside the archive");
   const unsigned char* l = base + found.local_offset;
   if (le32(l) != kLocalSig) return fail(error, "bad local header signature");
-  const uint64_t data =
-      static_cast<uint64_t>(found.local_offset) + kLocalBytes + le16(l + 26) + le16(l + 28);
-  if (data + found.csize > cd_offset) return fail(error, "member data lies outside the archive");
+  *data = static_cast<uint64_t>(found.local_offset) + kLocalBytes + le16(l + 26) + le16(l + 28);
+  if (*data + found.csize > d.offset) return fail(error, "member data lies outside the archive");
+  return true;
+}
+
+}  // namespace
+
+bool looks_like_zip(std::string_view bytes) noexcept {
+  return bytes.size() >= 4 &&
+         le32(reinterpret_cast<const unsigned char*>(bytes.data())) == kLocalSig;
+}
+
+bool unzip_single(std::string_view zip, std::string* out, std::string* member, std::string* error) {
+  const auto* base = reinterpret_cast<const unsigned char*>(zip.data());
+  Directory d;
+  Member found;
+  uint64_t data = 0;
+  if (!read_end_record(base, zip.size(), &d, error) ||
+      !find_single_member(base, d, &found, error) || !member_data(base, d, found, &data, error))
+    return false;
 
   const unsigned char* src = base + data;
   if (found.method == 0) {

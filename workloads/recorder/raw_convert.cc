@@ -278,44 +278,13 @@ class Converter {
   }
 
   bool apply(ThreadCursor& c, const RawRecord& r, std::string* error) {
-    const uint32_t t = c.builder_thread;
-    const uint8_t flags = raw::record_flags(r.word);
     switch (raw::record_op(r.word)) {
       case raw::kMalloc:
       case raw::kCalloc:
-      case raw::kAligned: {
-        const uint32_t obj = builder_.new_object();
-        // Unbind first: an implicit free must precede the new block's allocation.
-        if (!bind(c, r.ptr, obj, r, error)) return false;
-        bool ok;
-        uint64_t total = r.size;
-        if (raw::record_op(r.word) == raw::kMalloc) {
-          ok = builder_.malloc(t, obj, r.size, flags & raw::kRawCxx ? kFlagCxx : 0);
-        } else if (raw::record_op(r.word) == raw::kAligned) {
-          ok = builder_.aligned_alloc(t, obj, r.aux, r.size, flags & raw::kRawCxx ? kFlagCxx : 0);
-        } else if (r.aux <= UINT32_MAX) {
-          total = r.aux * r.size;  // the real calloc succeeded, so this cannot overflow
-          ok = builder_.calloc(t, obj, r.aux, r.size);
-        } else {
-          total = r.aux * r.size;
-          ok = builder_.malloc(t, obj, total);
-        }
-        if (!ok) return fail(r, error);
-        grow(obj, total);
-        return true;
-      }
-      case raw::kFree: {
-        const size_t i = objects_.slot(r.ptr);
-        if (!objects_.found(i)) {
-          ++stats_->unknown_frees;
-          return true;
-        }
-        if (!builder_.free(t, objects_.value(i), flags & raw::kRawSized ? kFlagSizedFree : 0))
-          return fail(r, error);
-        drop(objects_.value(i));
-        objects_.erase_at(i);
-        return true;
-      }
+      case raw::kAligned:
+        return allocation(c, r, error);
+      case raw::kFree:
+        return release(c, r, error);
       case raw::kReallocFree: {
         const size_t i = objects_.slot(r.ptr);
         c.pending_unknown = !objects_.found(i);
@@ -323,32 +292,8 @@ class Converter {
         if (!c.pending_unknown) objects_.erase_at(i);
         return true;
       }
-      case raw::kRealloc: {
-        uint32_t obj = kNoObject;
-        bool moved = c.pending_realloc != kNoObject || c.pending_unknown;
-        if (moved) {
-          obj = c.pending_realloc;
-          c.pending_realloc = kNoObject;
-          c.pending_unknown = false;
-        } else if (r.aux) {
-          const size_t i = objects_.slot(r.aux);
-          if (objects_.found(i)) {
-            obj = objects_.value(i);
-            objects_.erase_at(i);
-          }
-        }
-        if (obj == kNoObject) {
-          if (r.aux) ++stats_->unknown_reallocs;
-          obj = builder_.new_object();
-          if (!bind(c, r.ptr, obj, r, error)) return false;
-          if (!builder_.realloc_from_null(t, obj, r.size)) return fail(r, error);
-        } else {
-          if (!bind(c, r.ptr, obj, r, error)) return false;
-          if (!builder_.realloc(t, obj, r.size)) return fail(r, error);
-        }
-        grow(obj, r.size);
-        return true;
-      }
+      case raw::kRealloc:
+        return reallocation(c, r, error);
       case raw::kThreadExit:
         c.exit_seen = true;
         return true;
@@ -357,6 +302,78 @@ class Converter {
                  ": unknown op " + std::to_string(raw::record_op(r.word));
         return false;
     }
+  }
+
+  // malloc / calloc / aligned: a new object bound to r.ptr. A calloc with more than 2^32
+  // members does not fit the event, so it becomes a malloc of the product.
+  bool allocation(ThreadCursor& c, const RawRecord& r, std::string* error) {
+    const uint32_t t = c.builder_thread;
+    const uint16_t cxx = raw::record_flags(r.word) & raw::kRawCxx ? kFlagCxx : 0;
+    const uint32_t obj = builder_.new_object();
+    // Unbind first: an implicit free must precede the new block's allocation.
+    if (!bind(c, r.ptr, obj, r, error)) return false;
+    bool ok;
+    uint64_t total = r.size;
+    if (raw::record_op(r.word) == raw::kMalloc) {
+      ok = builder_.malloc(t, obj, r.size, cxx);
+    } else if (raw::record_op(r.word) == raw::kAligned) {
+      ok = builder_.aligned_alloc(t, obj, r.aux, r.size, cxx);
+    } else if (r.aux <= UINT32_MAX) {
+      total = r.aux * r.size;  // the real calloc succeeded, so this cannot overflow
+      ok = builder_.calloc(t, obj, r.aux, r.size);
+    } else {
+      total = r.aux * r.size;
+      ok = builder_.malloc(t, obj, total);
+    }
+    if (!ok) return fail(r, error);
+    grow(obj, total);
+    return true;
+  }
+
+  // free of r.ptr; a pointer we never saw allocated is counted and passed over.
+  bool release(ThreadCursor& c, const RawRecord& r, std::string* error) {
+    const size_t i = objects_.slot(r.ptr);
+    if (!objects_.found(i)) {
+      ++stats_->unknown_frees;
+      return true;
+    }
+    const uint8_t flags = raw::record_flags(r.word);
+    if (!builder_.free(c.builder_thread, objects_.value(i),
+                       flags & raw::kRawSized ? kFlagSizedFree : 0))
+      return fail(r, error);
+    drop(objects_.value(i));
+    objects_.erase_at(i);
+    return true;
+  }
+
+  // realloc's result: the object its kReallocFree half took (moved), or the one at r.aux (in
+  // place), or, when neither is known, a realloc from null of a new object.
+  bool reallocation(ThreadCursor& c, const RawRecord& r, std::string* error) {
+    const uint32_t t = c.builder_thread;
+    uint32_t obj = kNoObject;
+    bool moved = c.pending_realloc != kNoObject || c.pending_unknown;
+    if (moved) {
+      obj = c.pending_realloc;
+      c.pending_realloc = kNoObject;
+      c.pending_unknown = false;
+    } else if (r.aux) {
+      const size_t i = objects_.slot(r.aux);
+      if (objects_.found(i)) {
+        obj = objects_.value(i);
+        objects_.erase_at(i);
+      }
+    }
+    if (obj == kNoObject) {
+      if (r.aux) ++stats_->unknown_reallocs;
+      obj = builder_.new_object();
+      if (!bind(c, r.ptr, obj, r, error)) return false;
+      if (!builder_.realloc_from_null(t, obj, r.size)) return fail(r, error);
+    } else {
+      if (!bind(c, r.ptr, obj, r, error)) return false;
+      if (!builder_.realloc(t, obj, r.size)) return fail(r, error);
+    }
+    grow(obj, r.size);
+    return true;
   }
 
   std::string path_;

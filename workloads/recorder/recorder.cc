@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -23,6 +22,7 @@
 #include <cstdint>
 #include <new>
 
+#include "base/clock.h"
 #include "workloads/recorder/raw_format.h"
 
 namespace allocmark::raw {
@@ -118,12 +118,6 @@ inline size_t boot_size(const void* p) { return static_cast<const size_t*>(p)[-1
 
 inline uint64_t next_seq() { return g_seq.fetch_add(1, std::memory_order_relaxed); }
 
-uint64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 // Formatting without stdio: snprintf may allocate, and this runs inside malloc.
 char* append_str(char* out, char* end, const char* s) {
   while (*s && out < end) *out++ = *s++;
@@ -158,7 +152,7 @@ void open_raw_file(bool forked) {
   const int saved_errno = errno;
   char path[sizeof g_dir + 64];
   char* end = path + sizeof path - 1;
-  const uint64_t start = now_ns();
+  const uint64_t start = realtime_ns();
   char* p = append_str(path, end, g_dir);
   p = append_str(p, end, "/");
   p = append_u64(p, end, static_cast<uint64_t>(getpid()));

@@ -1,6 +1,7 @@
-// A std::allocator that takes memory straight from mmap, for the worker's own tables.
-// Layer: workloads. Why: the allocator under test must hold only the workload's objects, so the
-// trace and the replay tables never come from malloc (ARCHITECTURE.md, measurement rule 2).
+// A std::allocator that takes memory straight from mmap, for the decoded trace and the worker's
+// own tables. Layer: base (used by workloads/ and harness/worker/). Why: the allocator under
+// test must hold only the workload's objects, so the trace and the replay tables never come from
+// malloc (ARCHITECTURE.md, measurement rule 2).
 #pragma once
 
 #include <sys/mman.h>

@@ -1,5 +1,5 @@
 // `allocmark trace info|validate|convert|gen`: the trace tools on the command line.
-// Layer: harness (uses workloads/ only).
+// Layer: harness/cli (uses workloads/ only).
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -1,5 +1,5 @@
-// The trace subcommands. Layer: harness. Each refuses bad input with one line and status 2.
-#include "harness/trace_commands.h"
+// The trace subcommands. Layer: harness/cli. Each refuses bad input with one line and status 2.
+#include "harness/cli/trace_commands.h"
 
 #include <bit>
 #include <cstdio>

@@ -48,6 +48,12 @@ std::string shim_library(const char* name) {
                          bin + "/" ALLOCMARK_BUILD_FROM_BIN "/allocators/shim/" + file});
 }
 
+std::string witness_library() {
+  const std::string bin = executable_dir();
+  return first_existing({bin + "/../lib/allocmark/libamk_witness.so",
+                         bin + "/" ALLOCMARK_BUILD_FROM_BIN "/harness/program/libamk_witness.so"});
+}
+
 std::string record_library() {
   const std::string env = env_or_empty("ALLOCMARK_RECORD_LIB");
   if (!env.empty()) return env;

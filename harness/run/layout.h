@@ -15,6 +15,7 @@ namespace allocmark {
 std::string executable_dir();                // directory of /proc/self/exe
 std::string worker_path();                   // allocmark-worker beside the executable
 std::string shim_library(const char* name);  // libamk_<name>.so; "" when not built
+std::string witness_library();               // libamk_witness.so ("" when not built)
 std::string record_library();                // libamk_record.so ($ALLOCMARK_RECORD_LIB)
 std::string plot_dir();                      // the Python plot tools ($ALLOCMARK_PLOT_DIR)
 std::string builtin_suites_dir();            // the built-in suites ($ALLOCMARK_SUITES_DIR)

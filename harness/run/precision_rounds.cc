@@ -3,6 +3,8 @@
 // at most max_reps values) per question.
 #include "harness/run/precision_rounds.h"
 
+#include "harness/run/result_schema.h"
+
 #include <cmath>
 
 #include "harness/run/statistics.h"
@@ -13,10 +15,9 @@ void PrecisionTracker::add(const nlohmann::json& line) {
   State& s =
       cells_[{line.value("workload", ""), line.value("threads", 0u), line.value("allocator", "")}];
   ++s.lines;
-  const bool ok = line.value("status", "") == "ok" && line.contains("ns_per_op") &&
-                  line["ns_per_op"].is_number();
-  if (ok) {
-    s.ns.push_back(line["ns_per_op"].get<double>());
+  const double time = line_time(line);
+  if (line.value("status", "") == "ok" && std::isfinite(time)) {
+    s.ns.push_back(time);
   } else {
     s.failed = true;
   }

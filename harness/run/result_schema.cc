@@ -1,6 +1,8 @@
 // Reads the compiled-in field list and checks result lines against it. Layer: harness.
 #include "harness/run/result_schema.h"
 
+#include <limits>
+
 #include "harness/result_fields_json.h"
 
 namespace allocmark {
@@ -38,6 +40,17 @@ std::string check_result_line(const nlohmann::json& line) {
       return "field '" + name + "' must be " + type + ", got " + it->type_name();
   }
   return "";
+}
+
+const char* time_field(const nlohmann::json& line) {
+  return line.is_object() && line.value("kind", "") == "program" ? "wall_ns" : "ns_per_op";
+}
+
+double line_time(const nlohmann::json& line) {
+  const char* field = time_field(line);
+  if (!line.is_object() || !line.contains(field) || !line[field].is_number())
+    return std::numeric_limits<double>::quiet_NaN();
+  return line[field].get<double>();
 }
 
 }  // namespace allocmark

@@ -159,7 +159,7 @@ bool write_gbench_json(const std::string& path, const nlohmann::json& meta,
     std::vector<double> times;
     for (size_t i = 0; i < reps.size(); ++i) {
       const auto& l = *reps[i];
-      const double ns = l.value("ns_per_op", 0.0);
+      const double ns = line_time(l);  // per event for a replay, the whole run for a program
       const double cpu_ns = static_cast<double>(l.value("user_ns", 0) + l.value("sys_ns", 0)) /
                             std::max<double>(1.0, static_cast<double>(l.value("events", 1)));
       times.push_back(ns);
@@ -171,7 +171,7 @@ bool write_gbench_json(const std::string& path, const nlohmann::json& meta,
                             {"repetitions", reps.size()},
                             {"repetition_index", i},
                             {"threads", l.value("threads", 1)},
-                            {"iterations", l.value("events", 0)},
+                            {"iterations", l.value("events", 1)},
                             {"real_time", ns},
                             {"cpu_time", cpu_ns},
                             {"time_unit", "ns"},

@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "harness/run/comparison.h"
+#include "harness/run/result_schema.h"
 
 namespace allocmark {
 namespace {
@@ -29,6 +30,7 @@ struct CellData {
   std::vector<double> ns, heap;
   std::vector<int> ns_reps, heap_reps;  // rep index of each value
   std::map<std::string, int> failed;    // status -> count
+  std::string time_field = "ns_per_op";  // wall_ns for a program cell (result_schema.h)
   size_t lines = 0;
   const std::vector<double>& values(bool memory) const { return memory ? heap : ns; }
 };
@@ -70,9 +72,10 @@ void add_line(std::map<std::tuple<std::string, uint32_t, std::string>, CellData>
     ++c.failed[status];
     return;
   }
-  if (l.contains("ns_per_op") && l["ns_per_op"].is_number()) {
-    c.ns.push_back(l["ns_per_op"].get<double>());
+  if (const double time = line_time(l); std::isfinite(time)) {
+    c.ns.push_back(time);
     c.ns_reps.push_back(rep);
+    c.time_field = time_field(l);
   }
   if (l.contains("peak_rss_bytes") && l["peak_rss_bytes"].is_number()) {
     const double peak = l["peak_rss_bytes"].get<double>();
@@ -150,7 +153,7 @@ json cell_statistics(const CellData& c, const StatsPolicy& time_policy,
       {"lines", c.lines},
       {"n", c.ns.size()},
       {"failed", c.failed}};
-  cell["time"] = metric_json("ns_per_op", "ns", "time", c.ns, c.ns_reps, time_policy);
+  cell["time"] = metric_json(c.time_field.c_str(), "ns", "time", c.ns, c.ns_reps, time_policy);
   cell["memory"] = metric_json("peak_rss_bytes - baseline_rss_bytes", "bytes", "memory", c.heap,
                                c.heap_reps, mem_policy);
   json warnings = json::array();

@@ -21,7 +21,9 @@
 
 #include "harness/run/allocator_registry.h"
 #include "harness/run/plugin_probe.h"
+#include "harness/program/program_cell.h"
 #include "harness/run/precision_rounds.h"
+#include "harness/run/program_targets.h"
 #include "harness/run/python_tools.h"
 #include "harness/run/results_log.h"
 #include "harness/run/run_directory.h"
@@ -40,6 +42,7 @@ std::atomic<int> g_interrupted{0};
 void on_interrupt(int) {
   g_interrupted.store(1);
   kill_current_worker();
+  kill_current_program();
 }
 
 std::string timestamp(const char* format) {
@@ -51,18 +54,21 @@ std::string timestamp(const char* format) {
   return buf;
 }
 
-// A trace to replay: one per (workload, thread count).
+// What one workload's cells run: a trace to replay (one per workload and thread count), or a
+// real program (`program` set; threads 1, no trace).
 struct PreparedTrace {
   std::string workload;
   std::string path;
   uint32_t threads = 1;
   TraceSummary summary;
+  const ProgramTarget* program = nullptr;
 };
 
 struct Cell {
   const PreparedTrace* trace;
   const AllocatorInfo* allocator;
   int rep;  // negative: warm-up, not written
+  const ProgramTarget* program() const { return trace->program; }
 };
 
 std::string cell_key(const std::string& workload, uint32_t threads, const std::string& alloc,
@@ -339,12 +345,18 @@ WorkerRequest worker_request(const RunOptions& o, const Cell& c) {
   return req;
 }
 
+json cell_identity(const Cell& c) {
+  json line = {{"workload", c.trace->workload},  {"allocator", c.allocator->name},
+               {"allocator_kind", c.allocator->kind}, {"threads", c.trace->threads},
+               {"rep", c.rep}};
+  if (!c.program()) line["trace"] = c.trace->path;
+  return line;
+}
+
 // One result line: the cell's identity, then what the worker reported, or why it reported
 // nothing (the child is never trusted: garbage becomes status "error").
 json result_line(const Cell& c, const WorkerOutcome& outcome) {
-  json line = {{"workload", c.trace->workload},  {"trace", c.trace->path},
-               {"allocator", c.allocator->name}, {"allocator_kind", c.allocator->kind},
-               {"threads", c.trace->threads},    {"rep", c.rep}};
+  json line = cell_identity(c);
   if (!outcome.result_json.empty()) {
     json r = json::parse(outcome.result_json, nullptr, false);
     if (r.is_discarded() || !r.is_object()) {
@@ -361,6 +373,31 @@ json result_line(const Cell& c, const WorkerOutcome& outcome) {
   }
   line["peak_live_bytes"] = c.trace->summary.peak_live_bytes;
   line["cell_seconds"] = outcome.elapsed_s;
+  return line;
+}
+
+// A program cell's line: the program run once under the allocator (harness/program/).
+json program_line(const RunOptions& o, const Cell& c) {
+  const ProgramTarget& t = *c.program();
+  ProgramRun run;
+  run.spec = t.spec;
+  run.dir = t.dir;
+  std::string why_not;
+  program_preload(*c.allocator, &run.preload, &why_not);  // planned only when it has one
+  run.is_glibc = c.allocator->kind == "preload" && c.allocator->library.empty();
+  run.witness_library = witness_library();
+  run.witness_path = t.dir + "/witness.txt";
+  run.output_path = t.dir + "/stdout." + c.allocator->name + ".txt";
+  run.reference_output = t.reference_output;
+  run.reference_error = t.reference_error;
+  run.timeout_s = o.timeout_s;
+  run.mem_limit_bytes = o.mem_limit_bytes;
+  const auto start = std::chrono::steady_clock::now();
+  json line = cell_identity(c);
+  const json r = run_program(run);
+  for (auto it = r.begin(); it != r.end(); ++it) line[it.key()] = *it;
+  line["cell_seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return line;
 }
 
@@ -381,15 +418,23 @@ void keep_plan_of_older_run(RunOptions& o) {
 
 // --shard K/N: only the workloads whose index is K-1 modulo N, each whole (every allocator,
 // thread count and repetition of it), so every comparison stays on one machine.
+// Programs count after the generated workloads and trace files, in the same modulo.
 void keep_shard_workloads(RunOptions& o) {
-  std::vector<WorkloadSpec> mine;
+  auto mine = [&](size_t i) {
+    return static_cast<int>(i % static_cast<size_t>(o.shard_count)) == o.shard_index - 1;
+  };
+  std::vector<WorkloadSpec> workloads;
+  std::vector<ProgramSpec> programs;
   for (size_t i = 0; i < o.workloads.size(); ++i)
-    if (static_cast<int>(i % static_cast<size_t>(o.shard_count)) == o.shard_index - 1)
-      mine.push_back(o.workloads[i]);
+    if (mine(i)) workloads.push_back(o.workloads[i]);
+  for (size_t i = 0; i < o.programs.size(); ++i)
+    if (mine(o.workloads.size() + i)) programs.push_back(o.programs[i]);
   if (!o.quiet)
     std::fprintf(stderr, "allocmark: shard %d/%d: %zu of %zu workload(s)\n", o.shard_index,
-                 o.shard_count, mine.size(), o.workloads.size());
-  o.workloads = std::move(mine);
+                 o.shard_count, workloads.size() + programs.size(),
+                 o.workloads.size() + o.programs.size());
+  o.workloads = std::move(workloads);
+  o.programs = std::move(programs);
 }
 
 // --resume: what is already in results.jsonl (after repairing a torn tail) is not run again, and
@@ -436,12 +481,27 @@ json initial_meta(const RunOptions& o, const std::vector<AllocatorInfo>& allocat
   }
   meta["allocators"] = alloc_meta;
   json plan_workloads = json::array();
-  for (const auto& t : traces)
+  for (const auto& t : traces) {
+    if (t.program) {
+      const ProgramSpec& p = *t.program->spec;
+      plan_workloads.push_back({{"workload", t.workload},
+                                {"kind", "program"},
+                                {"command", p.command},
+                                {"driver", p.driver},
+                                {"directory", t.program->dir},
+                                {"check_output", p.check_output},
+                                {"reference_output", t.program->reference_output.empty()
+                                                         ? json(t.program->reference_error)
+                                                         : json(t.program->reference_output)},
+                                {"threads", 1}});
+      continue;
+    }
     plan_workloads.push_back({{"workload", t.workload},
                               {"trace", t.path},
                               {"threads", t.threads},
                               {"events", t.summary.events},
                               {"peak_live_bytes", t.summary.peak_live_bytes}});
+  }
   json plan_allocators = json::array();  // resolved names: NAME=/x.so and plugins by name
   for (const auto& a : allocators) plan_allocators.push_back(a.name);
   meta["plan"] = {{"allocators", plan_allocators},
@@ -497,10 +557,10 @@ struct CellLoop {
         budget_reached = true;
         break;
       }
-      WorkerOutcome outcome = run_worker(worker_request(o, c));
+      const json line =
+          c.program() ? program_line(o, c) : result_line(c, run_worker(worker_request(o, c)));
       if (g_interrupted.load()) break;  // a cell cut short by Ctrl-C is not a result
-      const json line = result_line(c, outcome);
-      progress.cell_done(++count, c, line.value("status", "?"), outcome.elapsed_s);
+      progress.cell_done(++count, c, line.value("status", "?"), line.value("cell_seconds", 0.0));
       if (c.rep < 0) continue;
       tracker->add(line);
       std::string error;
@@ -517,6 +577,11 @@ struct CellLoop {
                         const std::vector<AllocatorInfo>& allocators, std::mt19937_64& rng);
 };
 
+bool runs_programs(const AllocatorInfo& a) {
+  std::string library, why_not;
+  return program_preload(a, &library, &why_not);
+}
+
 // One round: per trace, the allocators in a seeded shuffle, so machine drift spreads over all of
 // them; repetitions are the outer loop. Warm-ups (rep < 0) and --reps rounds take every cell not
 // yet written; precision rounds only the cells the tracker says need more.
@@ -529,7 +594,7 @@ void plan_round(const CellLoop& loop, const std::vector<PreparedTrace>& traces,
     for (const auto& a : allocators) order.push_back(&a);
     std::shuffle(order.begin(), order.end(), rng);
     for (const auto* a : order) {
-      if (loop.done(t, *a, rep)) continue;
+      if (loop.done(t, *a, rep) || (t.program && !runs_programs(*a))) continue;
       if (extra && !loop.tracker->needs_more(t.workload, t.threads, a->name)) continue;
       cells->push_back({&t, a, rep});
     }
@@ -581,17 +646,9 @@ json CellLoop::precision_rounds(const std::vector<PreparedTrace>& traces,
           {"run_seconds", spent.count()}};
 }
 
-}  // namespace
-
-int run_benchmarks(RunOptions o) {
-  // Resolve allocators first: a typo must cost nothing.
-  const auto run_start = std::chrono::steady_clock::now();  // the --budget clock
-  if (o.resume) keep_plan_of_older_run(o);
-  std::vector<AllocatorInfo> allocators;
-  if (!resolve_allocators(o, &allocators) || !add_baseline_and_aa(o, &allocators)) return 2;
-  if (o.shard_count > 0) keep_shard_workloads(o);
-  if (o.out_dir.empty())
-    o.out_dir = "results/" + timestamp("%Y%m%d-%H%M%S");  // the current directory's results/
+// The run directory before the first cell: refused when it already holds a run (unless
+// resuming one), created otherwise. Returns 0, or the exit status after one line on stderr.
+int open_run_directory(const RunOptions& o) {
   const std::string results_path = o.out_dir + "/results.jsonl";
   const std::string meta_path = o.out_dir + "/meta.json";
   if (o.resume) {
@@ -607,7 +664,6 @@ int run_benchmarks(RunOptions o) {
                  o.out_dir.c_str());
     return 2;
   }
-  NewDirectoryGuard new_directory(o.out_dir + "/traces");
   std::error_code ec;
   fs::create_directories(o.out_dir + "/traces", ec);
   if (ec) {
@@ -615,41 +671,59 @@ int run_benchmarks(RunOptions o) {
                  ec.message().c_str());
     return 2;
   }
+  return 0;
+}
 
-  std::vector<PreparedTrace> traces;
-  if (!prepare_traces(o, o.out_dir + "/traces", &traces)) return 2;
+// Traces and programs, ready for their cells: generated or read traces, program work folders
+// after their setup. False after one line on stderr.
+bool prepare_targets(const RunOptions& o, std::vector<ProgramTarget>* programs,
+                     std::vector<PreparedTrace>* targets) {
+  if (!prepare_traces(o, o.out_dir + "/traces", targets)) return false;
+  if (!prepare_programs(o.programs, o.out_dir, o.timeout_s, o.quiet, programs)) return false;
+  for (const ProgramTarget& p : *programs)  // `programs` is complete: its addresses are stable
+    targets->push_back({p.spec->name, "", 1, {}, &p});
+  return true;
+}
 
-  std::set<std::string> done_keys;
-  PrecisionTracker tracker(o.precision, std::max(o.max_reps, o.reps));
-  if (o.resume && !load_resumed(results_path, &done_keys, &tracker)) return 2;
+// One line per allocator that cannot run the run's programs (plugins, null): their program
+// cells are not planned.
+void say_allocators_without_programs(const RunOptions& o,
+                                     const std::vector<AllocatorInfo>& allocators) {
+  if (o.programs.empty() || o.quiet) return;
+  for (const auto& a : allocators) {
+    std::string library, why_not;
+    if (!program_preload(a, &library, &why_not))
+      std::fprintf(stderr, "allocmark: no program cells for %s\n", why_not.c_str());
+  }
+}
 
-  json meta = initial_meta(o, allocators, traces);
-  std::string error;
+// meta.json as the run starts, with "resumed_from" when it continues an earlier one.
+bool write_initial_meta(const RunOptions& o, const std::vector<AllocatorInfo>& allocators,
+                        const std::vector<PreparedTrace>& targets, json* meta) {
+  const std::string meta_path = o.out_dir + "/meta.json";
+  *meta = initial_meta(o, allocators, targets);
   if (o.resume) {
     std::ifstream f(meta_path);
     json old = json::parse(f, nullptr, false);
-    if (!old.is_discarded()) meta["resumed_from"] = old.value("started", "");
+    if (!old.is_discarded()) (*meta)["resumed_from"] = old.value("started", "");
   }
-  if (!write_json_file(meta_path, meta, &error)) {
+  std::string error;
+  if (!write_json_file(meta_path, *meta, &error)) {
     std::fprintf(stderr, "allocmark: %s\n", error.c_str());
-    return 2;
+    return false;
   }
-  new_directory.keep();  // a run directory from here on: --resume finishes it
+  return true;
+}
 
+void catch_interrupts() {
   struct sigaction sa {};
   sa.sa_handler = on_interrupt;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+}
 
-  CellLoop loop{o, results_path, run_start, &tracker, &done_keys};
-  std::mt19937_64 rng(o.seed);
-  std::vector<Cell> cells;
-  for (int rep = -o.warmup; rep < o.reps; ++rep)
-    plan_round(loop, traces, allocators, rep, rng, &cells);
-  if (!loop.run(cells, /*budgeted=*/false)) return 1;
-  meta["precision_rounds"] = loop.precision_rounds(traces, allocators, rng);
-  if (loop.write_failed) return 1;
-
+// After the last cell: meta.json finished, summary, exports, report. The exit status.
+int finish_run(const RunOptions& o, json meta, const std::string& results_path) {
   meta["finished"] = g_interrupted.load() ? json(nullptr) : json(timestamp("%Y-%m-%dT%H:%M:%S%z"));
   FinishOptions finish;
   finish.quiet = o.quiet;
@@ -663,6 +737,45 @@ int run_benchmarks(RunOptions o) {
     return 130;
   }
   return rc;
+}
+
+}  // namespace
+
+int run_benchmarks(RunOptions o) {
+  // Resolve allocators first: a typo must cost nothing.
+  const auto run_start = std::chrono::steady_clock::now();  // the --budget clock
+  if (o.resume) keep_plan_of_older_run(o);
+  std::vector<AllocatorInfo> allocators;
+  if (!resolve_allocators(o, &allocators) || !add_baseline_and_aa(o, &allocators)) return 2;
+  if (o.shard_count > 0) keep_shard_workloads(o);
+  if (o.out_dir.empty())
+    o.out_dir = "results/" + timestamp("%Y%m%d-%H%M%S");  // the current directory's results/
+  NewDirectoryGuard new_directory(o.out_dir + "/traces");
+  if (const int rc = open_run_directory(o); rc != 0) return rc;
+  std::vector<ProgramTarget> programs;
+  std::vector<PreparedTrace> targets;
+  if (!prepare_targets(o, &programs, &targets)) return 2;
+  say_allocators_without_programs(o, allocators);
+
+  const std::string results_path = o.out_dir + "/results.jsonl";
+  std::set<std::string> done_keys;
+  PrecisionTracker tracker(o.precision, std::max(o.max_reps, o.reps));
+  if (o.resume && !load_resumed(results_path, &done_keys, &tracker)) return 2;
+  json meta;
+  if (!write_initial_meta(o, allocators, targets, &meta)) return 2;
+  new_directory.keep();  // a run directory from here on: --resume finishes it
+  catch_interrupts();
+
+  CellLoop loop{o, results_path, run_start, &tracker, &done_keys};
+  std::mt19937_64 rng(o.seed);
+  std::vector<Cell> cells;
+  for (int rep = -o.warmup; rep < o.reps; ++rep)
+    plan_round(loop, targets, allocators, rep, rng, &cells);
+  if (!loop.run(cells, /*budgeted=*/false)) return 1;
+  meta["precision_rounds"] = loop.precision_rounds(targets, allocators, rng);
+  teardown_programs(programs, o.timeout_s);
+  if (loop.write_failed) return 1;
+  return finish_run(o, std::move(meta), results_path);
 }
 
 }  // namespace allocmark

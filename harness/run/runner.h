@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "workloads/generator.h"
+#include "workloads/program_spec.h"
 
 namespace allocmark {
 
@@ -30,6 +31,7 @@ struct RunOptions {
   std::vector<std::string> allocators;
   std::vector<std::string> plugins;  // --plugin [NAME=]/path/plugin.so, loaded by workers only
   std::vector<WorkloadSpec> workloads;
+  std::vector<ProgramSpec> programs;  // real programs (--program, [[program]]): program cells
   int reps = 5;
   int warmup = 1;
   std::string out_dir;

@@ -37,7 +37,8 @@ for r = 1, rounds do
   local out = {}
   for _, name in ipairs(names) do
     local g = groups[name]
-    out[#out + 1] = name .. "=" .. g.n .. ":" .. table.concat(g.parts, ",", 1, math.min(#g.parts, 8))
+    local head = table.concat(g.parts, ",", 1, math.min(#g.parts, 8))
+    out[#out + 1] = name .. "=" .. g.n .. ":" .. head
   end
   local s = table.concat(out, "\n")
   for i = 1, #s, 61 do sum = (sum * 31 + s:byte(i)) % 4294967296 end

@@ -47,4 +47,5 @@ for my $r (1 .. $rounds) {
     $crc %= 4294967296;
     delete $global{$_} for grep { $global{$_} < 3 } sort keys %global;
 }
-printf "rounds %d lines %d prefixes %d checksum %08x\n", $rounds, $lines, scalar(keys %global), $crc;
+printf "rounds %d lines %d prefixes %d checksum %08x\n",
+    $rounds, $lines, scalar(keys %global), $crc;

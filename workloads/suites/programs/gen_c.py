@@ -17,10 +17,12 @@ def func(rng, f, i):
     for j in range(rng.randrange(3, 9)):
         kind = rng.randrange(6)
         if kind == 0:
-            body.append("    for (k = 0; k < n && k < %d; k++) { p[k] = v[k] * %d + r->a; acc += p[k] %% %d; }"
+            body.append("    for (k = 0; k < n && k < %d; k++) {"
+                        " p[k] = v[k] * %d + r->a; acc += p[k] %% %d; }"
                         % (n, rng.randrange(1, 9), rng.randrange(2, 99)))
         elif kind == 1:
-            body.append("    switch (acc & 7) { case 0: acc += r->b; break; case %d: acc -= CLAMP(r->c, 0, %d); break;"
+            body.append("    switch (acc & 7) { case 0: acc += r->b; break;"
+                        " case %d: acc -= CLAMP(r->c, 0, %d); break;"
                         " default: acc ^= %d; }" % (rng.randrange(1, 7), rng.randrange(10, 100),
                                                    rng.randrange(1000)))
         elif kind == 2:
@@ -31,9 +33,11 @@ def func(rng, f, i):
                         % (rng.randrange(100), f, max(0, i - 1)) if i > 0 else
                         "    acc += r->a * %d;" % rng.randrange(9))
         elif kind == 4:
-            body.append("    while (acc > %d) { acc /= 2; if (acc %% 3 == 0) break; }" % rng.randrange(50, 5000))
+            body.append("    while (acc > %d) { acc /= 2; if (acc %% 3 == 0) break; }"
+                        % rng.randrange(50, 5000))
         else:
-            body.append("    { struct rec *q = r; int d = 0; while (q && d < %d) { acc += q->b; q = q->next; d++; } }"
+            body.append("    { struct rec *q = r; int d = 0;"
+                        " while (q && d < %d) { acc += q->b; q = q->next; d++; } }"
                         % rng.randrange(2, 20))
     defect = rng.randrange(12)
     if defect == 0:

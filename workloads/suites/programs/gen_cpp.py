@@ -11,8 +11,10 @@ def main():
     rng = random.Random(5)
     c = ["#include <algorithm>", "#include <map>", "#include <unordered_map>", "#include <set>",
          "#include <string>", "#include <tuple>", "#include <variant>", "#include <vector>",
-         "#include <optional>", "#include <functional>", "#include <memory>", "#include <numeric>", "",
-         "template <int N> struct Fib { static constexpr long v = Fib<N - 1>::v + Fib<N - 2>::v; };",
+         "#include <optional>", "#include <functional>", "#include <memory>",
+         "#include <numeric>", "",
+         "template <int N> struct Fib {"
+         " static constexpr long v = Fib<N - 1>::v + Fib<N - 2>::v; };",
          "template <> struct Fib<1> { static constexpr long v = 1; };",
          "template <> struct Fib<0> { static constexpr long v = 0; };",
          "template <typename... Ts> struct TypeList {};",

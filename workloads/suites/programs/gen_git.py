@@ -21,7 +21,7 @@ def main():
 
     files = {"src/f%03d.txt" % i: [line() for _ in range(rng.randrange(200, 600))]
              for i in range(nfiles)}
-    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=repo, LC_ALL="C")
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null", LC_ALL="C")
     subprocess.run(["git", "init", "-q", "-b", "main", repo], check=True, env=env)
     stream = []
     for c in range(commits):

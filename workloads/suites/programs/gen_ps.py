@@ -8,7 +8,8 @@ def main():
     out = sys.argv[1]
     pages = int(sys.argv[2]) if len(sys.argv) > 2 else 6
     rng = random.Random(31337)
-    fonts = ["Times-Roman", "Helvetica-Bold", "Courier", "Palatino-Italic", "NewCenturySchlbk-Roman"]
+    fonts = ["Times-Roman", "Helvetica-Bold", "Courier", "Palatino-Italic",
+             "NewCenturySchlbk-Roman"]
     words = ["allocator", "arena", "bump", "pool", "churn", "larson", "fragment", "resident",
              "thread", "cache", "page", "span", "slab", "heap", "free", "list"]
     p = ["%!PS-Adobe-3.0", "%%%%Pages: %d" % pages, "%%BoundingBox: 0 0 612 792",

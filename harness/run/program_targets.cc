@@ -84,6 +84,7 @@ void make_reference(ProgramTarget* t, double timeout_s) {
   run.output_path = t->dir + "/reference.out";
   run.preload = system_libc();  // as glibc's cells have it
   run.is_glibc = true;
+  run.is_reference = true;
   run.timeout_s = timeout_s;
   const auto line = run_program(run);
   if (line.value("status", "") == "ok") {

@@ -32,6 +32,12 @@ std::string with_interval(const json& m, double scale, const char* fmt) {
   return out;
 }
 
+// A replay's time per event in ns; a program's wall time (metric wall_ns) in seconds.
+std::string time_text(const json& t) {
+  if (t.value("metric", "") == "wall_ns") return with_interval(t, 1e9, "%.3f") + " s";
+  return with_interval(t, 1, "%.2f");
+}
+
 std::string cv_text(const json& m) {
   if (!m["cv"].is_number()) return "-";
   return percent(m["cv"].get<double>()) + (m.value("noisy", false) ? " (noisy)" : "");
@@ -78,7 +84,7 @@ std::string table_row(const json& c, const std::string& baseline) {
   const json& m = c["memory"];
   return "| " + c["workload"].get<std::string>() + " | " +
          std::to_string(c["threads"].get<uint32_t>()) + " | " + c["allocator"].get<std::string>() +
-         " | " + std::to_string(c["n"].get<size_t>()) + " | " + with_interval(t, 1, "%.2f") +
+         " | " + std::to_string(c["n"].get<size_t>()) + " | " + time_text(t) +
          " | " + cv_text(t) + " | " + ratio_text(c, "time", baseline) + " | " +
          with_interval(m, 1048576.0, "%.1f") + " | " + cv_text(m) + " | " +
          ratio_text(c, "memory", baseline) + " | " + precision_text(c) + " | " + status_text(c) +
@@ -132,7 +138,7 @@ std::string markdown_summary(const json& summary) {
                                  ? "±" + percent(p["target"].get<double>())
                                  : "precision";
   std::string out =
-      "| workload | threads | allocator | n | ns/event median [95 % CI] | CV | time / " + base +
+      "| workload | threads | allocator | n | time median [95 % CI] (ns/event; s for programs) | CV | time / " + base +
       " [95 % CI] | heap MiB median [95 % CI] | CV | heap / " + base + " [95 % CI] | " + target +
       " | status |\n" + "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
   size_t too_few = 0, cells = 0;

@@ -83,7 +83,10 @@ int main_impl(int argc, char** argv) {
   auto* compare_cmd = app.add_subcommand("compare", "Compare two runs cell by cell (see --help)");
   auto* baseline_cmd = app.add_subcommand(
       "baseline", "Named baselines for compare --against (save NAME DIR, list, show NAME)");
-  for (auto* tool : {compare_cmd, baseline_cmd}) tool->prefix_command()->set_help_flag();
+  auto* validate_cmd = app.add_subcommand(
+      "validate", "Hold replays against the real programs they came from (see --help)");
+  for (auto* tool : {compare_cmd, baseline_cmd, validate_cmd})
+    tool->prefix_command()->set_help_flag();
   const auto build = build_info();
   app.set_version_flag("--version", "allocmark " + build.value("allocmark_version", "?") +
                                         " (git " + build.value("git_revision", "unknown") + ")");
@@ -132,6 +135,7 @@ int main_impl(int argc, char** argv) {
   }
   if (*compare_cmd) return run_plot_tool("compare.py", compare_cmd->remaining());
   if (*baseline_cmd) return run_plot_tool("baseline.py", baseline_cmd->remaining());
+  if (*validate_cmd) return run_plot_tool("validate.py", validate_cmd->remaining());
   if (trace_cmds.selected()) return trace_cmds.run();
   if (record_cmd.selected()) return record_cmd.run();
 

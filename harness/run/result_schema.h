@@ -20,7 +20,7 @@ std::string check_result_line(const nlohmann::json& line);
 
 // The time a line's cell is ranked by, and its field: ns_per_op (time per replayed event) for a
 // replay, wall_ns (the whole program) for a program cell (kind "program"). The one place that
-// choice is made in C++ (plot/allocmark_results.py mirrors it). NaN when the line has none.
+// choice is made in C++ (plot/summary.py makes it for the plots). NaN when the line has none.
 const char* time_field(const nlohmann::json& line);
 double line_time(const nlohmann::json& line);
 

@@ -1,0 +1,238 @@
+"""Fidelity statistics: how well a replay predicted the program it was recorded from.
+Layer: plot/ statistics for validate.py; numpy and scipy, reads result lines (dicts) only.
+
+Inputs are the raw result lines of two runs: the replays of a program's traces (one workload per
+recorded process) and the program cells of the same program, under the same allocators. Every
+figure is a median over repetitions; every interval a percentile bootstrap (each side resampled
+on its own, 2000 times, fixed seed), as summary.json's ratio intervals are.
+
+Predicted time change of allocator A against the baseline B (glibc):
+    sum over traces t of events_t * (median ns_per_op(A, t) - median ns_per_op(B, t))
+Measured: median wall_ns(A) - median wall_ns(B) of the program, and the same for CPU
+(user_ns + sys_ns). Predicted peak RSS of A: the program's own non-heap RSS under B
+(median program peak RSS(B) - replay heap(B)) plus replay heap(A), heap = peak_rss_bytes -
+baseline_rss_bytes summed over traces (processes may overlap; the sum is the bound).
+"""
+import math
+
+import numpy as np
+from scipy import stats as sstats
+
+RESAMPLES = 2000
+SEED = 20260511
+LEVEL = 0.95
+
+
+def _ok(lines):
+    return [ln for ln in lines if ln.get("status") == "ok"]
+
+
+def _median(values):
+    return float(np.median(values)) if len(values) else math.nan
+
+
+def _boot_medians(rng, values):
+    """RESAMPLES medians of values resampled with replacement (a constant for one value)."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return np.full(RESAMPLES, math.nan)
+    idx = rng.integers(0, v.size, size=(RESAMPLES, v.size))
+    return np.median(v[idx], axis=1)
+
+
+def _interval(samples):
+    s = np.asarray(samples, dtype=float)
+    if s.size == 0 or not np.all(np.isfinite(s)):
+        return [None, None]
+    lo, hi = np.quantile(s, [(1 - LEVEL) / 2, 1 - (1 - LEVEL) / 2])
+    return [float(lo), float(hi)]
+
+
+def _fin(v):
+    return float(v) if v is not None and math.isfinite(v) else None
+
+
+def program_series(lines, allocator):
+    """{wall, cpu, rss}: lists over the ok program-cell lines of one allocator."""
+    ok = [ln for ln in _ok(lines) if ln.get("allocator") == allocator]
+    return {
+        "wall": [ln["wall_ns"] for ln in ok if "wall_ns" in ln],
+        "cpu": [ln["user_ns"] + ln["sys_ns"] for ln in ok if "user_ns" in ln and "sys_ns" in ln],
+        "rss": [ln["peak_rss_bytes"] for ln in ok if "peak_rss_bytes" in ln],
+    }
+
+
+def replay_series(lines, allocator):
+    """{workload: {events, ns_per_op: [...], heap: [...]}} over the ok replay lines."""
+    out = {}
+    for ln in _ok(lines):
+        if ln.get("allocator") != allocator:
+            continue
+        w = out.setdefault(ln["workload"], {"events": ln.get("events", 0), "ns_per_op": [],
+                                            "heap": []})
+        w["ns_per_op"].append(ln["ns_per_op"])
+        w["heap"].append(ln["peak_rss_bytes"] - ln["baseline_rss_bytes"])
+    return out
+
+
+def _delta(rng, a, b):
+    """(median(a) - median(b), its bootstrap interval, the resampled differences)."""
+    da = _boot_medians(rng, a)
+    db = _boot_medians(rng, b)
+    diff = da - db
+    return _median(a) - _median(b), _interval(diff), diff
+
+
+def compare_program(replay_lines, program_lines, allocators, baseline="glibc", aa=None,
+                    seed=SEED):
+    """Per-allocator predicted and measured changes for one program; see the module comment.
+
+    Returns {"baseline": {...}, "noise_floor": {...}, "allocators": {name: {...}},
+    "kendall_tau": {...}}. An allocator missing on either side gets {"missing": why}.
+    Raises ValueError when the baseline itself has no ok line on either side.
+    """
+    rng = np.random.default_rng(seed)
+    base_prog = program_series(program_lines, baseline)
+    base_rep = replay_series(replay_lines, baseline)
+    if not base_prog["wall"]:
+        raise ValueError(f"the program has no ok run under the baseline {baseline}")
+    if not base_rep:
+        raise ValueError(f"the trace has no ok replay under the baseline {baseline}")
+    traces = sorted(base_rep)
+    events = {t: base_rep[t]["events"] for t in traces}
+    base_wall = _median(base_prog["wall"])
+    base_cpu = _median(base_prog["cpu"])
+    base_rss = _median(base_prog["rss"])
+    base_heap = sum(_median(base_rep[t]["heap"]) for t in traces)
+    # Resampled baseline medians, shared by every allocator's comparison.
+    base_boot = {t: (_boot_medians(rng, base_rep[t]["ns_per_op"]),
+                     _boot_medians(rng, base_rep[t]["heap"])) for t in traces}
+    base_rss_boot = _boot_medians(rng, base_prog["rss"])
+    base_heap_boot = sum(base_boot[t][1] for t in traces)
+    nonheap = base_rss - base_heap
+    nonheap_boot = base_rss_boot - base_heap_boot
+
+    floor = {"allocator": aa, "wall_ns": None, "cpu_ns": None}
+    if aa:
+        aa_prog = program_series(program_lines, aa)
+        if aa_prog["wall"]:
+            for key, metric in (("wall", "wall_ns"), ("cpu", "cpu_ns")):
+                _, ci, _ = _delta(rng, aa_prog[key], base_prog[key])
+                if ci[0] is not None:
+                    floor[metric] = max(abs(ci[0]), abs(ci[1]))
+
+    result = {
+        "baseline": {"allocator": baseline, "wall_ns": base_wall, "cpu_ns": base_cpu,
+                     "peak_rss_bytes": base_rss, "replay_heap_bytes": base_heap,
+                     "nonheap_rss_bytes": nonheap, "events": sum(events.values()),
+                     "traces": {t: events[t] for t in traces},
+                     "reps": {"program": len(base_prog["wall"]),
+                              "replay": min(len(base_rep[t]["ns_per_op"]) for t in traces)}},
+        "noise_floor": floor,
+        "allocators": {},
+    }
+    for name in allocators:
+        if name == baseline:
+            continue
+        prog = program_series(program_lines, name)
+        rep = replay_series(replay_lines, name)
+        missing = [t for t in traces if t not in rep]
+        if not prog["wall"] or missing:
+            why = ("no ok program run" if not prog["wall"] else
+                   f"no ok replay of {', '.join(missing)}")
+            result["allocators"][name] = {"missing": why}
+            continue
+        pred = sum(events[t] * (_median(rep[t]["ns_per_op"]) - _median(base_rep[t]["ns_per_op"]))
+                   for t in traces)
+        pred_boot = sum(events[t] * (_boot_medians(rng, rep[t]["ns_per_op"]) - base_boot[t][0])
+                        for t in traces)
+        heap = sum(_median(rep[t]["heap"]) for t in traces)
+        heap_boot = sum(_boot_medians(rng, rep[t]["heap"]) for t in traces)
+        entry = {"predicted_ns": pred, "predicted_ci": _interval(pred_boot),
+                 "reps": {"program": len(prog["wall"]),
+                          "replay": min(len(rep[t]["ns_per_op"]) for t in traces)}}
+        for key, metric, base in (("wall", "wall_ns", base_wall), ("cpu", "cpu_ns", base_cpu)):
+            meas, ci, _ = _delta(rng, prog[key], base_prog[key])
+            excludes_zero = ci[0] is not None and (ci[0] > 0 or ci[1] < 0)
+            fl = floor[metric]
+            real = bool(excludes_zero and (fl is None or abs(meas) > fl))
+            entry[metric] = {
+                "measured_ns": meas, "measured_ci": ci,
+                "measured_share": meas / base if base else None,
+                "predicted_share": pred / base if base else None,
+                "error_share": (pred - meas) / base if base else None,
+                "real": real,
+                "sign_agrees": bool(np.sign(pred) == np.sign(meas)),
+            }
+        meas_rss = _median(prog["rss"])
+        pred_rss = nonheap + heap
+        entry["peak_rss"] = {
+            "predicted_bytes": pred_rss,
+            "predicted_ci": _interval(nonheap_boot + heap_boot),
+            "measured_bytes": meas_rss,
+            "measured_ci": _interval(_boot_medians(rng, prog["rss"])),
+            "replay_heap_bytes": heap,
+            "error_share": (pred_rss - meas_rss) / meas_rss if meas_rss else None,
+        }
+        result["allocators"][name] = entry
+    result["kendall_tau"] = {m: kendall(result, m) for m in ("wall_ns", "cpu_ns")}
+    return result
+
+
+def kendall(program_result, metric):
+    """Kendall's tau between the predicted and measured change over the allocators, baseline
+    included at (0, 0): the agreement of the two rankings. None below 3 allocators."""
+    pred, meas = [0.0], [0.0]
+    for e in program_result["allocators"].values():
+        if "missing" in e:
+            continue
+        pred.append(e["predicted_ns"])
+        meas.append(e[metric]["measured_ns"])
+    if len(pred) < 3:
+        return {"tau": None, "p": None, "n": len(pred)}
+    tau, p = sstats.kendalltau(pred, meas)
+    return {"tau": _fin(tau), "p": _fin(p), "n": len(pred)}
+
+
+def summarise(programs):
+    """Run-level figures over {program: compare_program result} (failed programs skipped)."""
+    pairs = [(p, a, e) for p, r in programs.items() if "allocators" in r
+             for a, e in r["allocators"].items() if "missing" not in e]
+    out = {"programs": len([r for r in programs.values() if "allocators" in r]),
+           "pairs": len(pairs)}
+    for metric in ("wall_ns", "cpu_ns"):
+        real = [e for _, _, e in pairs if e[metric]["real"]]
+        agree = sum(1 for e in real if e[metric]["sign_agrees"])
+        errors = [abs(e[metric]["error_share"]) for _, _, e in pairs
+                  if e[metric]["error_share"] is not None]
+        signed = [e[metric]["error_share"] for _, _, e in pairs
+                  if e[metric]["error_share"] is not None]
+        taus = [r["kendall_tau"][metric]["tau"] for r in programs.values()
+                if "kendall_tau" in r and r["kendall_tau"][metric]["tau"] is not None]
+        out[metric] = {
+            "real_pairs": len(real),
+            "sign_agreement": agree / len(real) if real else None,
+            "sign_agreeing_pairs": agree,
+            "sign_agreement_all_pairs": (sum(1 for _, _, e in pairs if e[metric]["sign_agrees"])
+                                         / len(pairs) if pairs else None),
+            "median_abs_error_share": _fin(_median(errors)) if errors else None,
+            "median_error_share": _fin(_median(signed)) if signed else None,
+            "kendall_tau_median": _fin(_median(taus)) if taus else None,
+            "kendall_tau_per_program": {p: r["kendall_tau"][metric]["tau"]
+                                        for p, r in programs.items() if "kendall_tau" in r},
+        }
+    rss = sorted(((abs(e["peak_rss"]["error_share"]), p, a, e) for p, a, e in pairs
+                  if e["peak_rss"]["error_share"] is not None), key=lambda x: x[0])
+    if rss:
+        # The lower middle pair for an even count, so the figure is one real pair's.
+        _, p, a, e = rss[(len(rss) - 1) // 2]
+        out["peak_rss"] = {
+            "median_abs_error_share": _fin(_median([r[0] for r in rss])),
+            "median_pair": {"program": p, "allocator": a,
+                            "predicted_bytes": e["peak_rss"]["predicted_bytes"],
+                            "measured_bytes": e["peak_rss"]["measured_bytes"],
+                            "error_share": e["peak_rss"]["error_share"]},
+        }
+    else:
+        out["peak_rss"] = None
+    return out

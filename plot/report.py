@@ -7,6 +7,7 @@ another baseline, `$ALLOCMARK_BIN summarize DIR` rewrites it first if that binar
 the report says what is missing and shows medians only.
 """
 import argparse
+import json
 import multiprocessing
 import os
 import sys
@@ -22,6 +23,7 @@ import allocmark_results  # noqa: E402
 import palette  # noqa: E402
 import report_charts  # noqa: E402
 import report_html  # noqa: E402
+import report_sweep  # noqa: E402
 import summary_file  # noqa: E402
 from summary import Summary  # noqa: E402
 
@@ -72,15 +74,24 @@ _WORK = None
 
 
 def _draw(index):
-    summary, colours, plots_dir = _WORK
-    return report_charts.CHARTS[index](summary, colours, plots_dir)
+    tasks, summary, colours, plots_dir = _WORK
+    return tasks[index](summary, colours, plots_dir)
+
+
+def _chart_tasks(summary):
+    """Every chart function in report order: the sweeps (one chart each, none without --sweep)
+    come right after the frontier and the heatmaps."""
+    charts = list(report_charts.CHARTS)
+    at = charts.index(report_charts.heatmap_memory) + 1
+    return charts[:at] + report_sweep.tasks(summary) + charts[at:]
 
 
 def _draw_all(summary, colours, plots_dir, jobs):
     """Draws every chart, in forked worker processes when jobs > 1 (charts are independent)."""
     global _WORK
-    _WORK = (summary, colours, plots_dir)
-    n = len(report_charts.CHARTS)
+    tasks = _chart_tasks(summary)
+    _WORK = (tasks, summary, colours, plots_dir)
+    n = len(tasks)
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [_draw(i) for i in range(n)]
     with ProcessPoolExecutor(max_workers=min(jobs, n),
@@ -93,6 +104,25 @@ def default_jobs():
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+def _with_fidelity(page, run_dir):
+    """Adds `allocmark validate`'s section (run_dir/fidelity.json, written by validate
+    --from-run into the run it checked) before the verdicts; the page unchanged without one."""
+    path = run_dir / "fidelity.json"
+    if not path.is_file():
+        return page
+    import fidelity_html  # matplotlib's chart only when a fidelity.json is there
+    try:
+        doc = json.loads(path.read_text())
+        svg_path = run_dir / "plots" / "fidelity.svg"
+        svg = svg_path.read_bytes() if svg_path.is_file() else fidelity_html.chart(
+            doc, run_dir / "plots")
+        section = fidelity_html.section(doc, svg)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        section = (f"<h2 id=fidelity>Fidelity</h2><p class=absent>{report_html.esc(path)} "
+                   f"could not be read: {report_html.esc(e)}</p>")
+    return page.replace('<h2 id="verdicts">', section + '\n<h2 id="verdicts">', 1)
 
 
 def build_report(run_dir, baseline=None, jobs=1, allocmark=_FROM_ENV):
@@ -112,6 +142,7 @@ def build_report(run_dir, baseline=None, jobs=1, allocmark=_FROM_ENV):
     elapsed = time.perf_counter() - start
     page = report_html.render(summary, colours, charts, _notes(run, summary),
                               f"charts drawn in {elapsed:.1f} s")
+    page = _with_fidelity(page, Path(run_dir))
     out = Path(run_dir) / "report.html"
     tmp = out.with_suffix(".html.tmp")
     tmp.write_text(page, encoding="utf-8")

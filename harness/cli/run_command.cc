@@ -1,6 +1,8 @@
 // `allocmark run` flags -> RunOptions (harness/cli/run_command.h). Layer: harness (cli).
 #include "harness/cli/run_command.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -70,6 +72,12 @@ void RunCommand::add_plan_options() {
   cmd_->add_option("--threads", threads_list_, "Thread counts to sweep, e.g. 1,2,4");
   cmd_->add_option("--alloc-option", alloc_options_,
                    "NAME:key=value tunable of a native allocator or plugin (repeatable)");
+  cmd_->add_option("--alloc-env", alloc_env_flags_,
+                   "NAME:KEY=VALUE set in that allocator's workers and programs only, e.g. "
+                   "mimalloc:MIMALLOC_PURGE_DELAY=0 (repeatable)");
+  cmd_->add_option("--sweep", sweep_flags_,
+                   "NAME:KEY=V1,V2,...: one variant of NAME per value, named NAME-KEY-V, with "
+                   "KEY=V in its environment (repeatable)");
   cmd_->add_option("--seed", run_.seed, "Seed for generators and cell order")
       ->check(whole(0, UINT64_MAX))
       ->type_name("N");
@@ -184,6 +192,48 @@ bool RunCommand::read_alloc_options() {
   return true;
 }
 
+// NAME:KEY=VALUE of --alloc-env and --sweep; false after one line naming the flag.
+static bool split_env_flag(const std::string& flag, const std::string& text, std::string* name,
+                    std::string* key, std::string* value) {
+  const size_t colon = text.find(':');
+  const size_t eq = text.find('=', colon == std::string::npos ? 0 : colon);
+  bool ok = colon != std::string::npos && colon > 0 && eq != std::string::npos && eq > colon + 1;
+  if (ok) {
+    *name = text.substr(0, colon);
+    *key = text.substr(colon + 1, eq - colon - 1);
+    *value = text.substr(eq + 1);
+    ok = (std::isalpha(static_cast<unsigned char>((*key)[0])) || (*key)[0] == '_') &&
+         std::all_of(key->begin(), key->end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+         });
+  }
+  if (!ok)
+    std::fprintf(stderr,
+                 "allocmark: %s: expected NAME:KEY=VALUE with KEY an environment variable name "
+                 "(letters, digits, '_'), got '%s'\n",
+                 flag.c_str(), text.c_str());
+  return ok;
+}
+
+bool RunCommand::read_variants() {
+  std::string name, key, value;
+  for (const auto& text : alloc_env_flags_) {
+    if (!split_env_flag("--alloc-env", text, &name, &key, &value)) return false;
+    run_.alloc_env[name].push_back(key + "=" + value);
+  }
+  for (const auto& text : sweep_flags_) {
+    if (!split_env_flag("--sweep", text, &name, &key, &value)) return false;
+    SweepSpec sweep{name, key, split_commas(value)};
+    if (sweep.values.empty()) {
+      std::fprintf(stderr, "allocmark: --sweep: '%s' gives no values (V1,V2,...)\n",
+                   text.c_str());
+      return false;
+    }
+    run_.sweeps.push_back(std::move(sweep));
+  }
+  return true;
+}
+
 // --program NAME='COMMAND ARGS': the command runs in the current directory (relative paths in it
 // mean what they meant to the user), without a shell.
 bool RunCommand::read_programs() {
@@ -276,7 +326,7 @@ int RunCommand::run(const std::string& command_line) {
   if (run_.allocators.empty()) run_.allocators = default_allocators();
   std::vector<uint32_t> threads;
   if (!read_threads(&threads) || !read_shard_and_limits() || !read_alloc_options() ||
-      !plan_workloads(threads))
+      !read_variants() || !plan_workloads(threads))
     return 2;
   return run_benchmarks(std::move(run_));
 }

@@ -25,6 +25,7 @@ class RunCommand {
   bool read_threads(std::vector<uint32_t>* threads) const;
   bool read_shard_and_limits();
   bool read_alloc_options();
+  bool read_variants();
   bool read_programs();
   bool plan_workloads(const std::vector<uint32_t>& threads);
 
@@ -32,7 +33,8 @@ class RunCommand {
   RunOptions run_;
   std::string allocator_list_, workload_list_, suite_, threads_list_, mem_limit_, resume_dir_,
       shard_;
-  std::vector<std::string> trace_files_, alloc_options_, allocator_flags_, program_flags_;
+  std::vector<std::string> trace_files_, alloc_options_, allocator_flags_, program_flags_,
+      alloc_env_flags_, sweep_flags_;
   bool no_pin_ = false, no_report_ = false, no_aa_ = false;
 };
 

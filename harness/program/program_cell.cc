@@ -80,6 +80,7 @@ ProcessSpec program_process(const ProgramRun& run, int port) {
   spec.cwd = p.cwd.empty() ? run.dir : expand_placeholders(p.cwd, run.dir, p.suite_dir, port);
   for (const auto& [k, v] : p.env)
     spec.set_env.push_back(k + "=" + expand_placeholders(v, run.dir, p.suite_dir, port));
+  spec.set_env.insert(spec.set_env.end(), run.env.begin(), run.env.end());
   std::string preload = run.preload;
   if (!run.witness_library.empty())
     preload += (preload.empty() ? "" : ":") + run.witness_library;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "workloads/program_spec.h"
 
@@ -16,6 +17,7 @@ struct ProgramRun {
   const ProgramSpec* spec = nullptr;
   std::string dir;               // the program's work folder ({dir})
   std::string preload;           // the allocator's library (glibc's cells preload libc itself)
+  std::vector<std::string> env;  // KEY=VALUE of the allocator's variant (--alloc-env, --sweep)
   bool is_glibc = false;         // a static program then counts as served: glibc is its malloc
   std::string witness_library;   // libamk_witness.so; "" = no check that the allocator loaded
   std::string witness_path;      // where the witness lines go (truncated first)

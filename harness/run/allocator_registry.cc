@@ -109,9 +109,10 @@ class MappedFile {
 // the built-in malloc libraries through the environment ("" for everything else).
 std::string_view options_table_of(const AllocatorInfo& a) {
   std::string_view table;
+  const std::string& name = a.worker_name.empty() ? a.name : a.worker_name;  // variants, A/A
   for_each_native_allocator([&](const auto& entry) {
     const std::string_view base = entry.name();
-    if (a.kind == "native" && a.name == base) table = base;
+    if (a.kind == "native" && name == base) table = base;
     if (a.kind == "preload" && a.name == std::string(base) + "-malloc") {
       // Only the library we built: a user's NAME=/x.so called pool-malloc reads whatever it reads.
       for (const auto& b : builtin_allocators())
@@ -265,7 +266,7 @@ bool resolve_allocator(const std::string& spec, AllocatorInfo* out, std::string*
   if (eq != std::string::npos) {
     const std::string name = spec.substr(0, eq), path = spec.substr(eq + 1);
     if (name.empty() || path.empty()) {
-      *error = "--allocators: expected NAME=/path/to/lib.so, got '" + spec + "'";
+      *error = "--allocators: expected NAME=/path/to/lib.so or NAME=BUILTIN, got '" + spec + "'";
       return false;
     }
     if (!valid_allocator_name(name)) {
@@ -279,6 +280,20 @@ bool resolve_allocator(const std::string& spec, AllocatorInfo* out, std::string*
       *error = "--allocators: '" + path +
                "': LD_PRELOAD cannot name a path with a space or a colon (link the library "
                "from another path)";
+      return false;
+    }
+    // NAME=BASE: a built-in under another name (a variant, given its own --alloc-env).
+    if (path.find('/') == std::string::npos) {
+      for (const auto& a : builtin_allocators()) {
+        if (a.name != path) continue;
+        *out = a;
+        out->name = name;
+        if (a.kind != "preload") out->worker_name = a.name;  // the worker knows natives by name
+        out->description = a.name + " under another name: " + a.description;
+        return true;
+      }
+      *error = "--allocators: '" + spec + "': '" + path +
+               "' is neither a built-in allocator nor a path to a library (/path/lib.so)";
       return false;
     }
     std::string why;

@@ -18,13 +18,18 @@ struct AllocatorInfo {
   // The name the worker is given (--allocator), when it differs from `name`: the A/A copy of a
   // native baseline ("pool-aa") runs the worker's "pool". Empty: `name`.
   std::string worker_name;
+  // NAME=VALUE set in this allocator's workers and programs only (--alloc-env, --sweep).
+  std::vector<std::string> env;
+  // A --sweep variant: the allocator it varies, the variable swept and this variant's value.
+  std::string sweep_base, sweep_key, sweep_value;
+  bool aa_copy = false;  // the baseline run a second time (the A/A noise floor)
 };
 
 const std::vector<AllocatorInfo>& builtin_allocators();
 
-// `spec` is a built-in name or NAME=/path/lib.so (any malloc-replacement library). For the
-// latter NAME must be a valid allocator name and the file must pass check_shared_object with
-// malloc required. False with *error, one line starting "--allocators: ", when neither.
+// `spec` is a built-in name, NAME=/path/lib.so (any malloc-replacement library) or NAME=BUILTIN
+// (a built-in under another name, e.g. a variant with its own --alloc-env). NAME must be a valid
+// allocator name and a library must pass check_shared_object with malloc required. False with *error, one line starting "--allocators: ", when neither.
 bool resolve_allocator(const std::string& spec, AllocatorInfo* out, std::string* error);
 
 // The default set of `allocmark run`: every available built-in allocator.

@@ -208,6 +208,64 @@ bool check_alloc_options(const RunOptions& o, const std::vector<AllocatorInfo>& 
   return true;
 }
 
+// A variant's name from its base, the swept variable and the value: NAME-KEY-VALUE, with any
+// character an allocator name cannot hold in VALUE made '_'.
+std::string variant_name(const SweepSpec& s, const std::string& value) {
+  std::string v = value;
+  for (char& c : v)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
+  return s.allocator + "-" + s.key + "-" + v;
+}
+
+// --alloc-env (onto allocators of the run or --sweep bases) and --sweep (one variant per value).
+// False after one line on stderr.
+bool add_variants(const RunOptions& o, std::vector<AllocatorInfo>* allocators) {
+  auto find = [&](const std::string& name) {
+    return std::find_if(allocators->begin(), allocators->end(),
+                        [&](const AllocatorInfo& a) { return a.name == name; });
+  };
+  for (const auto& [name, env] : o.alloc_env) {
+    const bool swept = std::any_of(o.sweeps.begin(), o.sweeps.end(),
+                                   [&](const SweepSpec& s) { return s.allocator == name; });
+    if (find(name) == allocators->end() && !swept) {
+      std::fprintf(stderr, "allocmark: --alloc-env %s:...: '%s' is not in this run\n",
+                   name.c_str(), name.c_str());
+      return false;
+    }
+    if (find(name) != allocators->end()) find(name)->env = env;
+  }
+  for (const SweepSpec& s : o.sweeps) {
+    AllocatorInfo base;
+    std::string error;
+    if (auto it = find(s.allocator); it != allocators->end()) {
+      base = *it;
+    } else if (!resolve_allocator(s.allocator, &base, &error) || !base.available) {
+      std::fprintf(stderr, "allocmark: --sweep %s:%s=...: '%s' is neither in this run nor a "
+                   "built-in allocator available here\n",
+                   s.allocator.c_str(), s.key.c_str(), s.allocator.c_str());
+      return false;
+    }
+    if (o.alloc_env.count(s.allocator)) base.env = o.alloc_env.at(s.allocator);
+    for (const std::string& value : s.values) {
+      AllocatorInfo v = base;
+      v.name = variant_name(s, value);
+      if (v.worker_name.empty() && v.kind != "preload") v.worker_name = base.name;
+      v.env.push_back(s.key + "=" + value);
+      v.sweep_base = s.allocator;
+      v.sweep_key = s.key;
+      v.sweep_value = value;
+      v.description = base.name + " with " + s.key + "=" + value;
+      if (find(v.name) != allocators->end()) {
+        std::fprintf(stderr, "allocmark: --sweep: the variant name '%s' is already in this run\n",
+                     v.name.c_str());
+        return false;
+      }
+      allocators->push_back(std::move(v));
+    }
+  }
+  return true;
+}
+
 // Built-in names, NAME=/path.so, plugins, their options and the environment they will read,
 // checked before anything runs or is written: a typo costs nothing. False after printing one line.
 bool resolve_allocators(const RunOptions& o, std::vector<AllocatorInfo>* out) {
@@ -252,6 +310,7 @@ bool resolve_allocators(const RunOptions& o, std::vector<AllocatorInfo>* out) {
     }
     allocators.push_back(info);
   }
+  if (!add_variants(o, &allocators)) return false;
   for (const auto& a : allocators) {
     std::string error;
     if (!check_allocator_environment(a, &error)) {
@@ -285,6 +344,7 @@ bool add_baseline_and_aa(RunOptions& o, std::vector<AllocatorInfo>* allocators) 
   AllocatorInfo copy = *find(o.baseline);
   copy.worker_name = copy.worker_name.empty() ? copy.name : copy.worker_name;
   copy.name = o.baseline + "-aa";
+  copy.aa_copy = true;
   if (find(copy.name) != allocators->end()) {
     std::fprintf(stderr,
                  "allocmark: --allocators: '%s' is the name of the baseline's A/A copy; rename "
@@ -342,7 +402,15 @@ WorkerRequest worker_request(const RunOptions& o, const Cell& c) {
     req.args.insert(req.args.end(), {"--plugin-path", c.allocator->library});
   if (c.allocator->kind == "preload" && !c.allocator->library.empty())
     req.env.push_back("LD_PRELOAD=" + c.allocator->library);
+  req.env.insert(req.env.end(), c.allocator->env.begin(), c.allocator->env.end());
   return req;
+}
+
+// KEY=VALUE entries as {"KEY": "VALUE"}.
+json env_object(const std::vector<std::string>& env) {
+  json out = json::object();
+  for (const auto& e : env) out[e.substr(0, e.find('='))] = e.substr(e.find('=') + 1);
+  return out;
 }
 
 json cell_identity(const Cell& c) {
@@ -350,6 +418,7 @@ json cell_identity(const Cell& c) {
                {"allocator_kind", c.allocator->kind}, {"threads", c.trace->threads},
                {"rep", c.rep}};
   if (!c.program()) line["trace"] = c.trace->path;
+  if (!c.allocator->env.empty()) line["alloc_env"] = env_object(c.allocator->env);
   return line;
 }
 
@@ -392,6 +461,7 @@ json program_line(const RunOptions& o, const Cell& c) {
   run.reference_error = t.reference_error;
   run.timeout_s = o.timeout_s;
   run.mem_limit_bytes = o.mem_limit_bytes;
+  run.env = c.allocator->env;
   const auto start = std::chrono::steady_clock::now();
   json line = cell_identity(c);
   const json r = run_program(run);
@@ -477,7 +547,11 @@ json initial_meta(const RunOptions& o, const std::vector<AllocatorInfo>& allocat
                           {"path", a.library.empty() ? json(nullptr) : json(a.library)},
                           {"description", a.description}};
     if (o.alloc_options.count(a.name)) alloc_meta[a.name]["options"] = o.alloc_options.at(a.name);
-    if (!a.worker_name.empty()) alloc_meta[a.name]["aa_of"] = o.baseline;
+    if (a.aa_copy) alloc_meta[a.name]["aa_of"] = o.baseline;
+    if (!a.env.empty()) alloc_meta[a.name]["env"] = env_object(a.env);
+    if (!a.sweep_base.empty())
+      alloc_meta[a.name]["sweep"] = {
+          {"base", a.sweep_base}, {"key", a.sweep_key}, {"value", a.sweep_value}};
   }
   meta["allocators"] = alloc_meta;
   json plan_workloads = json::array();

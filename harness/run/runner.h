@@ -27,6 +27,12 @@ inline constexpr double kDefaultPrecision = 0.05;
 inline constexpr int kDefaultMaxReps = 12;
 inline constexpr double kDefaultBudgetSeconds = 110;
 
+// --sweep NAME:KEY=V1,V2,...: one variant of NAME per value, KEY=V in its environment.
+struct SweepSpec {
+  std::string allocator, key;
+  std::vector<std::string> values;
+};
+
 struct RunOptions {
   std::vector<std::string> allocators;
   std::vector<std::string> plugins;  // --plugin [NAME=]/path/plugin.so, loaded by workers only
@@ -46,6 +52,8 @@ struct RunOptions {
   bool check = false;  // verify every block (alignment, overlap, contents); slows the replay
   bool report = true;
   std::map<std::string, std::string> alloc_options;  // allocator -> "k=v,k=v"
+  std::map<std::string, std::vector<std::string>> alloc_env;  // allocator -> KEY=VALUE, ...
+  std::vector<SweepSpec> sweeps;
   std::string command_line;
   // --shard K/N: only workloads whose index in `workloads` is K-1 modulo N (0/0: all). Whole
   // workloads, so every comparison between allocators stays on one machine.

@@ -1,0 +1,195 @@
+"""allocmark validate (plot/validate.py, fidelity*.py): bad input, the statistics on synthetic
+lines, and one real program recorded, replayed and run under glibc and mimalloc, whose
+fidelity.json figures are recomputed here from the raw result lines."""
+import json
+import os
+import statistics
+import textwrap
+from pathlib import Path
+
+import pytest
+from scipy import stats as sstats
+
+import fidelity
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("ALLOCMARK_BIN") or REPO / "build/release/harness/allocmark")
+
+needs_bin = pytest.mark.skipif(not BIN.is_file(), reason=f"no allocmark binary at {BIN}")
+
+
+def _lines(path):
+    return [json.loads(x) for x in Path(path).read_text().splitlines() if x.strip()]
+
+
+# ---- bad input: one line, exit 2 ------------------------------------------------------------
+
+@pytest.mark.parametrize("args, says", [
+    ([], "nothing to check"),
+    (["--from-run", "x", "--suite", "programs"], "no --program or --suite"),
+    (["--suite", "no-such-suite"], "no-such-suite"),
+    (["--program", "bad name=true"], "NAME='COMMAND ARGS'"),
+    (["--program", "a=true", "--allocators", "glibc,nosuch"], "unknown allocator 'nosuch'"),
+    (["--program", "a=true", "--reps", "0"], "--reps"),
+    (["--from-run", "/nonexistent-run"], "not a run directory"),
+    (["--suite", "programs", "--only", "python,nosuch"], "--only: no program nosuch"),
+])
+@needs_bin
+def test_bad_input_is_one_line_and_exit_2(tool, tmp_path, args, says):
+    r = tool("validate.py", *args, "--out", tmp_path / "o", env={"ALLOCMARK_BIN": BIN})
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert says in r.stderr
+
+
+def test_without_binary_exits_2(tool, tmp_path):
+    r = tool("validate.py", "--program", "a=true", "--out", tmp_path,
+             env={"ALLOCMARK_BIN": None})
+    assert r.returncode == 2 and "ALLOCMARK_BIN" in r.stderr
+
+
+def test_suite_without_programs_is_refused(tool, tmp_path):
+    suite = tmp_path / "s.toml"
+    suite.write_text('name = "s"\n[[workload]]\nname = "x"\ngenerator = "larson"\n')
+    r = tool("validate.py", "--suite", suite, env={"ALLOCMARK_BIN": BIN if BIN.is_file()
+                                                   else "/bin/true"})
+    assert r.returncode == 2 and "no [[program]] table" in r.stderr
+
+
+# ---- statistics on synthetic lines -----------------------------------------------------------
+
+def _prog(alloc, walls, rss=100 << 20):
+    return [{"workload": "p", "allocator": alloc, "kind": "program", "status": "ok",
+             "wall_ns": w, "user_ns": w // 2, "sys_ns": w // 4, "peak_rss_bytes": rss}
+            for w in walls]
+
+
+def _rep(alloc, nsop, heap, events=1_000_000, workload="p"):
+    return [{"workload": workload, "allocator": alloc, "status": "ok", "events": events,
+             "ns_per_op": x, "peak_rss_bytes": (50 << 20) + heap, "baseline_rss_bytes": 50 << 20}
+            for x in nsop]
+
+
+def test_compare_program_by_hand():
+    prog = (_prog("glibc", [1_000_000_000, 1_010_000_000, 990_000_000]) +
+            _prog("glibc-aa", [1_000_000_000, 1_005_000_000, 995_000_000]) +
+            _prog("fast", [800_000_000, 805_000_000, 795_000_000], rss=90 << 20) +
+            _prog("same", [1_000_000_000, 1_002_000_000, 998_000_000]) +
+            [{"workload": "p", "allocator": "broken", "status": "crashed"}])
+    rep = (_rep("glibc", [50, 51, 49], 40 << 20) + _rep("fast", [30, 31, 29], 30 << 20) +
+           _rep("same", [52, 50, 50], 40 << 20) + _rep("broken", [1, 1, 1], 1) +
+           _rep("glibc", [10, 10, 10], 1 << 20, events=1000, workload="p.2") +
+           _rep("fast", [20, 20, 20], 1 << 20, events=1000, workload="p.2") +
+           _rep("same", [10, 10, 10], 1 << 20, events=1000, workload="p.2"))
+    r = fidelity.compare_program(rep, prog, ["glibc", "fast", "same", "broken"], aa="glibc-aa")
+    f = r["allocators"]["fast"]
+    assert f["predicted_ns"] == pytest.approx(1_000_000 * (30 - 50) + 1000 * (20 - 10))
+    assert f["wall_ns"]["measured_ns"] == -200_000_000
+    assert f["wall_ns"]["real"] and f["wall_ns"]["sign_agrees"]
+    assert f["wall_ns"]["error_share"] == pytest.approx((f["predicted_ns"] + 200e6) / 1e9)
+    lo, hi = f["predicted_ci"]
+    assert lo <= f["predicted_ns"] <= hi
+    assert r["allocators"]["same"]["wall_ns"]["real"] is False  # within the A/A floor
+    assert "missing" in r["allocators"]["broken"]
+    # peak RSS: glibc's non-heap (100 - 41 MiB) + fast's heap (31 MiB)
+    assert f["peak_rss"]["predicted_bytes"] == (100 - 41 + 31) << 20
+    assert f["peak_rss"]["measured_bytes"] == 90 << 20
+    assert r["kendall_tau"]["wall_ns"]["n"] == 3
+    s = fidelity.summarise({"p": r, "q": {"error": "x"}})
+    assert s["programs"] == 1 and s["pairs"] == 2
+    assert s["wall_ns"]["real_pairs"] == 1 and s["wall_ns"]["sign_agreement"] == 1.0
+
+
+def test_compare_program_without_baseline_is_an_error():
+    with pytest.raises(ValueError, match="baseline"):
+        fidelity.compare_program(_rep("glibc", [1], 1), _prog("fast", [1]), ["glibc", "fast"])
+
+
+# ---- a real program, end to end ---------------------------------------------------------------
+
+CHURN = textwrap.dedent("""\
+    import sys
+    keep = []
+    for r in range(int(sys.argv[1])):
+        d = {i: [str(i) * 3, (i, i + 1), b"x" * (i % 64)] for i in range(40000)}
+        keep.append(d[r])
+        del d
+    print(len(keep))
+    """)
+
+
+@needs_bin
+def test_validate_a_real_program(tool, tmp_path):
+    (tmp_path / "churn.py").write_text(CHURN)
+    out = tmp_path / "out"
+    r = tool("validate.py", "--program", "churn=env PYTHONMALLOC=malloc /usr/bin/python3 "
+             "churn.py 4", "--allocators", "glibc,mimalloc", "--reps", "3", "--out", out,
+             "--quiet", env={"ALLOCMARK_BIN": BIN}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((out / "fidelity.json").read_text())
+    assert (out / "fidelity.html").is_file() and (out / "plots/fidelity.svg").is_file()
+    p = doc["programs"]["churn"]
+    base = out / "validate/churn"
+    rep = [x for x in _lines(base / "replay/results.jsonl") if x["status"] == "ok"]
+    prog = [x for x in _lines(base / "program/results.jsonl") if x["status"] == "ok"]
+    assert {x["allocator"] for x in prog} == {"glibc", "mimalloc", "glibc-aa"}
+
+    def med(lines, alloc, f):
+        return statistics.median(f(x) for x in lines if x["allocator"] == alloc)
+
+    nsop = lambda x: x["ns_per_op"]  # noqa: E731
+    heap = lambda x: x["peak_rss_bytes"] - x["baseline_rss_bytes"]  # noqa: E731
+    events = {x["events"] for x in rep}
+    assert len(events) == 1 and p["baseline"]["events"] == events.pop() > 100_000
+    ev = p["baseline"]["events"]
+    predicted = ev * (med(rep, "mimalloc", nsop) - med(rep, "glibc", nsop))
+    m = p["allocators"]["mimalloc"]
+    assert m["predicted_ns"] == pytest.approx(predicted)
+    assert m["reps"] == {"program": 3, "replay": 3}
+    wall = lambda x: x["wall_ns"]  # noqa: E731
+    cpu = lambda x: x["user_ns"] + x["sys_ns"]  # noqa: E731
+    for metric, f in (("wall_ns", wall), ("cpu_ns", cpu)):
+        measured = med(prog, "mimalloc", f) - med(prog, "glibc", f)
+        base_t = med(prog, "glibc", f)
+        e = m[metric]
+        assert e["measured_ns"] == pytest.approx(measured)
+        assert e["error_share"] == pytest.approx((predicted - measured) / base_t)
+        assert e["sign_agrees"] == ((predicted > 0) == (measured > 0))
+        lo, hi = e["measured_ci"]
+        assert lo <= measured <= hi
+    rss = lambda x: x["peak_rss_bytes"]  # noqa: E731
+    pred_rss = (med(prog, "glibc", rss) - med(rep, "glibc", heap) + med(rep, "mimalloc", heap))
+    assert m["peak_rss"]["predicted_bytes"] == pytest.approx(pred_rss)
+    assert m["peak_rss"]["measured_bytes"] == pytest.approx(med(prog, "mimalloc", rss))
+    # The summary is recomputed from the same per-pair figures.
+    s = doc["summary"]
+    assert s["pairs"] == 1
+    real = m["wall_ns"]["real"]
+    assert s["wall_ns"]["real_pairs"] == int(real)
+    if real:
+        assert s["wall_ns"]["sign_agreement"] == float(m["wall_ns"]["sign_agrees"])
+    assert s["wall_ns"]["median_abs_error_share"] == pytest.approx(
+        abs(m["wall_ns"]["error_share"]))
+    assert s["peak_rss"]["median_pair"]["allocator"] == "mimalloc"
+    # Two allocators: tau needs three points (glibc at 0, 0 is one).
+    assert p["kendall_tau"]["wall_ns"]["tau"] is None
+    # --from-run reuses the program cells: only record and replay run again.
+    r2 = tool("validate.py", "--from-run", base / "program", "--reps", "2", "--out",
+              tmp_path / "again", "--quiet", env={"ALLOCMARK_BIN": BIN}, cwd=tmp_path)
+    assert r2.returncode == 0, r2.stderr
+    doc2 = json.loads((tmp_path / "again/fidelity.json").read_text())
+    m2 = doc2["programs"]["churn"]["allocators"]["mimalloc"]
+    assert m2["wall_ns"]["measured_ns"] == pytest.approx(m["wall_ns"]["measured_ns"])
+    assert m2["reps"] == {"program": 3, "replay": 2}
+    assert not (tmp_path / "again/validate/churn/program").exists()
+
+
+def test_kendall_matches_scipy():
+    r = {"allocators": {
+        "a": {"predicted_ns": -5.0, "wall_ns": {"measured_ns": -3.0}},
+        "b": {"predicted_ns": 2.0, "wall_ns": {"measured_ns": 4.0}},
+        "c": {"predicted_ns": -1.0, "wall_ns": {"measured_ns": 1.0}},
+        "d": {"missing": "x"}}}
+    k = fidelity.kendall(r, "wall_ns")
+    assert k["n"] == 4
+    assert k["tau"] == pytest.approx(sstats.kendalltau([0, -5, 2, -1], [0, -3, 4, 1])[0])

@@ -15,7 +15,6 @@ import math
 import re
 from dataclasses import dataclass
 
-import numpy as np
 from matplotlib.lines import Line2D
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FixedLocator, NullLocator

@@ -41,18 +41,10 @@ void remove_dir(const std::string& dir) {
   fs::remove_all(dir, ec);
 }
 
-struct Launch {
-  pid_t pid = -1;
-  std::string error;  // set when the program could not be started
-  int exec_errno = 0;
-  int status = 0;     // waitpid status
-  double cpu_s = 0;   // the program's user + system time (its children included if waited)
-};
-
 // Runs the program under the recording library and waits for it. Like system(): a Ctrl-C goes
 // to the program, and we live to convert what it recorded.
-Launch launch(const std::vector<std::string>& command, const std::string& raw_dir,
-              bool no_children) {
+ProcessResult launch(const std::vector<std::string>& command, const std::string& raw_dir,
+                     bool no_children) {
   std::string preload = record_library();
   if (const char* old = std::getenv("LD_PRELOAD"); old && *old) preload += std::string(" ") + old;
   ProcessSpec spec;
@@ -62,14 +54,7 @@ Launch launch(const std::vector<std::string>& command, const std::string& raw_di
                   std::string(raw::kEnvParentPid) + "=" + std::to_string(getpid())};
   spec.ignore_interrupts = true;
   std::fflush(nullptr);
-  const ProcessResult r = run_process(spec);
-  Launch l;
-  l.error = r.error;
-  l.exec_errno = r.exec_errno;
-  l.pid = r.pid;
-  l.status = r.wait_status;
-  l.cpu_s = r.cpu_s;
-  return l;
+  return run_process(spec);
 }
 
 // prefix_command() hands unknown options to the program even when they come before it
@@ -233,14 +218,14 @@ int RecordCommand::run() {
   if (raw_dir.empty()) return 2;
 
   const auto t0 = std::chrono::steady_clock::now();
-  const Launch l = launch(command, raw_dir, no_children_);
+  const ProcessResult l = launch(command, raw_dir, no_children_);
   const auto t1 = std::chrono::steady_clock::now();
   if (!l.error.empty()) {
     std::fprintf(stderr, "allocmark: record: %s\n", l.error.c_str());
     remove_dir(raw_dir);
     return l.exec_errno == ENOENT ? 127 : 126;
   }
-  const int code = exit_code(l.status);
+  const int code = exit_code(l.wait_status);
 
   std::vector<RawProcess> processes;
   std::string error;

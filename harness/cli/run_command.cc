@@ -11,6 +11,7 @@
 #include "harness/cli/command_line.h"
 #include "harness/run/allocator_registry.h"
 #include "harness/run/program_targets.h"
+#include "harness/run/python_tools.h"
 #include "workloads/generator.h"
 #include "workloads/suite.h"
 
@@ -112,6 +113,9 @@ void RunCommand::add_measure_options() {
                  "Verify every returned block (alignment, no overlap, contents kept until "
                  "free); a bad block ends the cell as 'invalid'. Times are not comparable");
   cmd_->add_flag("--no-report", no_report_, "Do not draw the report at the end");
+  cmd_->add_flag("--validate", validate_,
+                 "Afterwards, hold each program's recorded and replayed trace against the "
+                 "program cells just measured (allocmark validate --from-run DIR)");
 }
 
 // Baseline, noise floor and precision rounds.
@@ -328,7 +332,16 @@ int RunCommand::run(const std::string& command_line) {
   if (!read_threads(&threads) || !read_shard_and_limits() || !read_alloc_options() ||
       !read_variants() || !plan_workloads(threads))
     return 2;
-  return run_benchmarks(std::move(run_));
+  if (validate_ && run_.programs.empty()) {
+    std::fprintf(stderr, "allocmark: --validate: the run has no programs (--program, or a suite "
+                         "with [[program]] tables)\n");
+    return 2;
+  }
+  if (run_.out_dir.empty()) run_.out_dir = default_run_directory();
+  const std::string out_dir = run_.out_dir;
+  const int rc = run_benchmarks(std::move(run_));
+  if (rc != 0 || !validate_) return rc;
+  return run_plot_tool("validate.py", {"--from-run", out_dir});
 }
 
 }  // namespace allocmark

@@ -35,7 +35,7 @@ class RunCommand {
       shard_;
   std::vector<std::string> trace_files_, alloc_options_, allocator_flags_, program_flags_,
       alloc_env_flags_, sweep_flags_;
-  bool no_pin_ = false, no_report_ = false, no_aa_ = false;
+  bool no_pin_ = false, no_report_ = false, no_aa_ = false, validate_ = false;
 };
 
 }  // namespace allocmark

@@ -23,16 +23,24 @@ using nlohmann::json;
 constexpr double kMemoryNoiseFloor = 256 * 1024;  // bytes of stddev below which RSS is "quiet"
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+// The metrics compared against the baseline; index into CellData::values and NoiseFloors.
+enum Metric { kTime = 0, kMemory = 1, kInCall = 2, kMetrics = 3 };
+const char* metric_key(int m) { return m == kTime ? "time" : m == kMemory ? "memory" : "in_call"; }
+
 struct CellData {
   std::string workload, allocator;
   uint32_t threads = 0;
   size_t first_seen = 0;
-  std::vector<double> ns, heap;
-  std::vector<int> ns_reps, heap_reps;  // rep index of each value
+  std::vector<double> ns, heap, in_call;
+  std::vector<int> ns_reps, heap_reps, in_call_reps;  // rep index of each value
   std::map<std::string, int> failed;    // status -> count
   std::string time_field = "ns_per_op";  // wall_ns for a program cell (result_schema.h)
+  std::string replay_mode;               // of the last line that said ("" for programs)
+  bool program = false;                  // "kind": "program": no in-call time
   size_t lines = 0;
-  const std::vector<double>& values(bool memory) const { return memory ? heap : ns; }
+  const std::vector<double>& values(int metric) const {
+    return metric == kMemory ? heap : metric == kInCall ? in_call : ns;
+  }
 };
 
 // A comparison group: one workload at one thread count, where every allocator replayed one trace.
@@ -66,6 +74,8 @@ void add_line(std::map<std::tuple<std::string, uint32_t, std::string>, CellData>
     c.first_seen = cells.size();
   }
   ++c.lines;
+  if (l.value("kind", "") == "program") c.program = true;
+  if (l.contains("replay_mode") && l["replay_mode"].is_string()) c.replay_mode = l["replay_mode"];
   const int rep = l.value("rep", -1);
   const std::string status = l.value("status", "?");
   if (status != "ok") {
@@ -83,6 +93,25 @@ void add_line(std::map<std::tuple<std::string, uint32_t, std::string>, CellData>
     c.heap.push_back(std::max(0.0, peak - base));
     c.heap_reps.push_back(rep);
   }
+  if (l.contains("in_call_ns_per_op") && l["in_call_ns_per_op"].is_number()) {
+    c.in_call.push_back(l["in_call_ns_per_op"].get<double>());
+    c.in_call_reps.push_back(rep);
+  }
+}
+
+// Which metric a cell's ranking rests on, and why. Wall time, except a threaded replay with more
+// trace threads than the machine has cores: its OS threads take turns, so wall time measures
+// the hand-offs (futex waits, context switches) more than the allocator (systemui, 393 trace
+// threads on 2 cores: 385-422 ns/event with 15 % CV threaded, 21-30 ns/event with 2-3 % serial,
+// and opposite rankings); the time inside allocator calls does not include them.
+std::pair<int, std::string> rank_metric_of(const CellData& c, const SummaryContext& ctx) {
+  if (c.program || c.replay_mode != "threads") return {kTime, ""};
+  if (ctx.cores == 0 || c.threads <= ctx.cores) return {kTime, ""};
+  const std::string why = "threaded replay of " + std::to_string(c.threads) +
+                          " trace threads on " + std::to_string(ctx.cores) +
+                          " cores: wall time measures thread hand-offs";
+  if (c.in_call.empty()) return {kTime, why + ", but no in-call time was recorded"};
+  return {kInCall, why + "; ranked by the time inside allocator calls"};
 }
 
 // Cells in report order: workloads as first seen, then threads, then allocator name; stable
@@ -144,7 +173,7 @@ json policy_json(const StatsPolicy& p) {
 
 // A cell's own statistics and warnings (everything but the comparison and precision).
 json cell_statistics(const CellData& c, const StatsPolicy& time_policy,
-                     const StatsPolicy& mem_policy) {
+                     const StatsPolicy& mem_policy, const std::pair<int, std::string>& rank) {
   json cell = {
       {"name", c.workload + "/threads:" + std::to_string(c.threads) + "/alloc:" + c.allocator},
       {"workload", c.workload},
@@ -156,6 +185,11 @@ json cell_statistics(const CellData& c, const StatsPolicy& time_policy,
   cell["time"] = metric_json(c.time_field.c_str(), "ns", "time", c.ns, c.ns_reps, time_policy);
   cell["memory"] = metric_json("peak_rss_bytes - baseline_rss_bytes", "bytes", "memory", c.heap,
                                c.heap_reps, mem_policy);
+  cell["in_call"] = c.program ? json(nullptr)
+                              : metric_json("in_call_ns_per_op", "ns", "in-call time", c.in_call,
+                                            c.in_call_reps, time_policy);
+  cell["rank_metric"] = metric_key(rank.first);
+  cell["rank_reason"] = rank.second.empty() ? json(nullptr) : json(rank.second);
   json warnings = json::array();
   if (c.ns.size() < time_policy.min_reps)
     warnings.push_back("too few repetitions: " + std::to_string(c.ns.size()) + " ok (< " +
@@ -165,6 +199,9 @@ json cell_statistics(const CellData& c, const StatsPolicy& time_policy,
                        " repetition(s) " + status);
   for (const char* m : {"time", "memory"})
     for (const auto& w : cell[m]["warnings"]) warnings.push_back(w);
+  // In-call noise matters where the ranking rests on it.
+  if (rank.first == kInCall)
+    for (const auto& w : cell["in_call"]["warnings"]) warnings.push_back(w);
   cell["warnings"] = warnings;
   return cell;
 }
@@ -184,8 +221,8 @@ double median_floor(const std::map<GroupKey, double>& floors, const GroupKey* sk
 
 // The A/A comparison per group and the floors it sets.
 struct NoiseFloors {
-  std::map<GroupKey, double> group[2];  // [memory]: A/A reach per group
-  double run[2] = {kNaN, kNaN};         // median over groups
+  std::map<GroupKey, double> group[kMetrics];  // [Metric]: A/A reach per group
+  double run[kMetrics] = {kNaN, kNaN, kNaN};   // median over groups
   json groups = json::array();
 };
 
@@ -198,54 +235,59 @@ NoiseFloors measure_noise_floors(
     const auto base = by_alloc.find(baseline), copy = by_alloc.find(aa);
     if (base == by_alloc.end() || copy == by_alloc.end()) continue;
     json entry = {{"workload", key.first}, {"threads", key.second}};
-    for (const bool memory : {false, true}) {
-      const auto r = ratio_of_medians(copy->second->values(memory), base->second->values(memory));
+    for (int metric = 0; metric < kMetrics; ++metric) {
+      const auto r = ratio_of_medians(copy->second->values(metric), base->second->values(metric));
       json m = nullptr;
       if (r) {
-        f.group[memory][key] = noise_floor_of(*r);
+        f.group[metric][key] = noise_floor_of(*r);
         m = ratio_json(*r);
-        m["floor"] = nullable(f.group[memory][key]);
+        m["floor"] = nullable(f.group[metric][key]);
       }
-      entry[memory ? "memory" : "time"] = m;
+      entry[metric_key(metric)] = m;
     }
     f.groups.push_back(std::move(entry));
   }
-  for (const bool memory : {false, true}) f.run[memory] = median_floor(f.group[memory]);
+  for (int metric = 0; metric < kMetrics; ++metric)
+    f.run[metric] = median_floor(f.group[metric]);
   return f;
 }
 
 // One metric of vs_baseline: ratio, interval, the floor it was judged against and the verdict.
-json comparison_metric(const CellData& c, const CellData& base, bool memory, bool is_aa,
+json comparison_metric(const CellData& c, const CellData& base, int metric, bool is_aa,
                        const NoiseFloors& floors) {
-  const auto r = ratio_of_medians(c.values(memory), base.values(memory));
+  const auto r = ratio_of_medians(c.values(metric), base.values(metric));
   if (!r) return nullptr;  // e.g. the baseline's memory median is 0: no ratio to take
   const GroupKey key = group_of(c);
   double floor = kNaN;
   json source = nullptr;
   if (is_aa) {
-    floor = median_floor(floors.group[memory], &key);
+    floor = median_floor(floors.group[metric], &key);
     if (std::isfinite(floor)) source = "run, without this group";
-  } else if (auto it = floors.group[memory].find(key);
-             it != floors.group[memory].end() && std::isfinite(it->second)) {
+  } else if (auto it = floors.group[metric].find(key);
+             it != floors.group[metric].end() && std::isfinite(it->second)) {
     floor = it->second;
     source = "group";
-  } else if (std::isfinite(floors.run[memory])) {
-    floor = floors.run[memory];
+  } else if (std::isfinite(floors.run[metric])) {
+    floor = floors.run[metric];
     source = "run";
   }
   json m = ratio_json(*r);
   m["floor"] = nullable(floor);
   m["floor_source"] = source;
-  m["verdict"] = verdict_name(compare_verdict(*r, floor), memory);
+  m["verdict"] = verdict_name(compare_verdict(*r, floor), metric == kMemory);
   return m;
 }
 
+// time and memory always; in_call where both sides recorded it. rank_metric names the one the
+// cell's ranking rests on (the Markdown table's ratio column shows that one).
 json vs_baseline_json(const CellData& c, const CellData* base, bool is_aa,
-                      const NoiseFloors& floors) {
+                      const NoiseFloors& floors, int rank) {
   if (!base || base == &c || c.ns.empty() || base->ns.empty()) return nullptr;
   return {{"baseline", base->allocator},
-          {"time", comparison_metric(c, *base, false, is_aa, floors)},
-          {"memory", comparison_metric(c, *base, true, is_aa, floors)}};
+          {"rank_metric", metric_key(rank)},
+          {"time", comparison_metric(c, *base, kTime, is_aa, floors)},
+          {"memory", comparison_metric(c, *base, kMemory, is_aa, floors)},
+          {"in_call", comparison_metric(c, *base, kInCall, is_aa, floors)}};
 }
 
 // Why a cell with a target did not reach it. Mirrors the runner's rule for extra rounds: a cell
@@ -318,6 +360,10 @@ json methods_json(const StatsPolicy& p) {
        "ratio) - 1 <= the floor (the group's; the run's where the group has none; for the A/A "
        "cell itself the run's without its own group); else faster/slower (memory: "
        "smaller/larger)"},
+      {"rank_metric",
+       "time (wall ns per event; wall_ns for programs), except threaded replays with more trace "
+       "threads than machine.cores: in_call (in_call_ns_per_op, time inside allocator calls), "
+       "because their wall time measures thread hand-offs"},
       {"precision",
        "relative half-width max(median - ci_low, ci_high - median) / median of the time median's "
        "interval, only where its coverage reaches 95 % (n >= 6); reached when <= target"}};
@@ -355,6 +401,9 @@ SummaryContext summary_context(const json& meta) {
   const json rounds = meta.value("precision_rounds", json::object());
   if (rounds.is_object()) ctx.budget_reached = rounds.value("budget_reached", false);
   ctx.interrupted = meta.value("interrupted", false) == true;
+  const json machine = meta.value("machine", json::object());
+  if (machine.is_object() && machine.contains("cores") && machine["cores"].is_number_unsigned())
+    ctx.cores = machine["cores"].get<unsigned>();
   return ctx;
 }
 
@@ -372,12 +421,13 @@ json summarize_results(const std::vector<json>& lines, const SummaryContext& ctx
   json out_cells = json::array(), all_warnings = json::array();
   size_t reached = 0;
   for (const CellData& c : cells) {
-    json cell = cell_statistics(c, time_policy, mem_policy);
+    const auto rank = rank_metric_of(c, ctx);
+    json cell = cell_statistics(c, time_policy, mem_policy, rank);
     const auto& group = groups[group_of(c)];
     const auto base = group.find(baseline);
     const bool judged_as_aa = !ctx.aa.empty() && c.allocator == ctx.aa && aa_of == baseline;
-    cell["vs_baseline"] =
-        vs_baseline_json(c, base == group.end() ? nullptr : base->second, judged_as_aa, floors);
+    cell["vs_baseline"] = vs_baseline_json(c, base == group.end() ? nullptr : base->second,
+                                           judged_as_aa, floors, rank.first);
     cell["precision"] = precision_json(c, ctx, time_policy.level);
     if (cell["precision"]["reached"] == true) ++reached;
     for (const auto& w : cell["warnings"])
@@ -386,8 +436,9 @@ json summarize_results(const std::vector<json>& lines, const SummaryContext& ctx
   }
   json noise = {{"allocator", ctx.aa.empty() ? json(nullptr) : json(ctx.aa)},
                 {"baseline", ctx.aa.empty() ? json(nullptr) : json(aa_of)},
-                {"time", nullable(floors.run[0])},
-                {"memory", nullable(floors.run[1])},
+                {"time", nullable(floors.run[kTime])},
+                {"memory", nullable(floors.run[kMemory])},
+                {"in_call", nullable(floors.run[kInCall])},
                 {"groups", floors.groups}};
   json precision = {{"target", ctx.precision > 0 ? json(ctx.precision) : json(nullptr)},
                     {"metric", "time"},

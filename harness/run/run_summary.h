@@ -27,10 +27,12 @@ struct SummaryContext {
   int max_reps = 0;      // repetition cap of the precision rounds (0: not recorded)
   bool budget_reached = false;  // the time budget stopped the precision rounds
   bool interrupted = false;
+  unsigned cores = 0;  // meta.json machine.cores (0: unknown): threaded replays with more trace
+                       // threads than this rank by in-call time
 };
 
 // From meta.json: plan.baseline, plan.aa, allocators[aa].aa_of, plan.precision, plan.max_reps,
-// precision_rounds.budget_reached, interrupted. Missing fields (runs before schema 2) leave the
+// precision_rounds.budget_reached, interrupted, machine.cores. Missing fields (runs before schema 2) leave the
 // defaults. Pure.
 SummaryContext summary_context(const nlohmann::json& meta);
 
@@ -38,8 +40,11 @@ SummaryContext summary_context(const nlohmann::json& meta);
 // `ok` repetitions: {"schema_version": 2, "baseline", "policy", "methods", "noise_floor",
 // "precision", "cells": [...], "warnings": [...]}. Per cell: "time" (ns_per_op) and "memory"
 // (peak_rss_bytes - baseline_rss_bytes), each with n, median, ci_low/ci_high, cv, outliers and
-// warnings; "vs_baseline" (ratio, bootstrap interval, verdict per metric; null for the baseline
-// itself or without ok repetitions on either side) and "precision". results/README.md documents
+// warnings; "in_call" (in_call_ns_per_op, the same statistics; null for programs); "rank_metric"
+// ("time", or "in_call" for threaded replays with more trace threads than cores) and
+// "rank_reason"; "vs_baseline" (ratio, bootstrap interval, verdict per metric, and the
+// rank_metric the ranking rests on; null for the baseline itself or without ok repetitions on
+// either side) and "precision". results/README.md documents
 // every field. Pure; thread-safe. Cost: a 2000-resample bootstrap per metric and cell.
 nlohmann::json summarize_results(const std::vector<nlohmann::json>& lines,
                                  const SummaryContext& context = {});

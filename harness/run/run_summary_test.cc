@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace allocmark {
@@ -191,6 +192,102 @@ TEST(RunSummary, ContextComesFromMeta) {
   const SummaryContext old = summary_context(json{{"plan", {{"reps", 5}}}});  // before schema 2
   EXPECT_EQ(old.baseline, "");
   EXPECT_EQ(old.precision, 0);
+}
+
+
+// Lines of a threaded replay cell with `threads` trace threads: wall ns_per_op and in-call time.
+void add_threaded_cell(std::vector<json>* lines, const std::string& alloc, uint32_t threads,
+                       const std::vector<double>& ns, const std::vector<double>& in_call,
+                       const std::string& mode = "threads") {
+  for (size_t i = 0; i < ns.size(); ++i)
+    lines->push_back({{"workload", "systemui"},
+                      {"threads", threads},
+                      {"allocator", alloc},
+                      {"rep", static_cast<int>(i)},
+                      {"status", "ok"},
+                      {"replay_mode", mode},
+                      {"ns_per_op", ns[i]},
+                      {"in_call_ns_per_op", in_call[i]},
+                      {"baseline_rss_bytes", 1 << 20},
+                      {"peak_rss_bytes", 2 << 20}});
+}
+
+TEST(RunSummary, ThreadedReplaysWithMoreThreadsThanCoresRankByInCallTime) {
+  // Wall time says mimalloc is slower, in-call time says it is faster (systemui's pattern).
+  const std::vector<double> glibc_wall{400, 390, 410, 405, 395, 400},
+      glibc_call{20, 20.2, 19.8, 20.1, 19.9, 20}, mi_wall{500, 510, 490, 505, 495, 500},
+      mi_call{10, 10.1, 9.9, 10.05, 9.95, 10};
+  std::vector<json> lines;
+  add_threaded_cell(&lines, "glibc", 393, glibc_wall, glibc_call);
+  add_threaded_cell(&lines, "mimalloc", 393, mi_wall, mi_call);
+  json meta = {{"plan", {{"baseline", "glibc"}}}, {"machine", {{"cores", 2}}}};
+  const SummaryContext ctx = summary_context(meta);
+  EXPECT_EQ(ctx.cores, 2u);
+  const json s = summarize_results(lines, ctx);
+  const json& mi = cell(s, "systemui/threads:393/alloc:mimalloc");
+  EXPECT_EQ(mi["rank_metric"], "in_call");
+  EXPECT_NE(mi["rank_reason"].get<std::string>().find("393 trace threads on 2 cores"),
+            std::string::npos);
+  EXPECT_DOUBLE_EQ(mi["in_call"]["median"].get<double>(), 10);
+  EXPECT_EQ(mi["vs_baseline"]["rank_metric"], "in_call");
+  EXPECT_EQ(mi["vs_baseline"]["in_call"]["verdict"], "faster");
+  EXPECT_NEAR(mi["vs_baseline"]["in_call"]["ratio"].get<double>(), 0.5, 1e-9);
+  EXPECT_EQ(mi["vs_baseline"]["time"]["verdict"], "slower");  // still reported, not ranked on
+  EXPECT_EQ(cell(s, "systemui/threads:393/alloc:glibc")["rank_metric"], "in_call");
+  const std::string md = markdown_summary(s);
+  EXPECT_NE(md.find("0.500 ["), std::string::npos) << md;
+  EXPECT_NE(md.find("] faster ◊ |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| baseline ◊ |"), std::string::npos) << md;
+  EXPECT_NE(md.find("◊ ranked by in-call time"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 10.00 [9.90, 10.10] |"), std::string::npos) << md;
+
+  // No more trace threads than cores, or a serial replay, or no core count: wall time ranks.
+  for (const auto& [threads, cores, mode] :
+       {std::tuple<uint32_t, unsigned, std::string>{2, 2, "threads"}, {393, 2, "serial"},
+        {393, 0, "threads"}}) {
+    std::vector<json> l2;
+    add_threaded_cell(&l2, "glibc", threads, glibc_wall, glibc_call, mode);
+    add_threaded_cell(&l2, "mimalloc", threads, mi_wall, mi_call, mode);
+    SummaryContext c2;
+    c2.cores = cores;
+    const json s2 = summarize_results(l2, c2);
+    const json& m2 = s2["cells"][1];
+    EXPECT_EQ(m2["allocator"], "mimalloc");
+    EXPECT_EQ(m2["rank_metric"], "time") << threads << " " << cores << " " << mode;
+    EXPECT_TRUE(m2["rank_reason"].is_null());
+    EXPECT_EQ(m2["vs_baseline"]["rank_metric"], "time");
+    EXPECT_EQ(m2["vs_baseline"]["in_call"]["verdict"], "faster");  // reported, not ranked on
+    EXPECT_EQ(markdown_summary(s2).find("◊"), std::string::npos);
+  }
+}
+
+TEST(RunSummary, ProgramCellsAndOldLinesStayOnTime) {
+  std::vector<json> lines;
+  for (const char* alloc : {"glibc", "mimalloc"})
+    for (int rep = 0; rep < 3; ++rep)
+      lines.push_back({{"workload", "redis"},
+                       {"threads", 8},
+                       {"allocator", alloc},
+                       {"rep", rep},
+                       {"status", "ok"},
+                       {"kind", "program"},
+                       {"wall_ns", 1e9 + rep}});
+  // A threaded replay written before in-call time existed: nothing to rank on but wall time.
+  add_threaded_cell(&lines, "glibc", 393, {400, 401, 399}, {1, 1, 1});
+  for (auto& l : lines)
+    if (l.contains("in_call_ns_per_op")) l.erase("in_call_ns_per_op");
+  SummaryContext ctx;
+  ctx.cores = 2;
+  const json s = summarize_results(lines, ctx);
+  const json& prog = cell(s, "redis/threads:8/alloc:mimalloc");
+  EXPECT_EQ(prog["rank_metric"], "time");
+  EXPECT_TRUE(prog["in_call"].is_null());
+  EXPECT_TRUE(prog["vs_baseline"]["in_call"].is_null());
+  const json& old = cell(s, "systemui/threads:393/alloc:glibc");
+  EXPECT_EQ(old["rank_metric"], "time");
+  EXPECT_NE(old["rank_reason"].get<std::string>().find("no in-call time was recorded"),
+            std::string::npos);
+  EXPECT_NE(markdown_summary(s).find("| - |"), std::string::npos);
 }
 
 }  // namespace

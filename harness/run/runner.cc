@@ -815,6 +815,8 @@ int finish_run(const RunOptions& o, json meta, const std::string& results_path) 
 
 }  // namespace
 
+std::string default_run_directory() { return "results/" + timestamp("%Y%m%d-%H%M%S"); }
+
 int run_benchmarks(RunOptions o) {
   // Resolve allocators first: a typo must cost nothing.
   const auto run_start = std::chrono::steady_clock::now();  // the --budget clock
@@ -822,8 +824,7 @@ int run_benchmarks(RunOptions o) {
   std::vector<AllocatorInfo> allocators;
   if (!resolve_allocators(o, &allocators) || !add_baseline_and_aa(o, &allocators)) return 2;
   if (o.shard_count > 0) keep_shard_workloads(o);
-  if (o.out_dir.empty())
-    o.out_dir = "results/" + timestamp("%Y%m%d-%H%M%S");  // the current directory's results/
+  if (o.out_dir.empty()) o.out_dir = default_run_directory();
   NewDirectoryGuard new_directory(o.out_dir + "/traces");
   if (const int rc = open_run_directory(o); rc != 0) return rc;
   std::vector<ProgramTarget> programs;

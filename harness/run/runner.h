@@ -72,6 +72,9 @@ struct RunOptions {
   double budget_s = kDefaultBudgetSeconds;
 };
 
+// results/<timestamp> of the current directory: where a run goes without --out.
+std::string default_run_directory();
+
 // Runs the plan. Returns the process exit status: 0 when every cell ran (failed cells are
 // results, not errors), 2 for bad input found before any cell ran, 130 when interrupted.
 int run_benchmarks(RunOptions options);

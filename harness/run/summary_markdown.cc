@@ -79,13 +79,28 @@ std::string status_text(const json& c) {
   return status;
 }
 
+// The in-call median per event, "-" for programs and results without it.
+std::string in_call_text(const json& c) {
+  const json& ic = c.value("in_call", json());
+  if (!ic.is_object() || !ic["median"].is_number()) return "-";
+  return with_interval(ic, 1, "%.2f");
+}
+
+// The ratio the cell's ranking rests on: time, or in-call time (marked ◊).
+std::string rank_ratio_text(const json& c, const std::string& baseline) {
+  if (c.value("rank_metric", "time") != "in_call") return ratio_text(c, "time", baseline);
+  if (c["allocator"] == baseline) return "baseline ◊";
+  return ratio_text(c, "in_call", baseline) + " ◊";
+}
+
 std::string table_row(const json& c, const std::string& baseline) {
   const json& t = c["time"];
   const json& m = c["memory"];
   return "| " + c["workload"].get<std::string>() + " | " +
          std::to_string(c["threads"].get<uint32_t>()) + " | " + c["allocator"].get<std::string>() +
          " | " + std::to_string(c["n"].get<size_t>()) + " | " + time_text(t) +
-         " | " + cv_text(t) + " | " + ratio_text(c, "time", baseline) + " | " +
+         " | " + cv_text(t) + " | " + in_call_text(c) + " | " + rank_ratio_text(c, baseline) +
+         " | " +
          with_interval(m, 1048576.0, "%.1f") + " | " + cv_text(m) + " | " +
          ratio_text(c, "memory", baseline) + " | " + precision_text(c) + " | " + status_text(c) +
          " |\n";
@@ -138,13 +153,16 @@ std::string markdown_summary(const json& summary) {
                                  ? "±" + percent(p["target"].get<double>())
                                  : "precision";
   std::string out =
-      "| workload | threads | allocator | n | time median [95 % CI] (ns/event; s for programs) | CV | time / " + base +
+      "| workload | threads | allocator | n | time median [95 % CI] (ns/event; s for programs) | CV | "
+      "in-call ns/event [95 % CI] | time / " + base +
       " [95 % CI] | heap MiB median [95 % CI] | CV | heap / " + base + " [95 % CI] | " + target +
-      " | status |\n" + "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+      " | status |\n" + "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+  bool any_in_call_rank = false;
   size_t too_few = 0, cells = 0;
   std::vector<std::string> other_warnings;
   for (const auto& c : summary.value("cells", json::array())) {
     ++cells;
+    if (c.value("rank_metric", "time") == "in_call") any_in_call_rank = true;
     out += table_row(c, baseline);
     for (const auto& w : c["warnings"]) {
       const std::string text = w.get<std::string>();
@@ -160,6 +178,11 @@ std::string markdown_summary(const json& summary) {
       "repetitions; * marks [min, max] of fewer, with lower coverage (93.75 % at 5). Ratios: "
       "median / the baseline's median, 95 % bootstrap interval. † time outlier, ‡ memory "
       "outlier (MAD).\n";
+  if (any_in_call_rank)
+    out +=
+        "◊ ranked by in-call time (the time inside allocator calls), not wall time: a threaded "
+        "replay with more trace threads than this machine's cores, whose wall time measures thread "
+        "hand-offs.\n";
   out += floor_and_precision_lines(summary);
   if (too_few || !other_warnings.empty()) {
     out += "\nWarnings:\n";

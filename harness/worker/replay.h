@@ -25,6 +25,7 @@
 #include "base/clock.h"
 #include "base/mmap_allocator.h"
 #include "harness/worker/block_checker.h"
+#include "harness/worker/call_clock.h"
 #include "harness/worker/latency.h"
 #include "workloads/trace.h"
 
@@ -48,6 +49,10 @@ struct ReplayConfig {
   size_t touch_limit = SIZE_MAX;  // clamp for allocators with fake memory (null)
   bool check = false;             // verify every block (BlockChecker); not a timed run
   bool pin = true;                // one-thread replays: pin to a CPU (harness/cpu_pinning.h)
+  // In-call time: the allocator call of one event in this many is bracketed by two reads of
+  // `call_clock` (1 = every event but the latency-sampled ones; 0 = off). See harness/README.md.
+  uint32_t in_call_period = 1;
+  CallClock call_clock;  // default: clock_gettime, nothing subtracted (make_call_clock sets it)
 };
 
 // Where a replay stopped early.
@@ -73,6 +78,10 @@ struct alignas(64) ThreadCounters {
   std::atomic<uint32_t> waiters{0};
   std::atomic<int64_t> live_bytes{0};
   std::atomic<uint64_t> events_done{0};
+  // In-call time: owner-written once per range, read after the replay.
+  uint64_t in_call_ticks = 0;   // sum of the timed calls' clock readings (pair cost included)
+  uint64_t in_call_timed = 0;   // events whose call was timed
+  uint32_t in_call_countdown = 1;
 };
 static_assert(sizeof(ThreadCounters) == 64);
 
@@ -103,6 +112,8 @@ class Replayer {
     for (size_t t = 0; t < trace.threads.size(); ++t) {
       latency_[t].reserve_for(trace.threads[t].events.size() / config.latency_period + 1);
       latency_[t].countdown = 1 + static_cast<uint32_t>((t * 7919) % config.latency_period);
+      if (config.in_call_period > 1)
+        counters_[t].in_call_countdown = 1 + static_cast<uint32_t>((t * 104729) % config.in_call_period);
     }
   }
 
@@ -136,6 +147,27 @@ class Replayer {
     uint64_t n = 0;
     for (const auto& c : counters_) n += c.events_done.load(std::memory_order_relaxed);
     return n;
+  }
+  // In-call time over all threads, in ns: per thread, the timed calls' readings less one read
+  // pair's cost each (floored at 0), scaled by events done / events timed to stand for every
+  // event. `timed` counts the events whose call was timed.
+  struct InCall {
+    double ns = 0;
+    uint64_t timed = 0;
+  };
+  InCall in_call() const {
+    InCall out;
+    const CallClock& clock = config_.call_clock;
+    for (const auto& c : counters_) {
+      const uint64_t done = c.events_done.load(std::memory_order_relaxed);
+      out.timed += c.in_call_timed;
+      if (!c.in_call_timed) continue;
+      const double ticks = static_cast<double>(c.in_call_ticks) -
+                           static_cast<double>(c.in_call_timed) * clock.pair_ticks;
+      out.ns += std::max(0.0, ticks) * clock.ns_per_tick * static_cast<double>(done) /
+                static_cast<double>(c.in_call_timed);
+    }
+    return out;
   }
   int64_t live_bytes() const {
     int64_t n = 0;
@@ -232,24 +264,42 @@ class Replayer {
   // kTouch and kCheck are template parameters so the common run (pages, no check) carries no
   // per-event tests for them: the replay loop of the null allocator is ~33 instructions per
   // event (callgrind, see bench/README.md), most of it the switch and the slot bookkeeping.
-  template <TouchPolicy kTouch, bool kCheck>
+  // Runs f() (an allocator call); with kTime, adds its clock reading to `ticks`.
+  template <bool kTime, class F>
+  [[gnu::always_inline]] auto timed(uint64_t& ticks, F&& f) {
+    if constexpr (kTime) {
+      const uint64_t t0 = config_.call_clock.read();
+      auto r = f();
+      ticks += config_.call_clock.read() - t0;
+      return r;
+    } else {
+      return f();
+    }
+  }
+
+  template <TouchPolicy kTouch, bool kCheck, bool kTime = false>
   [[gnu::always_inline]] bool apply(Slot* slots, uint32_t t, uint64_t i, const Event& e,
-                                    ThreadCounters& c) {
+                                    ThreadCounters& c, uint64_t& ticks) {
     Slot& s = slots[e.obj == kNoObject ? 0 : e.obj];
     switch (e.op) {
       case Op::kMalloc:
       case Op::kCalloc:
       case Op::kAlignedAlloc: {
         const size_t align = e.align_log2 ? size_t{1} << e.align_log2 : 0;
-        void* p;
-        if constexpr (requires { alloc_.calloc(size_t{}, size_t{}); }) {
-          p = e.op == Op::kCalloc ? alloc_.calloc(e.aux, e.aux ? e.size / e.aux : 0)
-                                  : alloc_.allocate(e.size, align);
-        } else {
-          p = alloc_.allocate(e.size, align);
-          if (p && e.op == Op::kCalloc)
-            std::memset(p, 0, std::min<uint64_t>(e.size, config_.touch_limit));
-        }
+        // In-call time covers what the trace's call costs with this allocator: a calloc
+        // emulated by allocate + memset includes the memset.
+        void* p = timed<kTime>(ticks, [&] {
+          void* q;
+          if constexpr (requires { alloc_.calloc(size_t{}, size_t{}); }) {
+            q = e.op == Op::kCalloc ? alloc_.calloc(e.aux, e.aux ? e.size / e.aux : 0)
+                                    : alloc_.allocate(e.size, align);
+          } else {
+            q = alloc_.allocate(e.size, align);
+            if (q && e.op == Op::kCalloc)
+              std::memset(q, 0, std::min<uint64_t>(e.size, config_.touch_limit));
+          }
+          return q;
+        });
         if (!p && e.size) return fail_oom(t, i, e), false;
         if constexpr (kCheck) {
           if (p && !checker_->on_allocate(t, i, e, p, e.size, align, e.op == Op::kCalloc))
@@ -273,16 +323,21 @@ class Replayer {
         if constexpr (kCheck) {
           if (old_ptr && !checker_->on_release(t, i, e, old_ptr, old)) return fail_invalid(), false;
         }
-        void* p;
-        if constexpr (Reallocating<A>) {
-          p = alloc_.reallocate(old_ptr, old, e.size, align);
-        } else {
-          p = alloc_.allocate(e.size, align);
-          if (p && old_ptr) {
-            std::memcpy(p, old_ptr, std::min<uint64_t>(std::min(old, e.size), config_.touch_limit));
-            alloc_.deallocate(old_ptr, old, align);
+        // An emulated realloc (allocate, copy, free) is timed whole, copy included.
+        void* p = timed<kTime>(ticks, [&] {
+          void* q;
+          if constexpr (Reallocating<A>) {
+            q = alloc_.reallocate(old_ptr, old, e.size, align);
+          } else {
+            q = alloc_.allocate(e.size, align);
+            if (q && old_ptr) {
+              std::memcpy(q, old_ptr,
+                          std::min<uint64_t>(std::min(old, e.size), config_.touch_limit));
+              alloc_.deallocate(old_ptr, old, align);
+            }
           }
-        }
+          return q;
+        });
         if (!p && e.size) return fail_oom(t, i, e), false;
         if constexpr (kCheck) {
           const bool ok = old_ptr ? checker_->on_reallocate(t, i, e, p, old, e.size)
@@ -312,7 +367,10 @@ class Replayer {
             return true;
           }
         }
-        alloc_.deallocate(s.ptr, s.size & kSizeMask, align_of(s.size));
+        timed<kTime>(ticks, [&] {
+          alloc_.deallocate(s.ptr, s.size & kSizeMask, align_of(s.size));
+          return 0;
+        });
         s.ptr = nullptr;
         c.live_bytes.store(c.live_bytes.load(std::memory_order_relaxed) - e.size,
                            std::memory_order_relaxed);
@@ -327,14 +385,20 @@ class Replayer {
       case Op::kPhaseEnd:
         if constexpr (Resettable<A>) {
           if (phase_reset_ok_) {
-            alloc_.reset();
+            timed<kTime>(ticks, [&] {
+              alloc_.reset();
+              return 0;
+            });
             ++resets_;
           }
         }
         return true;
       case Op::kThreadExit:
         if constexpr (HasThreadExit<A>) {
-          if (config_.mode == ReplayMode::kThreads) alloc_.thread_exit();
+          if (config_.mode == ReplayMode::kThreads) timed<kTime>(ticks, [&] {
+              alloc_.thread_exit();
+              return 0;
+            });
         }
         return true;
     }
@@ -342,28 +406,37 @@ class Replayer {
   }
 
   // Runs events [from, to) of thread t. Latency is sampled every `latency_period` events.
+  // In-call timing is off for a check run (not a timed run) and with in_call_period 0.
   bool run_range(uint32_t t, uint64_t from, uint64_t to) {
-    if (config_.check) return run_range_as<TouchPolicy::kNone, true>(t, from, to);
+    if (config_.check) return run_range_as<TouchPolicy::kNone, true, false>(t, from, to);
+    if (config_.in_call_period == 0) return run_range_touch<false>(t, from, to);
+    return run_range_touch<true>(t, from, to);
+  }
+
+  template <bool kInCall>
+  bool run_range_touch(uint32_t t, uint64_t from, uint64_t to) {
     switch (config_.touch) {
       case TouchPolicy::kNone:
-        return run_range_as<TouchPolicy::kNone, false>(t, from, to);
+        return run_range_as<TouchPolicy::kNone, false, kInCall>(t, from, to);
       case TouchPolicy::kFirst:
-        return run_range_as<TouchPolicy::kFirst, false>(t, from, to);
+        return run_range_as<TouchPolicy::kFirst, false, kInCall>(t, from, to);
       case TouchPolicy::kPages:
-        return run_range_as<TouchPolicy::kPages, false>(t, from, to);
+        return run_range_as<TouchPolicy::kPages, false, kInCall>(t, from, to);
       case TouchPolicy::kFull:
-        return run_range_as<TouchPolicy::kFull, false>(t, from, to);
+        return run_range_as<TouchPolicy::kFull, false, kInCall>(t, from, to);
     }
     return false;
   }
 
-  template <TouchPolicy kTouch, bool kCheck>
+  template <TouchPolicy kTouch, bool kCheck, bool kInCall>
   bool run_range_as(uint32_t t, uint64_t from, uint64_t to) {
     const Event* events = trace_.threads[t].events.data();
     Slot* slots = slots_.data();  // a local: stores through slots cannot reload it
     ThreadCounters& c = counters_[t];
     LatencyRecorder& lat = latency_[t];
     uint32_t countdown = lat.countdown;
+    uint32_t call_countdown = c.in_call_countdown;
+    uint64_t ticks = 0, timed_calls = 0;
     for (uint64_t i = from; i < to; ++i) {
       const Event& e = events[i];
       if (e.flags & kFlagHasDep) {
@@ -373,11 +446,16 @@ class Replayer {
       bool ok;
       if (--countdown == 0) [[unlikely]] {
         countdown = config_.latency_period;
+        // Not in-call timed: its clock reads would land inside the latency sample.
         const uint64_t t0 = now_ns();
-        ok = apply<kTouch, kCheck>(slots, t, i, e, c);
+        ok = apply<kTouch, kCheck>(slots, t, i, e, c, ticks);
         lat.record(e.op, now_ns() - t0);
+      } else if (kInCall && --call_countdown == 0) {
+        call_countdown = config_.in_call_period;
+        ++timed_calls;
+        ok = apply<kTouch, kCheck, kInCall>(slots, t, i, e, c, ticks);
       } else {
-        ok = apply<kTouch, kCheck>(slots, t, i, e, c);
+        ok = apply<kTouch, kCheck>(slots, t, i, e, c, ticks);
       }
       if (!ok) return false;
       if (e.reserved & kReservedIsTarget) publish(c, static_cast<uint32_t>(i + 1));
@@ -386,6 +464,11 @@ class Replayer {
     // and both run on this thread or after it.
     c.events_done.store(to, std::memory_order_relaxed);
     lat.countdown = countdown;
+    if constexpr (kInCall) {
+      c.in_call_ticks += ticks;
+      c.in_call_timed += timed_calls;
+      c.in_call_countdown = call_countdown;
+    }
     return true;
   }
 

@@ -36,6 +36,14 @@ void add_measurement(nlohmann::json& j, const ReplayMeasurement& m) {
   j["latency_timer_ns"] = m.latency_timer_ns;
   j["latency_sampled_fraction"] = m.latency_sampled_fraction;
   j["latency_distortion"] = m.latency_distortion;
+  if (!m.in_call_clock.empty()) {
+    j["in_call_ns"] = m.in_call_ns;
+    j["in_call_ns_per_op"] = m.in_call_ns_per_op;
+    j["in_call_timer_ns"] = m.in_call_timer_ns;
+    j["in_call_clock"] = m.in_call_clock;
+    j["in_call_timed_fraction"] = m.in_call_timed_fraction;
+    j["in_call_distortion"] = m.in_call_distortion;
+  }
   j["pinned_cpu"] = m.pinned_cpu;
   j["touch"] = m.touch;
   if (m.hw.values) {

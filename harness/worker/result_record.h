@@ -32,6 +32,11 @@ struct ReplayMeasurement {
   uint64_t minor_faults = 0, major_faults = 0, voluntary_switches = 0, involuntary_switches = 0;
   uint64_t phase_resets = 0;
   double latency_timer_ns = 0, latency_sampled_fraction = 0, latency_distortion = 0;
+  // In-call time (harness/README.md, "Replay"); in_call_clock empty when it was not taken.
+  std::string in_call_clock;
+  uint64_t in_call_ns = 0;
+  double in_call_ns_per_op = 0, in_call_timer_ns = 0, in_call_timed_fraction = 0,
+         in_call_distortion = 0;
   int pinned_cpu = -1;
   std::string touch;
   HwCounterValues hw;

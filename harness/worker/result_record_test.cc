@@ -28,6 +28,9 @@ ResultRecord full_record(bool hw_available) {
   m.utilisation = 0.66;
   m.touch = "pages";
   m.peak_rss_source = "samples";
+  m.in_call_clock = "tsc";
+  m.in_call_ns = 400;
+  m.in_call_ns_per_op = 40;
   if (hw_available)
     m.hw.values = std::array<uint64_t, 4>{1, 2, 3, 4};
   else

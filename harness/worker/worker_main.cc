@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -39,6 +40,7 @@ struct WorkerArgs {
   bool describe = false;    // --describe 1: print the plugin's name and version, replay nothing
   ReplayConfig config;
   int result_fd = 1;
+  bool force_clock_gettime = false;  // --in-call-clock clock_gettime: never the TSC
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -80,6 +82,12 @@ WorkerArgs parse_args(int argc, char** argv) {
       a.config.pin = value == "1";
     } else if (key == "--check") {
       a.config.check = value == "1";
+    } else if (key == "--in-call-period") {
+      a.config.in_call_period = static_cast<uint32_t>(std::max(0, std::atoi(value.c_str())));
+    } else if (key == "--in-call-clock") {
+      if (value != "auto" && value != "clock_gettime")
+        usage_error("--in-call-clock expects auto or clock_gettime, got '" + value + "'");
+      a.force_clock_gettime = value == "clock_gettime";
     } else if (key == "--latency-period") {
       a.config.latency_period = static_cast<uint32_t>(std::max(1, std::atoi(value.c_str())));
     } else {
@@ -208,6 +216,20 @@ void fill_measurement(const Readings& r, const Replayer<A>& replayer, const Trac
   // What was written into blocks: nothing when the allocator's memory is fake (null).
   m.touch = config.touch_limit == 0 ? "none" : touch_policy_name(config.touch);
   m.latency = latency_percentiles(replayer.latency());
+  if (config.in_call_period) {
+    const auto in_call = replayer.in_call();
+    m.in_call_clock = config.call_clock.name();
+    m.in_call_ns = static_cast<uint64_t>(std::llround(in_call.ns));
+    m.in_call_ns_per_op = events ? in_call.ns / static_cast<double>(events) : 0;
+    m.in_call_timer_ns = config.call_clock.pair_ns();
+    m.in_call_timed_fraction =
+        events ? static_cast<double>(in_call.timed) / static_cast<double>(events) : 0;
+    // What timing adds to the wall time, at most: the throughput cost of a read pair per timed
+    // call (summed over threads, like latency_distortion).
+    m.in_call_distortion = r.wall ? static_cast<double>(in_call.timed) *
+                                        config.call_clock.pair_cost_ns / static_cast<double>(r.wall)
+                                  : 0;
+  }
 }
 
 // Replays once and fills the record's status and measurement.
@@ -309,6 +331,10 @@ int worker_main(int argc, char** argv) {
   }
   mark_dependency_targets(trace);
   ReplayConfig config = args.config;
+  // The in-call clock: chosen, calibrated (~25 ms) and its cost measured once, before the heap
+  // baseline. A check run is not timed.
+  if (config.check) config.in_call_period = 0;
+  if (config.in_call_period) config.call_clock = make_call_clock(args.force_clock_gettime);
   // Both ask the dynamic linker (dlsym, dladdr), which may malloc: before the replay.
   record.allocator_version = args.kind == "native" ? args.allocator : allocator_version();
   record.malloc_provider = malloc_provider();

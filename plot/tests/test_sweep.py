@@ -6,7 +6,7 @@ import re
 
 import report
 import report_sweep
-from make_fixture import make_run
+from make_fixture import make_run, summarize
 from report_sweep import axis_scale, sweep_groups
 
 KEY = "MIMALLOC_ARENA_EAGER_COMMIT"
@@ -35,7 +35,6 @@ def _sweep_run(path, values=("0", "1", "2"), base_in_run=True, workloads=("churn
         if env:
             r["alloc_env"] = env
     (d / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
-    from make_fixture import summarize
     summarize(d)
     return d
 
@@ -152,7 +151,6 @@ def test_medians_when_no_ratio_exists(tmp_path):
         name, entry = _variant("mimalloc", "MIMALLOC_MODE", v)
         meta["allocators"][name] = entry
     (d / "meta.json").write_text(json.dumps(meta))
-    from make_fixture import summarize
     summarize(d)
     report.build_report(d, jobs=1)
     stem = "sweep-mimalloc-MIMALLOC_MODE"

@@ -13,8 +13,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
       !check_events(sat_mul(args.threads, count), error))
     return false;
   Emitter e(args.threads);
-  std::vector<Rng> rng;
-  for (uint32_t t = 0; t < args.threads; ++t) rng.emplace_back(args.seed, t);
+  std::vector<Rng> rng = thread_rngs(args);
   std::vector<uint64_t> done(args.threads, 0);
   // Objects stay live to the end of the trace: there is nothing for a bump allocator to undo.
   interleave(e, args.threads, 256, [&](uint32_t t) {

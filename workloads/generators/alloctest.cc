@@ -26,30 +26,22 @@ uint64_t pareto_slot(Rng& r, uint64_t n, int levels) {
 
 bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
   SlotParams sp;
-  if (!read_slot_params(p, &sp, error)) return false;
-  const uint64_t steps = sp.steps, slots = sp.slots;
-  const uint64_t min_size = sp.min_size, max_size = sp.max_size;
-  if (!check_events(sat_mul(args.threads, sat_add(steps, slots)), error)) return false;
+  if (!read_slot_params(p, &sp, error) ||
+      !check_events(sat_mul(args.threads, sat_add(sp.steps, sp.slots)), error))
+    return false;
   Emitter e(args.threads);
-  std::vector<SlotThread> st = slot_threads(args, slots);
-  interleave(e, args.threads, 64, [&](uint32_t t) {
-    SlotThread& s = st[t];
-    if (s.step++ >= steps) {
-      e.free_slots(t, s.slot);
-      return false;
-    }
-    uint32_t& obj = s.slot[pareto_slot(s.rng, slots, 6)];
+  run_slot_threads(e, args, sp, [&](uint32_t t, SlotThread& s) {
+    uint32_t& obj = s.slot[pareto_slot(s.rng, sp.slots, 6)];
     if (obj == kNoObject) {
       // Power law: an octave by a geometric draw (each larger octave half as likely), then
       // log-uniform inside it: small sizes dominate, large ones still appear.
-      uint64_t lo = min_size;
-      while (lo < max_size / 2 && s.rng.chance(1, 2)) lo *= 2;
-      obj = e.malloc(t, s.rng.log_uniform(lo, std::min(max_size, lo * 2)));
+      uint64_t lo = sp.min_size;
+      while (lo < sp.max_size / 2 && s.rng.chance(1, 2)) lo *= 2;
+      obj = e.malloc(t, s.rng.log_uniform(lo, std::min(sp.max_size, lo * 2)));
     } else {
       e.free(t, obj);
       obj = kNoObject;
     }
-    return true;
   });
   return e.finish(trace, error);
 }
@@ -61,10 +53,9 @@ Generator alloc_test_generator() {
           "random slot toggling with Pareto (80/20, recursive) slot selection and power-law "
           "sizes; independent per thread",
           "alloc-test (node-dot-cpp alloc-test; mimalloc-bench alloc-test1/alloc-testN)",
-          {{"steps", "1000000", "slot picks per thread (each one malloc or one free)"},
-           {"slots", "100000", "slots per thread"},
-           {"min_size", "8", "smallest request in bytes"},
-           {"max_size", "64K", "largest request in bytes"}},
+          slot_param_list({"1000000", "slot picks per thread (each one malloc or one free)"},
+                          {"100000", "slots per thread"}, {"8", "smallest request in bytes"},
+                          {"64K", "largest request in bytes"}),
           true,
           generate};
 }

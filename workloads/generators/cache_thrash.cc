@@ -8,26 +8,16 @@ namespace allocmark::gen {
 namespace {
 
 bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
-  const uint64_t iterations = p.u64("iterations"), size = p.u64("size");
-  const uint64_t writes = p.u64("writes");
-  if (!check_params(p, error) || !check_positive(size, "size", error) ||
-      !check_size_range(size, size, "size", "size", error) ||
-      (size > kMaxAccessSize && !fail(error, "param 'size' must be at most 64K")) ||
-      !check_events(sat_mul(args.threads, sat_mul(iterations, sat_add(writes, 2))), error))
-    return false;
+  CacheParams cp;
+  if (!read_cache_params(args, p, 0, &cp, error)) return false;
   Emitter e(args.threads);
-  std::vector<Rng> rng;
-  for (uint32_t t = 0; t < args.threads; ++t) rng.emplace_back(args.seed, t);
+  std::vector<Rng> rng = thread_rngs(args);
   std::vector<uint64_t> done(args.threads, 0);
   // The sharing happens at concurrent replay, where the threads' loops overlap in time; the
   // recorded order is just a fair round robin of whole iterations.
   interleave(e, args.threads, 1, [&](uint32_t t) {
-    if (done[t]++ >= iterations) return false;
-    const uint32_t obj = e.malloc(t, size);
-    // Each access writes one byte at a random offset: the repeated stores of cache-thrash's
-    // inner loop, with the seed choosing which bytes.
-    for (uint64_t w = 0; w < writes; ++w) e.access(t, obj, rng[t].below(size), 1);
-    e.free(t, obj);
+    if (done[t]++ >= cp.iterations) return false;
+    write_cycle(e, rng[t], t, cp);
     return true;
   });
   return e.finish(trace, error);
@@ -40,9 +30,7 @@ Generator cache_thrash_generator() {
           "active false sharing: per thread, allocate a small object, write it repeatedly "
           "(access events), free it; run with threads > 1",
           "cache-thrash (Hoard, Berger et al. ASPLOS 2000; mimalloc-bench cache-thrashN)",
-          {{"iterations", "100000", "allocate/write/free cycles per thread"},
-           {"size", "8", "object size in bytes"},
-           {"writes", "8", "one-byte write events per object"}},
+          cache_param_list(),
           true,
           generate};
 }

@@ -240,10 +240,23 @@ inline bool check_positive(uint64_t v, const char* name, std::string* error) {
 }
 
 // The parameters of the slot-replacement generators (alloc-test, glibc-thread, large-buffers),
-// read and checked in one order so that their messages agree.
+// named in one place (the generator's list and the reader) and read and checked in one order so
+// that their messages agree.
 struct SlotParams {
   uint64_t steps, slots, min_size, max_size;
 };
+// A parameter's default and help, for lists whose names are fixed here.
+struct ParamDefault {
+  const char* value;
+  const char* help;
+};
+inline std::vector<GeneratorParam> slot_param_list(ParamDefault steps, ParamDefault slots,
+                                                   ParamDefault min_size, ParamDefault max_size) {
+  return {{"steps", steps.value, steps.help},
+          {"slots", slots.value, slots.help},
+          {"min_size", min_size.value, min_size.help},
+          {"max_size", max_size.value, max_size.help}};
+}
 inline bool read_slot_params(ParamReader& p, SlotParams* out, std::string* error) {
   *out = {p.u64("steps"), p.u64("slots"), p.u64("min_size"), p.u64("max_size")};
   return check_params(p, error) && check_positive(out->slots, "slots", error) &&
@@ -262,6 +275,56 @@ inline std::vector<SlotThread> slot_threads(const GeneratorArgs& args, uint64_t 
   for (uint32_t t = 0; t < args.threads; ++t)
     st.push_back({Rng(args.seed, t), std::vector<uint32_t>(slots, kNoObject)});
   return st;
+}
+// Every thread gets sp.slots empty slots and its own stream, then runs `step(t, thread)` sp.steps
+// times, 64 steps a turn, and finally frees whatever its slots still hold.
+template <typename Step>
+void run_slot_threads(Emitter& e, const GeneratorArgs& args, const SlotParams& sp, Step&& step) {
+  std::vector<SlotThread> st = slot_threads(args, sp.slots);
+  interleave(e, args.threads, 64, [&](uint32_t t) {
+    SlotThread& s = st[t];
+    if (s.step++ >= sp.steps) {
+      e.free_slots(t, s.slot);
+      return false;
+    }
+    step(t, s);
+    return true;
+  });
+}
+
+// One random stream per thread, stream t for thread t.
+inline std::vector<Rng> thread_rngs(const GeneratorArgs& args) {
+  std::vector<Rng> rng;
+  for (uint32_t t = 0; t < args.threads; ++t) rng.emplace_back(args.seed, t);
+  return rng;
+}
+
+// The parameters of the false-sharing generators (cache-thrash, cache-scratch), with their
+// defaults, read and checked in one order. `extra_cycles` per thread count toward the event
+// estimate (cache-scratch's handed-over object).
+struct CacheParams {
+  uint64_t iterations, size, writes;
+};
+inline std::vector<GeneratorParam> cache_param_list() {
+  return {{"iterations", "100000", "allocate/write/free cycles per thread"},
+          {"size", "8", "object size in bytes"},
+          {"writes", "8", "one-byte write events per object"}};
+}
+inline bool read_cache_params(const GeneratorArgs& args, ParamReader& p, uint64_t extra_cycles,
+                              CacheParams* out, std::string* error) {
+  *out = {p.u64("iterations"), p.u64("size"), p.u64("writes")};
+  const uint64_t cycles = sat_add(out->iterations, extra_cycles);
+  return check_params(p, error) && check_positive(out->size, "size", error) &&
+         check_size_range(out->size, out->size, "size", "size", error) &&
+         (out->size <= kMaxAccessSize || fail(error, "param 'size' must be at most 64K")) &&
+         check_events(sat_mul(args.threads, sat_mul(cycles, sat_add(out->writes, 2))), error);
+}
+// One cycle on thread t: allocate, write `writes` single bytes at random offsets (the repeated
+// stores of the benchmarks' inner loops, the seed choosing which bytes), free.
+inline void write_cycle(Emitter& e, Rng& rng, uint32_t t, const CacheParams& cp) {
+  const uint32_t obj = e.malloc(t, cp.size);
+  for (uint64_t w = 0; w < cp.writes; ++w) e.access(t, obj, rng.below(cp.size), 1);
+  e.free(t, obj);
 }
 
 }  // namespace allocmark::gen

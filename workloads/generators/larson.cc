@@ -21,8 +21,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
   const uint32_t threads = args.threads;
   Emitter e(threads);
   Rng main_rng(args.seed, threads);  // the main thread's own stream
-  std::vector<Rng> rng;
-  for (uint32_t t = 0; t < threads; ++t) rng.emplace_back(args.seed, t);
+  std::vector<Rng> rng = thread_rngs(args);
   // One array per thread, as in larson's runthreads(): array a is a slice of the main block list.
   std::vector<std::vector<uint32_t>> arrays(threads);
 

@@ -15,8 +15,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     return false;
   const uint32_t threads = args.threads;
   Emitter e(threads);
-  std::vector<Rng> rng;
-  for (uint32_t t = 0; t < threads; ++t) rng.emplace_back(args.seed, t);
+  std::vector<Rng> rng = thread_rngs(args);
   std::vector<std::vector<uint32_t>> batch(threads), handed(threads);
   for (uint64_t r = 0; r < rounds && e.ok(); ++r) {
     for (uint32_t t = 0; t < threads; ++t) {

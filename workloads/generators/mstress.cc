@@ -19,8 +19,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
   Emitter e(threads);
   std::vector<uint32_t> transfer(kTransfers, kNoObject);
   Rng main_rng(args.seed, threads);
-  std::vector<Rng> rng;
-  for (uint32_t t = 0; t < threads; ++t) rng.emplace_back(args.seed, t);
+  std::vector<Rng> rng = thread_rngs(args);
 
   // Items of 2^k words, k < shift; 1 % are 100x larger, 0.1 % 1000x, 0.01 % 10000x (the giants
   // that reach the OS), all calloc'ed as test-stress does.

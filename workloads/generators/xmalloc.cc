@@ -22,8 +22,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     return false;
   const uint32_t threads = args.threads;
   Emitter e(threads);
-  std::vector<Rng> rng;
-  for (uint32_t t = 0; t < threads; ++t) rng.emplace_back(args.seed, t);
+  std::vector<Rng> rng = thread_rngs(args);
   // queue[t]: batches produced by thread t, oldest first, waiting for thread t+1 to free them.
   // xmalloc-test shares one queue among all threads; a fixed ring of hand-overs keeps the same
   // producer != consumer property deterministic, and `depth` batches in flight per producer

@@ -49,19 +49,12 @@ class AndroidImporter : public LineImporter {
       : LineImporter(path, stats, error), threads_(builder_) {}
 
   bool run(std::string_view text) {
-    LineCursor lines(text);
-    std::string_view l;
     uint64_t events = 0;
-    while (lines.next(&l)) {
-      line_ = lines.line_number();
-      if (Fields(l).at_end()) {
-        ++stats_->skipped_lines;
-        continue;
-      }
-      if (!parse_line(l)) return false;
+    const bool read = each_line(text, [&](std::string_view l, Fields&) {
       ++events;
-    }
-    stats_->lines = lines.line_number();
+      return parse_line(l);
+    });
+    if (!read) return false;
     if (events == 0) return fail_expected("a line 'TID: op PTR ...'", "");  // empty file
     return true;
   }

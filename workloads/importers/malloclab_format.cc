@@ -18,15 +18,7 @@ class MallocLabImporter : public LineImporter {
       : LineImporter(path, stats, error), thread_(builder_.thread(0)) {}
 
   bool run(std::string_view text) {
-    LineCursor lines(text);
-    std::string_view l;
-    while (lines.next(&l)) {
-      line_ = lines.line_number();
-      Fields f(l);
-      if (f.at_end()) {
-        ++stats_->skipped_lines;
-        continue;
-      }
+    const bool read = each_line(text, [&](std::string_view, Fields& f) {
       if (!in_body_) {
         const std::string_view first = f.rest();
         if (first[0] >= '0' && first[0] <= '9') {  // mdriver fscanf()s the header: any layout
@@ -38,13 +30,13 @@ class MallocLabImporter : public LineImporter {
                   s);
             header_.push_back(v);
           }
-          continue;
+          return true;
         }
         if (!begin_body(first)) return false;
       }
-      if (!op_line(f)) return false;
-    }
-    stats_->lines = lines.line_number();
+      return op_line(f);
+    });
+    if (!read) return false;
     if (!in_body_ && !begin_body("")) return false;
     if (ops_ != num_ops_)
       return fail("header says " + std::to_string(num_ops_) + " requests, the file has " +

@@ -19,17 +19,7 @@ class MtraceImporter : public LineImporter {
       : LineImporter(path, stats, error), thread_(builder_.thread(0)) {}
 
   bool run(std::string_view text) {
-    LineCursor lines(text);
-    std::string_view l;
-    while (lines.next(&l)) {
-      line_ = lines.line_number();
-      if (Fields(l).at_end()) {
-        ++stats_->skipped_lines;
-        continue;
-      }
-      if (!record(l)) return false;
-    }
-    stats_->lines = lines.line_number();
+    if (!each_line(text, [&](std::string_view l, Fields&) { return record(l); })) return false;
     if (pending_) {
       line_ = pending_line_;
       return fail_expected("'> NEWPTR SIZE' after this '<' (truncated?)", "");

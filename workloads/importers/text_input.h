@@ -90,6 +90,25 @@ class LineImporter {
     return false;
   }
   bool builder_failed() { return fail(builder_.error()); }
+  // The line loop of the importers: sets line_ to each line's number, counts a blank line in
+  // skipped_lines, hands any other to on_line(line, fields) (`fields`: the line past its leading
+  // blanks) and stops at the first false. Sets stats_->lines when every line was taken.
+  template <typename OnLine>
+  bool each_line(std::string_view text, OnLine&& on_line) {
+    LineCursor lines(text);
+    std::string_view l;
+    while (lines.next(&l)) {
+      line_ = lines.line_number();
+      Fields f(l);
+      if (f.at_end()) {
+        ++stats_->skipped_lines;
+        continue;
+      }
+      if (!on_line(l, f)) return false;
+    }
+    stats_->lines = lines.line_number();
+    return true;
+  }
   // Counts a repair made on `line` (default: the current one). Always true, to chain.
   bool repair(Repair kind, uint64_t line) {
     stats_->repair(kind, line);

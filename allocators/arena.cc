@@ -70,13 +70,7 @@ void* Arena::allocate_slow(std::size_t n, std::size_t align) noexcept {
   const std::size_t a = align != 0 ? align : kDefaultAlign;
   const uintptr_t mask = a - 1;
   Slot& s = slots_[id_ & (kSlots - 1)];
-  if (s.owner != id_) s = Slot{id_, 0, 0, 0};
-  uintptr_t p = (s.cursor + mask) & ~mask;
-  if (s.cursor != 0 && p >= s.cursor && p <= s.limit && n <= s.limit - p) {  // was n == 0
-    s.cursor = p + n;
-    s.last = p;
-    return reinterpret_cast<void*>(p);
-  }
+  if (void* p = bump_retry(s, id_, n, mask)) return p;
   if (n > SIZE_MAX / 4 || a > SIZE_MAX / 4) return nullptr;
   // Worst-case payload so an `a`-aligned block of n bytes fits after the header.
   const std::size_t need = n + (a > kHeader ? a - kHeader : 0);
@@ -88,7 +82,7 @@ void* Arena::allocate_slow(std::size_t n, std::size_t align) noexcept {
   }
   if (c == nullptr) return nullptr;
   const uintptr_t start = reinterpret_cast<uintptr_t>(c) + kHeader;
-  p = (start + mask) & ~mask;
+  const uintptr_t p = (start + mask) & ~mask;
   if (large) return reinterpret_cast<void*>(p);  // own chunk; this thread keeps its current one
   s.cursor = p + n;
   s.limit = reinterpret_cast<uintptr_t>(c) + c->size;

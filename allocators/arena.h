@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "allocators/allocator.h"
+#include "allocators/bump_slot.h"
 #include "allocators/internal.h"
 #include "allocators/options.h"
 
@@ -75,18 +76,11 @@ class Arena {
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
 
-  // Fast path: same shape as Bump's (TLS slot, owner compare, align-up, bounds compare, two
-  // stores; about 12 instructions, no atomic). Zero size takes the slow path (unique block).
+  // Fast path: Bump's (TLS slot load, then bump_allocate from bump_slot.h; about 12
+  // instructions, no atomic). Zero size takes the slow path (unique block).
   ALLOCMARK_ALWAYS_INLINE void* allocate(std::size_t n, std::size_t align) noexcept {
-    Slot& s = slots_[id_ & (kSlots - 1)];
-    const uintptr_t mask = (align != 0 ? align : kDefaultAlign) - 1;
-    const uintptr_t p = (s.cursor + mask) & ~mask;
-    if (s.owner == id_ && p <= s.limit && n - 1 < s.limit - p) [[likely]] {
-      s.cursor = p + n;
-      s.last = p;
-      return reinterpret_cast<void*>(p);
-    }
-    return allocate_slow(n, align);
+    return bump_allocate(slots_[id_ & (kSlots - 1)], id_, n, align,
+                         [&]() ALLOCMARK_LAMBDA_INLINE { return allocate_slow(n, align); });
   }
 
   // No-op by design: memory comes back only through reset() or rollback().
@@ -134,14 +128,9 @@ class Arena {
   static constexpr std::size_t kHeader = 64;  // chunk payload starts on its own cache line
   static_assert(sizeof(Chunk) <= kHeader);
 
-  struct Slot {
-    uint64_t owner;
-    uintptr_t cursor;
-    uintptr_t limit;
-    uintptr_t last;
-  };
-  static_assert(sizeof(Slot) == 32, "two slots per cache line");
-  static constexpr std::size_t kSlots = 8;
+  // A thread's view of one Arena (its current chunk), direct-mapped by instance id.
+  using Slot = BumpSlot;
+  static constexpr std::size_t kSlots = kBumpSlots;
   static ALLOCMARK_THREAD_LOCAL Slot slots_[kSlots];
 
   // Headroom of blocks moved by reallocate (policy 2). The table lives in arena memory, so only

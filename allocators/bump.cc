@@ -41,13 +41,7 @@ void* Bump::allocate_slow(std::size_t n, std::size_t align) noexcept {
   if (n == 0) n = 1;  // a unique address per request, like malloc(0)
   const uintptr_t mask = (align != 0 ? align : kDefaultAlign) - 1;
   Slot& s = slots_[id_ & (kSlots - 1)];
-  if (s.owner != id_) s = Slot{id_, 0, 0, 0};  // evict another instance's (or a stale) view
-  const uintptr_t p = (s.cursor + mask) & ~mask;
-  if (s.cursor != 0 && p >= s.cursor && p <= s.limit && n <= s.limit - p) {  // was n == 0
-    s.cursor = p + n;
-    s.last = p;
-    return reinterpret_cast<void*>(p);
-  }
+  if (void* p = bump_retry(s, id_, n, mask)) return p;
   return claim(s, n, mask);
 }
 

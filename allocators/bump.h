@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "allocators/allocator.h"
+#include "allocators/bump_slot.h"
 #include "allocators/internal.h"
 #include "allocators/options.h"
 
@@ -70,20 +71,12 @@ class Bump {
   Bump(const Bump&) = delete;
   Bump& operator=(const Bump&) = delete;
 
-  // Fast path: TLS slot load, owner compare, align-up (add, and), one bounds compare, two
-  // stores: about 12 instructions, no atomic, no call. align 0 means kDefaultAlign; smaller
-  // powers of two pack tighter. Zero-size requests take the slow path and get a unique block.
+  // Fast path: TLS slot load, then bump_allocate (bump_slot.h): about 12 instructions, no
+  // atomic, no call. align 0 means kDefaultAlign; smaller powers of two pack tighter. Zero-size
+  // requests take the slow path and get a unique block.
   ALLOCMARK_ALWAYS_INLINE void* allocate(std::size_t n, std::size_t align) noexcept {
-    Slot& s = slots_[id_ & (kSlots - 1)];
-    const uintptr_t mask = (align != 0 ? align : kDefaultAlign) - 1;
-    const uintptr_t p = (s.cursor + mask) & ~mask;
-    // n - 1 < limit - p  <=>  1 <= n <= limit - p (unsigned), so n == 0 also goes slow.
-    if (s.owner == id_ && p <= s.limit && n - 1 < s.limit - p) [[likely]] {
-      s.cursor = p + n;
-      s.last = p;
-      return reinterpret_cast<void*>(p);
-    }
-    return allocate_slow(n, align);
+    return bump_allocate(slots_[id_ & (kSlots - 1)], id_, n, align,
+                         [&]() ALLOCMARK_LAMBDA_INLINE { return allocate_slow(n, align); });
   }
 
   // Rolls back if `p` is this thread's most recent block; otherwise the bytes stay used until
@@ -115,17 +108,9 @@ class Bump {
   std::size_t used() const noexcept { return top_.load(std::memory_order_relaxed) - base_; }
 
  private:
-  // A thread's view of one Bump. Direct-mapped by instance id so a thread alternating between a
-  // few Bumps keeps a sub-block in each; a collision only abandons a tail (never unsafe: owner
-  // ids are unique and never reused).
-  struct Slot {
-    uint64_t owner;
-    uintptr_t cursor;
-    uintptr_t limit;
-    uintptr_t last;  // start of this thread's most recent block, 0 if none
-  };
-  static_assert(sizeof(Slot) == 32, "two slots per cache line");
-  static constexpr std::size_t kSlots = 8;
+  // A thread's view of one Bump (its sub-block), direct-mapped by instance id.
+  using Slot = BumpSlot;
+  static constexpr std::size_t kSlots = kBumpSlots;
   static ALLOCMARK_THREAD_LOCAL Slot slots_[kSlots];
 
   ALLOCMARK_SLOW void* allocate_slow(std::size_t n, std::size_t align) noexcept;

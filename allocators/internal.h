@@ -12,6 +12,8 @@
 // the hot text so the fast path stays a handful of instructions (snmalloc's convention).
 #define ALLOCMARK_ALWAYS_INLINE [[gnu::always_inline]] inline
 #define ALLOCMARK_SLOW [[gnu::noinline, gnu::cold]]
+// The same for a lambda a fast path calls (written after its parameter list).
+#define ALLOCMARK_LAMBDA_INLINE __attribute__((always_inline))
 
 // Thread-local allocator state. `__thread` rather than `thread_local` because it forbids dynamic
 // initialisation, so no TLS wrapper call is emitted; initial-exec makes each access one

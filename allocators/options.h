@@ -18,8 +18,17 @@ namespace allocmark {
 // bytes; kCount is a plain unsigned integer; kBool accepts 1/0/true/false/yes/no/on/off.
 enum class OptionKind : uint8_t { kSize, kCount, kBool };
 
+// The bounds of a number option, for the row factories of OptionSpec.
+struct OptionBounds {
+  std::size_t min = 0;  // inclusive
+  std::size_t max = SIZE_MAX;
+  bool power_of_two = false;
+};
+inline constexpr bool kPowerOfTwo = true;  // spelled out in OptionBounds{min, max, kPowerOfTwo}
+
 // One row of an allocator's options table. `O` is the options struct; every tunable is a
-// std::size_t or bool member so a single member-pointer type per kind is enough.
+// std::size_t or bool member so a single member-pointer type per kind is enough. A row is written
+// with designated initializers or, one line a row for long tables, with the factories below.
 template <class O>
 struct OptionSpec {
   std::string_view key;  // lower_snake; environment name is ALLOCMARK_<NAME>_<KEY upper>
@@ -30,6 +39,18 @@ struct OptionSpec {
   std::size_t max = SIZE_MAX;
   bool power_of_two = false;  // numbers that must be a power of two (alignments, slab sizes)
   std::string_view help;
+
+  static constexpr OptionSpec size(std::string_view key, std::size_t O::*number,
+                                   std::string_view help, OptionBounds b = {}) {
+    return {key, OptionKind::kSize, number, nullptr, b.min, b.max, b.power_of_two, help};
+  }
+  static constexpr OptionSpec count(std::string_view key, std::size_t O::*number,
+                                    std::string_view help, OptionBounds b = {}) {
+    return {key, OptionKind::kCount, number, nullptr, b.min, b.max, b.power_of_two, help};
+  }
+  static constexpr OptionSpec boolean(std::string_view key, bool O::*flag, std::string_view help) {
+    return {.key = key, .kind = OptionKind::kBool, .flag = flag, .help = help};
+  }
 };
 
 // An options struct opts in with `static constexpr std::string_view kName` (the allocator's

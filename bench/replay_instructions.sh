@@ -22,20 +22,28 @@ events() { "$bin" trace info --json "$1" | sed -n 's/^  "events": \([0-9]*\),$/\
 small_events="$(events "$tmp/small.amt")"
 large_events="$(events "$tmp/large.amt")"
 
-count() {  # allocator class, allocator name, trace -> instructions inside Replayer<class>::run()
+# allocator class, allocator name, trace, extra worker flags -> instructions inside
+# Replayer<class>::run()
+count() {
+  # shellcheck disable=SC2086  # $4: flags, split on purpose
   valgrind --tool=callgrind --toggle-collect="allocmark::Replayer<$1>::run()" \
     --callgrind-out-file="$tmp/cg.out" "$worker" --trace "$3" --allocator "$2" --kind native \
-    --mode serial --touch none --result-fd 1 2>&1 >/dev/null |
+    --mode serial --touch none --result-fd 1 $4 2>&1 >/dev/null |
     sed -n 's/^==[0-9]*== I *refs: *//p' | tr -d ,
 }
 
 status=0
 printf '%-8s %12s %12s %8s\n' allocator "instr/event" reference change
 new_ref=""
-for pair in "null:allocmark::NullAllocator" "pool:allocmark::Pool" "bump:allocmark::Bump"; do
-  name="${pair%%:*}" cls="${pair#*:}"
-  a="$(count "$cls" "$name" "$tmp/small.amt")"
-  b="$(count "$cls" "$name" "$tmp/large.amt")"
+# label|allocator|class[|worker flags]. The default serial replay in-call times one call in 59;
+# null-every times every call (the threaded default with more trace threads than cores),
+# null-off none (harness/README.md, "Replay").
+for entry in "null|null|allocmark::NullAllocator" "pool|pool|allocmark::Pool" \
+  "bump|bump|allocmark::Bump" "null-every|null|allocmark::NullAllocator|--in-call-period 1" \
+  "null-off|null|allocmark::NullAllocator|--in-call-period 0"; do
+  IFS='|' read -r name alloc cls flags <<<"$entry"
+  a="$(count "$cls" "$alloc" "$tmp/small.amt" "$flags")"
+  b="$(count "$cls" "$alloc" "$tmp/large.amt" "$flags")"
   per="$(awk -v a="$a" -v b="$b" -v n="$small_events" -v m="$large_events" \
     'BEGIN { printf "%.1f", (b - a) / (m - n) }')"
   old="$(awk -v n="$name" '$1 == n { print $2 }' "$ref" 2>/dev/null || true)"

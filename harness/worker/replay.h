@@ -94,6 +94,18 @@ inline long futex(std::atomic<uint32_t>* addr, int op, uint32_t val) {
 void mark_dependency_targets(Trace& trace);
 inline constexpr uint32_t kReservedIsTarget = 1;
 
+// How often the allocator call is in-call timed by default (harness/README.md, "Replay"). Every
+// call (1) where the in-call time is what ranks the replay: threaded, with more trace threads
+// than cores, whose wall time measures thread hand-offs. Elsewhere wall time ranks, and timing
+// every call would add a read pair's throughput cost (~25-30 ns with rdtsc on the reference
+// machine, as much as glibc's whole event) to it: one call in kInCallSampledPeriod is timed
+// (prime, apart from the latency period) and the sum scaled.
+inline constexpr uint32_t kInCallSampledPeriod = 59;
+inline uint32_t in_call_period_for(ReplayMode mode, size_t trace_threads, unsigned cores) {
+  return mode == ReplayMode::kThreads && cores > 0 && trace_threads > cores ? 1
+                                                                            : kInCallSampledPeriod;
+}
+
 // Whether an allocator's reset() may stand in for the frees before each phase end: only when
 // every phase end leaves nothing live (reset frees everything) and no other thread can be
 // allocating concurrently.

@@ -150,5 +150,106 @@ TEST(Replay, PhaseEndResetsOnlyWhenSafe) {
   EXPECT_FALSE(phase_ends_leave_heap_empty(trace3, ReplayMode::kSerial));
 }
 
+
+// Every allocation spins ~2 us; frees cost nothing: the in-call time is known in advance.
+struct SlowAllocator {
+  void* allocate(std::size_t n, std::size_t) noexcept {
+    const uint64_t until = now_ns() + 2000;
+    while (now_ns() < until) {
+    }
+    return std::malloc(n ? n : 1);
+  }
+  void deallocate(void* p, std::size_t, std::size_t) noexcept { std::free(p); }
+};
+
+TEST(Replay, TheClockOfInCallTimeIsCalibrated) {
+  const CallClock clock = make_call_clock();
+  EXPECT_STREQ(clock.name(), tsc_is_invariant() ? "tsc" : "clock_gettime");
+  EXPECT_GT(clock.ns_per_tick, 0.0);
+  EXPECT_LT(clock.pair_ns(), 1000.0);
+  EXPECT_GT(clock.pair_cost_ns, 0.0);
+  if (clock.tsc) {  // 100 MHz .. 20 GHz
+    EXPECT_GT(clock.ns_per_tick, 0.05);
+    EXPECT_LT(clock.ns_per_tick, 10.0);
+    const uint64_t n0 = now_ns(), t0 = clock.read();
+    while (now_ns() - n0 < 5'000'000) {
+    }
+    const double ns = static_cast<double>(clock.read() - t0) * clock.ns_per_tick;
+    EXPECT_NEAR(ns, static_cast<double>(now_ns() - n0), 0.05 * 5e6);
+  }
+  const CallClock fallback = make_call_clock(/*force_clock_gettime=*/true);
+  EXPECT_STREQ(fallback.name(), "clock_gettime");
+  EXPECT_EQ(fallback.ns_per_tick, 1.0);
+}
+
+TEST(Replay, InCallTimeSumsTheAllocatorCallsOfEveryThread) {
+  Trace trace = producer_consumer(2, 1000);  // 2000 allocations, 2000 frees, 3 threads
+  TraceSummary s;
+  TraceError err;
+  ASSERT_TRUE(check_trace(trace, &s, &err));
+  mark_dependency_targets(trace);
+  const double expected = 2000 * 2000.0;  // ns
+  for (ReplayMode mode : {ReplayMode::kSerial, ReplayMode::kThreads}) {
+    for (uint32_t period : {1u, 7u}) {
+      for (bool force : {false, true}) {
+        SlowAllocator alloc;
+        ReplayConfig config;
+        config.mode = mode;
+        config.in_call_period = period;
+        config.call_clock = make_call_clock(force);
+        Replayer<SlowAllocator> r(alloc, trace, config);
+        const uint64_t wall = r.run();
+        ASSERT_FALSE(r.failure().failed);
+        const auto in_call = r.in_call();
+        const double events = static_cast<double>(trace.event_count());
+        // Every event's call but the latency-sampled ones (1 in 61), or 1 in 7 of the others.
+        const double want_timed = period == 1 ? events * 60 / 61 : events / 7;
+        EXPECT_NEAR(static_cast<double>(in_call.timed), want_timed, 0.02 * events + 3)
+            << "period " << period;
+        // Spinning ends at the next clock read past 2 us; a loaded machine may preempt a spin.
+        EXPECT_GT(in_call.ns, 0.8 * expected) << "period " << period << " force " << force;
+        EXPECT_LT(in_call.ns, 2.5 * expected) << "period " << period << " force " << force;
+        if (mode == ReplayMode::kSerial) EXPECT_LT(in_call.ns, 1.05 * static_cast<double>(wall));
+        r.drain();
+      }
+    }
+  }
+}
+
+TEST(Replay, InCallTimeOfANearlyFreeAllocatorIsNearlyZeroAndOffMeansOff) {
+  Trace trace = producer_consumer(1, 20000);
+  TraceSummary s;
+  TraceError err;
+  ASSERT_TRUE(check_trace(trace, &s, &err));
+  struct Static {
+    alignas(64) char page[64];
+    void* allocate(std::size_t, std::size_t) noexcept { return page; }
+    void deallocate(void*, std::size_t, std::size_t) noexcept {}
+  } alloc;
+  ReplayConfig config;
+  config.touch = TouchPolicy::kNone;
+  config.call_clock = make_call_clock();
+  {
+    Replayer<Static> r(alloc, trace, config);
+    r.run();
+    const double per_event = r.in_call().ns / static_cast<double>(trace.event_count());
+    // The read pair's cost is subtracted: what is left is the call and the clock's jitter.
+    EXPECT_LT(per_event, 5.0 + 0.2 * config.call_clock.pair_ns());
+  }
+  config.in_call_period = 0;
+  Replayer<Static> off(alloc, trace, config);
+  off.run();
+  EXPECT_EQ(off.in_call().timed, 0u);
+  EXPECT_EQ(off.in_call().ns, 0.0);
+}
+
+
+TEST(Replay, EveryCallIsTimedWhereInCallTimeRanks) {
+  EXPECT_EQ(in_call_period_for(ReplayMode::kThreads, 393, 2), 1u);
+  EXPECT_EQ(in_call_period_for(ReplayMode::kThreads, 2, 2), kInCallSampledPeriod);
+  EXPECT_EQ(in_call_period_for(ReplayMode::kSerial, 393, 2), kInCallSampledPeriod);
+  EXPECT_EQ(in_call_period_for(ReplayMode::kThreads, 393, 0), kInCallSampledPeriod);
+}
+
 }  // namespace
 }  // namespace allocmark

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "allocators/null_allocator.h"
 #include "harness/worker/cpu_pinning.h"
@@ -41,6 +42,7 @@ struct WorkerArgs {
   ReplayConfig config;
   int result_fd = 1;
   bool force_clock_gettime = false;  // --in-call-clock clock_gettime: never the TSC
+  bool in_call_period_given = false;
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -84,6 +86,7 @@ WorkerArgs parse_args(int argc, char** argv) {
       a.config.check = value == "1";
     } else if (key == "--in-call-period") {
       a.config.in_call_period = static_cast<uint32_t>(std::max(0, std::atoi(value.c_str())));
+      a.in_call_period_given = true;
     } else if (key == "--in-call-clock") {
       if (value != "auto" && value != "clock_gettime")
         usage_error("--in-call-clock expects auto or clock_gettime, got '" + value + "'");
@@ -333,6 +336,9 @@ int worker_main(int argc, char** argv) {
   ReplayConfig config = args.config;
   // The in-call clock: chosen, calibrated (~25 ms) and its cost measured once, before the heap
   // baseline. A check run is not timed.
+  if (!args.in_call_period_given)
+    config.in_call_period = in_call_period_for(config.mode, trace.threads.size(),
+                                               std::thread::hardware_concurrency());
   if (config.check) config.in_call_period = 0;
   if (config.in_call_period) config.call_clock = make_call_clock(args.force_clock_gettime);
   // Both ask the dynamic linker (dlsym, dladdr), which may malloc: before the replay.

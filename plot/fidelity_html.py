@@ -43,14 +43,15 @@ def chart(doc, plots_dir):
     fig, axes = figures.new_figure(13, 4.4, ncols=3)
     for ax, metric, title in ((axes[0], "wall_ns", "wall time change, % of glibc's"),
                               (axes[1], "cpu_ns", "CPU time (user + sys) change, % of glibc's")):
+        # x: events x ns/event for wall time, the replay's own CPU change for CPU time
         lo, hi = 0.0, 0.0
         for prog, alloc, r, e in pairs:
             base = r["baseline"][metric]
             if not base:
                 continue
             s = 100.0 / base
-            x, y = e["predicted_ns"] * s, e[metric]["measured_ns"] * s
-            ax.errorbar(x, y, xerr=_err(e["predicted_ns"], e["predicted_ci"], s),
+            x, y = e[metric]["predicted_ns"] * s, e[metric]["measured_ns"] * s
+            ax.errorbar(x, y, xerr=_err(e[metric]["predicted_ns"], e[metric]["predicted_ci"], s),
                         yerr=_err(e[metric]["measured_ns"], e[metric]["measured_ci"], s),
                         fmt=marker[prog], color=colour[alloc], ms=6, capsize=2, lw=0.8,
                         mfc=colour[alloc] if e[metric]["real"] else "white")
@@ -98,7 +99,9 @@ def _ms(v):
 
 
 def _ci_ms(ci):
-    return "" if not ci or ci[0] is None else f" <small>[{ci[0] / 1e6:+.1f}, {ci[1] / 1e6:+.1f}]</small>"
+    if not ci or ci[0] is None:
+        return ""
+    return f" <small>[{ci[0] / 1e6:+.1f}, {ci[1] / 1e6:+.1f}]</small>"
 
 
 def _mib(v):
@@ -110,34 +113,37 @@ def table(doc):
     for prog, r in doc["programs"].items():
         if "allocators" not in r:
             why = r.get("skipped") or r.get("error") or "?"
-            rows.append(f"<tr><td>{esc(prog)}</td><td colspan=11>{esc(why)}</td></tr>")
+            rows.append(f"<tr><td>{esc(prog)}</td><td colspan=12>{esc(why)}</td></tr>")
             continue
         b = r["baseline"]
         for alloc, e in r["allocators"].items():
             if "missing" in e:
                 rows.append(f"<tr><td>{esc(prog)}</td><td>{esc(alloc)}</td>"
-                            f"<td colspan=10>{esc(e['missing'])}</td></tr>")
+                            f"<td colspan=11>{esc(e['missing'])}</td></tr>")
                 continue
             w, c, m = e["wall_ns"], e["cpu_ns"], e["peak_rss"]
             rows.append(
                 f"<tr><td>{esc(prog)}</td><td>{esc(alloc)}</td>"
                 f"<td>{_ms(e['predicted_ns'])}{_ci_ms(e['predicted_ci'])}</td>"
                 f"<td>{_ms(w['measured_ns'])}{_ci_ms(w['measured_ci'])}</td>"
-                f"<td>{'yes' if w['real'] else 'no'}</td><td>{'yes' if w['sign_agrees'] else 'no'}</td>"
+                f"<td>{'yes' if w['real'] else 'no'}</td>"
+                f"<td>{'yes' if w['sign_agrees'] else 'no'}</td>"
                 f"<td>{_pct(w['error_share'])}</td>"
+                f"<td>{_ms(c['predicted_ns'])}{_ci_ms(c['predicted_ci'])}</td>"
                 f"<td>{_ms(c['measured_ns'])}{_ci_ms(c['measured_ci'])}</td>"
                 f"<td>{_pct(c['error_share'])}</td>"
                 f"<td>{_mib(m['predicted_bytes'])}</td><td>{_mib(m['measured_bytes'])}</td>"
                 f"<td>{_pct(m['error_share'])}</td></tr>")
         tau = r["kendall_tau"]
-        rows.append(f"<tr class=sub><td>{esc(prog)}</td><td colspan=11>glibc: wall "
+        rows.append(f"<tr class=sub><td>{esc(prog)}</td><td colspan=12>glibc: wall "
                     f"{b['wall_ns'] / 1e6:.1f} ms, CPU {b['cpu_ns'] / 1e6:.1f} ms, peak RSS "
                     f"{_mib(b['peak_rss_bytes'])} MiB (replay heap {_mib(b['replay_heap_bytes'])}"
                     f" MiB), {b['events']:,} events in {len(b['traces'])} trace(s); A/A floor "
                     f"{_ms(r['noise_floor']['wall_ns'])} ms; Kendall tau wall "
                     f"{_tau(tau['wall_ns'])}, CPU {_tau(tau['cpu_ns'])}</td></tr>")
-    return ("<table><tr><th>program</th><th>allocator</th><th>predicted Δ ms</th>"
-            "<th>measured Δ wall ms</th><th>real</th><th>sign agrees</th><th>error / wall</th>"
+    return ("<table><tr><th>program</th><th>allocator</th>"
+            "<th>predicted Δ ms (events × ns/event)</th><th>measured Δ wall ms</th><th>real</th>"
+            "<th>sign agrees</th><th>error / wall</th><th>predicted Δ CPU ms (replay CPU)</th>"
             "<th>measured Δ CPU ms</th><th>error / CPU</th><th>predicted peak MiB</th>"
             "<th>measured peak MiB</th><th>RSS error</th></tr>" + "".join(rows) + "</table>")
 

@@ -53,9 +53,16 @@ def parse_args(argv):
     p.add_argument("--out", help="output directory (default results/validate-<time>; "
                    "with --from-run: RUNDIR)")
     p.add_argument("--seed", type=int, default=1, help="seed of the runs' cell order")
+    p.add_argument("--reanalyse", metavar="OUT",
+                   help="recompute OUT/fidelity.json and .html from the result lines already "
+                   "in OUT/validate/ (nothing is run)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     a = p.parse_args(argv)
     given = sum(bool(x) for x in (a.program, a.suite, a.from_run))
+    if a.reanalyse:
+        if given:
+            p.error("--reanalyse takes everything from OUT/fidelity.json: nothing else with it")
+        return a
     if given == 0:
         p.error("nothing to check: give --program NAME='CMD', --suite FILE or --from-run RUNDIR")
     if a.from_run and given > 1:
@@ -110,9 +117,20 @@ def read_lines(path):
     return out
 
 
+def _finite(v):
+    """NaN and infinities (a metric with no value) become null: fidelity.json stays JSON."""
+    if isinstance(v, float) and v != v or v in (float("inf"), float("-inf")):
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_finite(x) for x in v]
+    return v
+
+
 def write_json(path, obj):
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=False) + "\n")
+    tmp.write_text(json.dumps(_finite(obj), indent=1, allow_nan=False) + "\n")
     os.replace(tmp, path)
 
 
@@ -187,7 +205,8 @@ class Validation:
             finally:
                 fp.teardown(program, work, log)
             entry["record_seconds"] = round(time.monotonic() - t0, 3)
-            kept = [t for i, t in enumerate(traces) if i == 0 or t["events"] >= self.args.min_events]
+            kept = [t for i, t in enumerate(traces)
+                    if i == 0 or t["events"] >= self.args.min_events]
             entry["traces"] = [{**t, "replayed": t in kept} for t in traces]
             total = sum(t["events"] for t in traces)
             entry["events_recorded"] = total
@@ -226,7 +245,11 @@ class Validation:
         self.doc["summary"] = fidelity.summarise(self.doc["programs"])
         self.doc["methods"] = {
             "predicted_time": "sum over replayed traces of events x (median ns_per_op under the "
-                              "allocator - median ns_per_op under glibc)",
+                              "allocator - median ns_per_op under glibc); held against wall time",
+            "predicted_cpu": "sum over replayed traces of the median replay CPU (user_ns + "
+                             "sys_ns) under the allocator - the same under glibc; held against "
+                             "the program's CPU (error_share_ns_per_op: the ns_per_op prediction "
+                             "held against CPU)",
             "measured_time": "median wall_ns (and user_ns + sys_ns) of the program under the "
                              "allocator - the same under glibc",
             "predicted_peak_rss": "program peak RSS under glibc - replay heap under glibc + "
@@ -273,7 +296,8 @@ class Validation:
                      f"median Kendall tau {'-' if tau is None else f'{tau:.2f}'}")
         if s["peak_rss"]:
             mp = s["peak_rss"]["median_pair"]
-            self.say(f"peak RSS: median |error| {s['peak_rss']['median_abs_error_share'] * 100:.1f}%"
+            err = s["peak_rss"]["median_abs_error_share"]
+            self.say(f"peak RSS: median |error| {err * 100:.1f}%"
                      f" (median pair {mp['program']}/{mp['allocator']}: predicted "
                      f"{mp['predicted_bytes'] / 2**20:.1f} MiB, measured "
                      f"{mp['measured_bytes'] / 2**20:.1f} MiB)")
@@ -282,9 +306,42 @@ class Validation:
         return 1 if errors and len(errors) == len(self.programs) else 0
 
 
+def reanalyse(args):
+    """Recomputes the comparison of every program in OUT from its stored result lines."""
+    import fidelity
+    out = Path(args.reanalyse).resolve()
+    try:
+        doc = json.loads((out / "fidelity.json").read_text())
+    except (OSError, ValueError) as e:
+        fail(f"--reanalyse {out}: {e}")
+    from_lines = None
+    if doc.get("from_run"):
+        from_lines = read_lines(Path(doc["from_run"]) / "results.jsonl")
+    v = Validation(args, None, out, [], doc["allocators"], from_lines, None)
+    v.doc = doc
+    for name, entry in doc["programs"].items():
+        if "allocators" not in entry:
+            continue
+        base = out / "validate" / name
+        replay = read_lines(base / "replay" / "results.jsonl")
+        if from_lines is not None:
+            prog = [ln for ln in from_lines if ln.get("kind") == "program" and
+                    ln.get("workload") == name]
+        else:
+            prog = read_lines(base / "program" / "results.jsonl")
+        aa = entry.get("noise_floor", {}).get("allocator")
+        entry.update(fidelity.compare_program(replay, prog, doc["allocators"],
+                                              baseline=doc["baseline"], aa=aa))
+    v.save()
+    print(out / "fidelity.json")
+    return 0
+
+
 def main(argv):
     args = parse_args(argv)
     deps.require(TOOL, "numpy", "scipy", "matplotlib")
+    if args.reanalyse:
+        return reanalyse(args)
     import fidelity_programs as fp
     binary = os.environ.get("ALLOCMARK_BIN")
     if not binary or not os.access(binary, os.X_OK):

@@ -402,8 +402,9 @@ SummaryContext summary_context(const json& meta) {
   if (rounds.is_object()) ctx.budget_reached = rounds.value("budget_reached", false);
   ctx.interrupted = meta.value("interrupted", false) == true;
   const json machine = meta.value("machine", json::object());
-  if (machine.is_object() && machine.contains("cores") && machine["cores"].is_number_unsigned())
-    ctx.cores = machine["cores"].get<unsigned>();
+  if (machine.is_object() && machine.contains("cores") && machine["cores"].is_number_integer() &&
+      machine["cores"].get<int64_t>() > 0)
+    ctx.cores = static_cast<unsigned>(machine["cores"].get<int64_t>());
   return ctx;
 }
 

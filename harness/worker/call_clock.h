@@ -22,6 +22,10 @@ struct CallClock {
   bool tsc = false;           // reads are TSC cycles; else CLOCK_MONOTONIC ns
   double ns_per_tick = 1.0;   // calibrated against CLOCK_MONOTONIC (1 for clock_gettime)
   double pair_ticks = 0;      // median of two back-to-back reads: subtracted per timed call
+  // One call counts at most this much: a thread descheduled inside a call (preempted, or blocked
+  // on a lock whose holder is) would add a time slice, multiplied by every waiter.
+  uint64_t cap_ticks = UINT64_MAX;
+  double cap_ns() const { return cap_ticks == UINT64_MAX ? 0 : static_cast<double>(cap_ticks) * ns_per_tick; }
   double pair_cost_ns = 0;    // throughput cost of one read pair in a loop of them: what timing
                               // one call adds to the wall time, at most (in_call_distortion)
 

@@ -282,7 +282,7 @@ class Replayer {
     if constexpr (kTime) {
       const uint64_t t0 = config_.call_clock.read();
       auto r = f();
-      ticks += config_.call_clock.read() - t0;
+      ticks += std::min(config_.call_clock.read() - t0, config_.call_clock.cap_ticks);
       return r;
     } else {
       return f();

@@ -40,6 +40,7 @@ void add_measurement(nlohmann::json& j, const ReplayMeasurement& m) {
     j["in_call_ns"] = m.in_call_ns;
     j["in_call_ns_per_op"] = m.in_call_ns_per_op;
     j["in_call_timer_ns"] = m.in_call_timer_ns;
+    j["in_call_cap_ns"] = m.in_call_cap_ns;
     j["in_call_clock"] = m.in_call_clock;
     j["in_call_timed_fraction"] = m.in_call_timed_fraction;
     j["in_call_distortion"] = m.in_call_distortion;

@@ -43,6 +43,7 @@ struct WorkerArgs {
   int result_fd = 1;
   bool force_clock_gettime = false;  // --in-call-clock clock_gettime: never the TSC
   bool in_call_period_given = false;
+  double in_call_cap_us = 20;  // --in-call-cap-us; 0: no cap (harness/README.md, "Replay")
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -87,6 +88,8 @@ WorkerArgs parse_args(int argc, char** argv) {
     } else if (key == "--in-call-period") {
       a.config.in_call_period = static_cast<uint32_t>(std::max(0, std::atoi(value.c_str())));
       a.in_call_period_given = true;
+    } else if (key == "--in-call-cap-us") {
+      a.in_call_cap_us = std::atof(value.c_str());
     } else if (key == "--in-call-clock") {
       if (value != "auto" && value != "clock_gettime")
         usage_error("--in-call-clock expects auto or clock_gettime, got '" + value + "'");
@@ -225,6 +228,7 @@ void fill_measurement(const Readings& r, const Replayer<A>& replayer, const Trac
     m.in_call_ns = static_cast<uint64_t>(std::llround(in_call.ns));
     m.in_call_ns_per_op = events ? in_call.ns / static_cast<double>(events) : 0;
     m.in_call_timer_ns = config.call_clock.pair_ns();
+    m.in_call_cap_ns = config.call_clock.cap_ns();
     m.in_call_timed_fraction =
         events ? static_cast<double>(in_call.timed) / static_cast<double>(events) : 0;
     // What timing adds to the wall time, at most: the throughput cost of a read pair per timed
@@ -341,6 +345,9 @@ int worker_main(int argc, char** argv) {
                                                std::thread::hardware_concurrency());
   if (config.check) config.in_call_period = 0;
   if (config.in_call_period) config.call_clock = make_call_clock(args.force_clock_gettime);
+  if (args.in_call_cap_us > 0)
+    config.call_clock.cap_ticks =
+        static_cast<uint64_t>(args.in_call_cap_us * 1000 / config.call_clock.ns_per_tick);
   // Both ask the dynamic linker (dlsym, dladdr), which may malloc: before the replay.
   record.allocator_version = args.kind == "native" ? args.allocator : allocator_version();
   record.malloc_provider = malloc_provider();

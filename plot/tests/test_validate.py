@@ -148,15 +148,20 @@ def test_validate_a_real_program(tool, tmp_path):
     assert m["reps"] == {"program": 3, "replay": 3}
     wall = lambda x: x["wall_ns"]  # noqa: E731
     cpu = lambda x: x["user_ns"] + x["sys_ns"]  # noqa: E731
-    for metric, f in (("wall_ns", wall), ("cpu_ns", cpu)):
+    # The CPU prediction is the replay's own CPU change (user + sys of the replay loop).
+    predicted_cpu = med(rep, "mimalloc", cpu) - med(rep, "glibc", cpu)
+    for metric, f, pred in (("wall_ns", wall, predicted), ("cpu_ns", cpu, predicted_cpu)):
         measured = med(prog, "mimalloc", f) - med(prog, "glibc", f)
         base_t = med(prog, "glibc", f)
         e = m[metric]
+        assert e["predicted_ns"] == pytest.approx(pred)
         assert e["measured_ns"] == pytest.approx(measured)
-        assert e["error_share"] == pytest.approx((predicted - measured) / base_t)
-        assert e["sign_agrees"] == ((predicted > 0) == (measured > 0))
+        assert e["error_share"] == pytest.approx((pred - measured) / base_t)
+        assert e["sign_agrees"] == ((pred > 0) == (measured > 0))
         lo, hi = e["measured_ci"]
         assert lo <= measured <= hi
+    assert m["cpu_ns"]["error_share_ns_per_op"] == pytest.approx(
+        (predicted - m["cpu_ns"]["measured_ns"]) / med(prog, "glibc", cpu))
     rss = lambda x: x["peak_rss_bytes"]  # noqa: E731
     pred_rss = (med(prog, "glibc", rss) - med(rep, "glibc", heap) + med(rep, "mimalloc", heap))
     assert m["peak_rss"]["predicted_bytes"] == pytest.approx(pred_rss)
@@ -182,14 +187,37 @@ def test_validate_a_real_program(tool, tmp_path):
     assert m2["wall_ns"]["measured_ns"] == pytest.approx(m["wall_ns"]["measured_ns"])
     assert m2["reps"] == {"program": 3, "replay": 2}
     assert not (tmp_path / "again/validate/churn/program").exists()
+    # --reanalyse recomputes the same figures from the stored lines.
+    r3 = tool("validate.py", "--reanalyse", out, env={"ALLOCMARK_BIN": BIN})
+    assert r3.returncode == 0, r3.stderr
+    doc3 = json.loads((out / "fidelity.json").read_text())
+    assert doc3["programs"]["churn"]["allocators"] == p["allocators"]
+    assert doc3["summary"] == doc["summary"]
 
 
 def test_kendall_matches_scipy():
     r = {"allocators": {
-        "a": {"predicted_ns": -5.0, "wall_ns": {"measured_ns": -3.0}},
-        "b": {"predicted_ns": 2.0, "wall_ns": {"measured_ns": 4.0}},
-        "c": {"predicted_ns": -1.0, "wall_ns": {"measured_ns": 1.0}},
+        "a": {"wall_ns": {"predicted_ns": -5.0, "measured_ns": -3.0}},
+        "b": {"wall_ns": {"predicted_ns": 2.0, "measured_ns": 4.0}},
+        "c": {"wall_ns": {"predicted_ns": -1.0, "measured_ns": 1.0}},
         "d": {"missing": "x"}}}
     k = fidelity.kendall(r, "wall_ns")
     assert k["n"] == 4
     assert k["tau"] == pytest.approx(sstats.kendalltau([0, -5, 2, -1], [0, -3, 4, 1])[0])
+
+
+def test_report_gains_the_fidelity_section(tmp_path):
+    import report
+    doc = {"baseline": "glibc", "reps": 3, "replay_mode": "serial", "cores": 2,
+           "command_line": "allocmark validate --from-run x",
+           "load_average": {"start": [1.0, 1.0, 1.0], "end": None}, "methods": {"m": "how"},
+           "programs": {"p": {"error": "record: <boom>"}},
+           "summary": fidelity.summarise({"p": {"error": "x"}})}
+    page = '<h1>x</h1><h2 id="verdicts">'
+    assert report._with_fidelity(page, tmp_path) == page  # no fidelity.json: unchanged
+    (tmp_path / "fidelity.json").write_text(json.dumps(doc))
+    out = report._with_fidelity(page, tmp_path)
+    assert out.index("id=fidelity") < out.index('id="verdicts"')
+    assert "record: &lt;boom&gt;" in out  # names from files are escaped
+    (tmp_path / "fidelity.json").write_text("{")
+    assert "could not be read" in report._with_fidelity(page, tmp_path)

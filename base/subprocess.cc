@@ -160,8 +160,7 @@ void wait_child(const ProcessSpec& spec, pid_t pid, std::chrono::steady_clock::t
 
 // Reads every pipe until all are closed, or kills the child at the deadline.
 void collect(const ProcessSpec& spec, pid_t pid, std::vector<pollfd>& fds,
-             std::chrono::steady_clock::time_point start, ProcessResult* r,
-             ChildFailure* failure) {
+             std::chrono::steady_clock::time_point start, ProcessResult* r, ChildFailure* failure) {
   char buf[65536];
   size_t open_fds = fds.size();
   while (open_fds > 0) {
@@ -241,7 +240,8 @@ ProcessResult run_process(const ProcessSpec& spec, std::atomic<pid_t>* running) 
   r.pid = pid;
   if (spec.own_process_group) setpgid(pid, pid);
   if (running) running->store(pid);
-  struct sigaction ignore {}, old_int{}, old_quit{};
+  struct sigaction ignore {
+  }, old_int{}, old_quit{};
   if (spec.ignore_interrupts) {
     ignore.sa_handler = SIG_IGN;
     sigaction(SIGINT, &ignore, &old_int);

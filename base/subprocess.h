@@ -53,14 +53,14 @@ struct ProcessResult {
   int wait_status = 0;     // waitpid's status
   bool timed_out = false;  // killed at timeout_s
   double elapsed_s = 0;
-  double cpu_s = 0;                    // user + system time of the child (and children it waited for)
-  rusage usage{};                      // wait4's: CPU, faults, context switches, max RSS
+  double cpu_s = 0;  // user + system time of the child (and children it waited for)
+  rusage usage{};    // wait4's: CPU, faults, context switches, max RSS
   std::map<int, std::string> output;  // captured fd -> what the child wrote there
 };
 
 // Runs the program and waits for it (also after it closed every captured pipe: the timeout
-// holds until the child itself has exited). `running`, when given, holds the child's pid while it runs
-// (a signal handler may kill its group: kill(-pid, SIGKILL)).
+// holds until the child itself has exited). `running`, when given, holds the child's pid while it
+// runs (a signal handler may kill its group: kill(-pid, SIGKILL)).
 ProcessResult run_process(const ProcessSpec& spec, std::atomic<pid_t>* running = nullptr);
 
 // The shell's convention: the exit status, or 128 + signal number.

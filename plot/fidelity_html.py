@@ -94,6 +94,10 @@ def _pct(v):
     return "–" if v is None or not math.isfinite(v) else f"{v * 100:+.1f}%"
 
 
+def _abs_pct(v):
+    return "–" if v is None or not math.isfinite(v) else f"{v * 100:.1f}%"
+
+
 def _ms(v):
     return "–" if v is None or not math.isfinite(v) else f"{v / 1e6:+.1f}"
 
@@ -161,12 +165,13 @@ def summary_html(doc):
         agree = (f"{m['sign_agreeing_pairs']} of {m['real_pairs']} pairs "
                  f"({m['sign_agreement'] * 100:.0f}%)" if m["real_pairs"] else "no pair")
         items.append(f"<li><b>{label}</b>: sign agreement where the real difference exceeds the "
-                     f"noise: {agree}; median |error| {_pct(m['median_abs_error_share'])} of the "
+                     f"noise: {agree}; median |error| "
+                     f"{_abs_pct(m['median_abs_error_share'])} of the "
                      f"program's time; median Kendall tau {tau}</li>")
     if s.get("peak_rss"):
         mp = s["peak_rss"]["median_pair"]
         items.append(f"<li><b>peak RSS</b>: median |error| "
-                     f"{_pct(s['peak_rss']['median_abs_error_share'])}; median pair "
+                     f"{_abs_pct(s['peak_rss']['median_abs_error_share'])}; median pair "
                      f"{esc(mp['program'])} / {esc(mp['allocator'])}: predicted "
                      f"{_mib(mp['predicted_bytes'])} MiB, measured {_mib(mp['measured_bytes'])}"
                      f" MiB</li>")

@@ -278,7 +278,7 @@ class Validation:
             try:
                 self.doc["programs"][name] = self.one(program)
             except (RuntimeError, ValueError, OSError, subprocess.SubprocessError) as e:
-                self.say(f"{name}: failed: {e}")
+                sys.stderr.write(f"{TOOL}: {name}: failed: {e}\n")  # said even with --quiet
                 self.doc["programs"][name] = {"command": program["command"], "error": str(e)}
             self.save()
         self.doc["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(

@@ -141,7 +141,8 @@ class ProgramReader {
     }
     if (k == "timeout") {
       const auto v = node.value<double>();
-      if (!v || *v <= 0) return fail(node.source(), "'timeout' must be a positive number of seconds");
+      if (!v || *v <= 0)
+        return fail(node.source(), "'timeout' must be a positive number of seconds");
       p_->timeout_s = *v;
       return true;
     }

@@ -198,7 +198,7 @@ bool RunCommand::read_alloc_options() {
 
 // NAME:KEY=VALUE of --alloc-env and --sweep; false after one line naming the flag.
 static bool split_env_flag(const std::string& flag, const std::string& text, std::string* name,
-                    std::string* key, std::string* value) {
+                           std::string* key, std::string* value) {
   const size_t colon = text.find(':');
   const size_t eq = text.find('=', colon == std::string::npos ? 0 : colon);
   bool ok = colon != std::string::npos && colon > 0 && eq != std::string::npos && eq > colon + 1;
@@ -229,8 +229,7 @@ bool RunCommand::read_variants() {
     if (!split_env_flag("--sweep", text, &name, &key, &value)) return false;
     SweepSpec sweep{name, key, split_commas(value)};
     if (sweep.values.empty()) {
-      std::fprintf(stderr, "allocmark: --sweep: '%s' gives no values (V1,V2,...)\n",
-                   text.c_str());
+      std::fprintf(stderr, "allocmark: --sweep: '%s' gives no values (V1,V2,...)\n", text.c_str());
       return false;
     }
     run_.sweeps.push_back(std::move(sweep));
@@ -333,8 +332,9 @@ int RunCommand::run(const std::string& command_line) {
       !read_variants() || !plan_workloads(threads))
     return 2;
   if (validate_ && run_.programs.empty()) {
-    std::fprintf(stderr, "allocmark: --validate: the run has no programs (--program, or a suite "
-                         "with [[program]] tables)\n");
+    std::fprintf(stderr,
+                 "allocmark: --validate: the run has no programs (--program, or a suite "
+                 "with [[program]] tables)\n");
     return 2;
   }
   if (run_.out_dir.empty()) run_.out_dir = default_run_directory();

@@ -82,13 +82,16 @@ ProcessSpec program_process(const ProgramRun& run, int port) {
     spec.set_env.push_back(k + "=" + expand_placeholders(v, run.dir, p.suite_dir, port));
   spec.set_env.insert(spec.set_env.end(), run.env.begin(), run.env.end());
   std::string preload = run.preload;
-  if (!run.witness_library.empty())
-    preload += (preload.empty() ? "" : ":") + run.witness_library;
-  if (!preload.empty()) spec.set_env.push_back("LD_PRELOAD=" + preload);
-  else spec.unset_env.push_back("LD_PRELOAD");
-  if (!run.witness_path.empty()) spec.set_env.push_back("ALLOCMARK_WITNESS_FILE=" + run.witness_path);
+  if (!run.witness_library.empty()) preload += (preload.empty() ? "" : ":") + run.witness_library;
+  if (!preload.empty())
+    spec.set_env.push_back("LD_PRELOAD=" + preload);
+  else
+    spec.unset_env.push_back("LD_PRELOAD");
+  if (!run.witness_path.empty())
+    spec.set_env.push_back("ALLOCMARK_WITNESS_FILE=" + run.witness_path);
   if (!p.stdin_file.empty())
-    spec.stdin_path = spec.cwd + "/" + expand_placeholders(p.stdin_file, run.dir, p.suite_dir, port);
+    spec.stdin_path =
+        spec.cwd + "/" + expand_placeholders(p.stdin_file, run.dir, p.suite_dir, port);
   else
     spec.null_stdin = true;
   spec.stdout_path = run.output_path;
@@ -154,8 +157,8 @@ std::string check_loaded(const ProgramRun& run, pid_t root, json* line) {
   (*line)["malloc_provider"] = root_line->provider;
   for (const auto& w : lines) {
     const std::string served_by = real_file(w.provider);
-    const bool ok = expected.empty() ? file_name(served_by).rfind("libc.so", 0) == 0
-                                     : served_by == expected;
+    const bool ok =
+        expected.empty() ? file_name(served_by).rfind("libc.so", 0) == 0 : served_by == expected;
     if (!ok)
       return "malloc in process " + std::to_string(w.pid) + " (" + w.exe + ") is served by " +
              w.provider + ", not " + (expected.empty() ? "glibc" : run.preload);
@@ -233,8 +236,8 @@ bool judge_exit(const ProcessResult& r, const ProcessSpec& spec, int expect_exit
     (*line)["detail"] = "killed after " + std::to_string(static_cast<int>(spec.timeout_s)) +
                         " s (--timeout, or the program's timeout)";
   } else if (WIFSIGNALED(r.wait_status) &&
-             !(stopped_by_us && (WTERMSIG(r.wait_status) == SIGTERM ||
-                                 WTERMSIG(r.wait_status) == SIGKILL))) {
+             !(stopped_by_us &&
+               (WTERMSIG(r.wait_status) == SIGTERM || WTERMSIG(r.wait_status) == SIGKILL))) {
     (*line)["status"] = "crashed";
     (*line)["detail"] = signal_text(WTERMSIG(r.wait_status));
   } else if (!stopped_by_us && exit_code(r.wait_status) != expect_exit) {
@@ -279,15 +282,16 @@ void judge_output(const ProgramRun& run, pid_t root, const std::string& output, 
     (*line)["detail"] = diff;
   } else if (!extract_throughput(run, output, line)) {
     (*line)["status"] = "wrong_output";
-    (*line)["detail"] = "no throughput figure: the output has no match for /" +
-                        run.spec->throughput_regex + "/";
+    (*line)["detail"] =
+        "no throughput figure: the output has no match for /" + run.spec->throughput_regex + "/";
   } else {
     (*line)["status"] = "ok";
   }
 }
 
 json run_plain(const ProgramRun& run) {
-  const ProcessSpec spec = program_process(run, program_uses_port(*run.spec) ? free_loopback_port() : 0);
+  const ProcessSpec spec =
+      program_process(run, program_uses_port(*run.spec) ? free_loopback_port() : 0);
   json line = {{"command", joined(spec.argv)}};
   TreeSampler sampler(&g_program, run.sample_interval_s);
   const ProcessResult r = run_process(spec, &g_program);
@@ -295,10 +299,20 @@ json run_plain(const ProgramRun& run) {
   line["wall_ns"] = static_cast<int64_t>(r.elapsed_s * 1e9);
   resource_fields(r, sampler, &line);
   if (!judge_exit(r, spec, run.spec->expect_exit, false, &line)) return line;
-  const std::string output =
-      read_file(run.output_path, kThroughputScan) + "\n" + (r.output.count(2) ? r.output.at(2) : "");
+  const std::string output = read_file(run.output_path, kThroughputScan) + "\n" +
+                             (r.output.count(2) ? r.output.at(2) : "");
   judge_output(run, r.pid, output, &line);
   return line;
+}
+
+// SIGTERM to the server's group once, SIGKILL when it is still there after 5 s.
+void stop_server(const std::atomic<bool>& server_done) {
+  const pid_t pid = g_program.load();
+  if (pid <= 0 || server_done.load()) return;
+  kill(-pid, SIGTERM);
+  for (int i = 0; i < 500 && !server_done.load(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!server_done.load()) kill(-pid, SIGKILL);
 }
 
 // Service form: the server preloaded and sampled, the driver run against it, the server stopped.
@@ -316,7 +330,7 @@ json run_service(const ProgramRun& run) {
   driver.timeout_s = server.timeout_s;
   json line = {{"command", joined(server.argv)}, {"driver", joined(driver.argv)}, {"port", port}};
 
-  std::atomic<bool> server_done{false}, stopping{false};
+  std::atomic<bool> server_done{false};
   ProcessResult server_result;
   TreeSampler sampler(&g_program, run.sample_interval_s);
   std::thread server_thread([&] {
@@ -332,11 +346,7 @@ json run_service(const ProgramRun& run) {
     driver.timeout_s = std::max(1.0, server.timeout_s - spent);
     driven = run_process(driver, &g_driver);
   }
-  stopping.store(true);
-  for (int i = 0; i < 500 && !server_done.load(); ++i) {  // SIGTERM, then SIGKILL after 5 s
-    if (const pid_t pid = g_program.load(); pid > 0) kill(-pid, i < 499 ? SIGTERM : SIGKILL);
-    std::this_thread::sleep_for(std::chrono::milliseconds(i == 0 ? 1 : 10));
-  }
+  stop_server(server_done);
   server_thread.join();
   sampler.stop();
   line["wall_ns"] = static_cast<int64_t>(driven.elapsed_s * 1e9);
@@ -359,8 +369,8 @@ json run_service(const ProgramRun& run) {
     return line;
   }
   const std::string output = driven.output.count(1) ? driven.output.at(1) : "";
-  judge_output(run, server_result.pid, output + "\n" + (driven.output.count(2) ? driven.output.at(2) : ""),
-               &line);
+  judge_output(run, server_result.pid,
+               output + "\n" + (driven.output.count(2) ? driven.output.at(2) : ""), &line);
   return line;
 }
 

@@ -3,9 +3,8 @@
 // trusted. Layer: harness (program room; the parent side, it loads no allocator itself).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -57,7 +57,8 @@ std::string joined(const std::vector<std::string>& words) {
 std::string run_step(const std::vector<std::string>& words, const ProgramTarget& t,
                      double timeout_s) {
   ProcessSpec spec;
-  for (const auto& w : words) spec.argv.push_back(expand_placeholders(w, t.dir, t.spec->suite_dir, 0));
+  for (const auto& w : words)
+    spec.argv.push_back(expand_placeholders(w, t.dir, t.spec->suite_dir, 0));
   spec.cwd = t.dir;
   spec.null_stdin = true;
   spec.capture = {Capture(1, 4096), Capture(2, 4096)};
@@ -90,8 +91,8 @@ void make_reference(ProgramTarget* t, double timeout_s) {
   if (line.value("status", "") == "ok") {
     t->reference_output = run.output_path;
   } else {
-    t->reference_error = "the reference run under glibc ended " + line.value("status", "?") +
-                         ": " + line.value("detail", "");
+    t->reference_error = "the reference run under glibc ended " + line.value("status", "?") + ": " +
+                         line.value("detail", "");
   }
 }
 
@@ -111,7 +112,8 @@ bool prepare_programs(const std::vector<ProgramSpec>& specs, const std::string& 
     }
     ProgramTarget t;
     t.spec = &spec;
-    t.dir = fs::absolute(fs::path(run_dir) / "programs" / spec.name, ec).lexically_normal().string();
+    t.dir =
+        fs::absolute(fs::path(run_dir) / "programs" / spec.name, ec).lexically_normal().string();
     fs::create_directories(t.dir, ec);
     if (ec) {
       std::fprintf(stderr, "allocmark: program '%s': cannot create %s: %s\n", spec.name.c_str(),

@@ -2,8 +2,6 @@
 // Layer: harness (parent side). The parent never loads an allocator under test.
 #include "harness/run/runner.h"
 
-#include "harness/run/layout.h"
-
 #include <signal.h>
 #include <unistd.h>
 
@@ -19,9 +17,10 @@
 #include <random>
 #include <set>
 
-#include "harness/run/allocator_registry.h"
-#include "harness/run/plugin_probe.h"
 #include "harness/program/program_cell.h"
+#include "harness/run/allocator_registry.h"
+#include "harness/run/layout.h"
+#include "harness/run/plugin_probe.h"
 #include "harness/run/precision_rounds.h"
 #include "harness/run/program_targets.h"
 #include "harness/run/python_tools.h"
@@ -93,8 +92,8 @@ bool prepare_traces(const RunOptions& o, const std::string& trace_dir,
       continue;
     }
     for (uint32_t threads : w.threads) {
-      PreparedTrace p{w.name, trace_dir + "/" + w.name + "-t" + std::to_string(threads) + ".amt",
-                      threads, {}};
+      PreparedTrace p{
+          w.name, trace_dir + "/" + w.name + "-t" + std::to_string(threads) + ".amt", threads, {}};
       Trace trace;
       TraceError err;
       // Resumed runs reuse the traces they were measured with.
@@ -228,8 +227,8 @@ bool add_variants(const RunOptions& o, std::vector<AllocatorInfo>* allocators) {
     const bool swept = std::any_of(o.sweeps.begin(), o.sweeps.end(),
                                    [&](const SweepSpec& s) { return s.allocator == name; });
     if (find(name) == allocators->end() && !swept) {
-      std::fprintf(stderr, "allocmark: --alloc-env %s:...: '%s' is not in this run\n",
-                   name.c_str(), name.c_str());
+      std::fprintf(stderr, "allocmark: --alloc-env %s:...: '%s' is not in this run\n", name.c_str(),
+                   name.c_str());
       return false;
     }
     if (find(name) != allocators->end()) find(name)->env = env;
@@ -240,7 +239,8 @@ bool add_variants(const RunOptions& o, std::vector<AllocatorInfo>* allocators) {
     if (auto it = find(s.allocator); it != allocators->end()) {
       base = *it;
     } else if (!resolve_allocator(s.allocator, &base, &error) || !base.available) {
-      std::fprintf(stderr, "allocmark: --sweep %s:%s=...: '%s' is neither in this run nor a "
+      std::fprintf(stderr,
+                   "allocmark: --sweep %s:%s=...: '%s' is neither in this run nor a "
                    "built-in allocator available here\n",
                    s.allocator.c_str(), s.key.c_str(), s.allocator.c_str());
       return false;
@@ -414,8 +414,10 @@ json env_object(const std::vector<std::string>& env) {
 }
 
 json cell_identity(const Cell& c) {
-  json line = {{"workload", c.trace->workload},  {"allocator", c.allocator->name},
-               {"allocator_kind", c.allocator->kind}, {"threads", c.trace->threads},
+  json line = {{"workload", c.trace->workload},
+               {"allocator", c.allocator->name},
+               {"allocator_kind", c.allocator->kind},
+               {"threads", c.trace->threads},
                {"rep", c.rep}};
   if (!c.program()) line["trace"] = c.trace->path;
   if (!c.allocator->env.empty()) line["alloc_env"] = env_object(c.allocator->env);

@@ -318,6 +318,21 @@ void write_line(int fd, const std::string& line) {
   }
 }
 
+// The replay settings with the in-call clock: chosen, calibrated (~25 ms) and its cost measured
+// once, before the heap baseline. A check run is not timed.
+ReplayConfig replay_config(const WorkerArgs& args, const Trace& trace) {
+  ReplayConfig config = args.config;
+  if (!args.in_call_period_given)
+    config.in_call_period = in_call_period_for(config.mode, trace.threads.size(),
+                                               std::thread::hardware_concurrency());
+  if (config.check) config.in_call_period = 0;
+  if (config.in_call_period) config.call_clock = make_call_clock(args.force_clock_gettime);
+  if (args.in_call_cap_us > 0)
+    config.call_clock.cap_ticks =
+        static_cast<uint64_t>(args.in_call_cap_us * 1000 / config.call_clock.ns_per_tick);
+  return config;
+}
+
 int worker_main(int argc, char** argv) {
   WorkerArgs args = parse_args(argc, argv);
   Trace trace;
@@ -337,17 +352,7 @@ int worker_main(int argc, char** argv) {
     return 0;
   }
   mark_dependency_targets(trace);
-  ReplayConfig config = args.config;
-  // The in-call clock: chosen, calibrated (~25 ms) and its cost measured once, before the heap
-  // baseline. A check run is not timed.
-  if (!args.in_call_period_given)
-    config.in_call_period = in_call_period_for(config.mode, trace.threads.size(),
-                                               std::thread::hardware_concurrency());
-  if (config.check) config.in_call_period = 0;
-  if (config.in_call_period) config.call_clock = make_call_clock(args.force_clock_gettime);
-  if (args.in_call_cap_us > 0)
-    config.call_clock.cap_ticks =
-        static_cast<uint64_t>(args.in_call_cap_us * 1000 / config.call_clock.ns_per_tick);
+  const ReplayConfig config = replay_config(args, trace);
   // Both ask the dynamic linker (dlsym, dladdr), which may malloc: before the replay.
   record.allocator_version = args.kind == "native" ? args.allocator : allocator_version();
   record.malloc_provider = malloc_provider();

@@ -68,7 +68,10 @@ if has cg; then
       IFS='|' read -r an lib _ <<<"$a"
       pre=""; [ -n "$lib" ] && pre="LD_PRELOAD=$lib"
       echo "cd $cg/work && env $envs $pre valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file=../$name.prog.$an.cg $cmd >/dev/null 2>../$name.prog.$an.log" >> "$jobs"
-      echo "cd $cg/work && env $pre valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file=../$name.replay.$an.cg $worker --trace ../$name.amt --allocator $an --kind preload --mode serial --touch pages --result-fd 1 >/dev/null 2>../$name.replay.$an.log" >> "$jobs"
+      # Under valgrind LD_PRELOAD also names valgrind's own preloads, and the worker refuses
+      # to replay when malloc is not served by a library named there: glibc's replay names libc.
+      rpre="$pre"; [ -z "$lib" ] && rpre="LD_PRELOAD=$libdir/libc.so.6"
+      echo "cd $cg/work && env $rpre valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file=../$name.replay.$an.cg $worker --trace ../$name.amt --allocator $an --kind preload --mode serial --touch pages --result-fd 1 >../$name.replay.$an.out 2>../$name.replay.$an.log" >> "$jobs"
     done
   done
   # Two at a time: instruction and simulated-cache counts do not depend on the load.

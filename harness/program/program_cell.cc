@@ -218,6 +218,7 @@ void resource_fields(const ProcessResult& r, const TreeSampler& sampler, json* l
   (*line)["baseline_rss_bytes"] = 0;
   (*line)["final_rss_bytes"] = sampler.rss().empty() ? 0 : sampler.rss().back();
   (*line)["rss_samples"] = sampler.samples();
+  (*line)["sampler_cpu_ns"] = sampler.cpu_ns();
   (*line)["timeline"] = {{"t_ns", sampler.t_ns()}, {"rss", sampler.rss()}};
 }
 

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -79,7 +80,11 @@ TreeSampler::TreeSampler(const std::atomic<pid_t>* root, double interval_s)
 TreeSampler::~TreeSampler() { stop(); }
 
 void TreeSampler::stop() {
-  stop_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -100,7 +105,7 @@ void TreeSampler::record(uint64_t t, uint64_t bytes) {
 
 void TreeSampler::loop() {
   uint64_t start = 0;
-  while (!stop_.load(std::memory_order_relaxed)) {
+  for (;;) {
     const pid_t root = root_->load();
     if (root > 0) {
       const uint64_t now = now_ns();
@@ -116,8 +121,12 @@ void TreeSampler::loop() {
     }
     // Sleep in short steps while waiting for the child, the interval once it runs.
     const uint64_t sleep_ns = root > 0 ? interval_ns_ : 200'000;
-    std::this_thread::sleep_for(std::chrono::nanoseconds(sleep_ns));
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (wake_.wait_for(lock, std::chrono::nanoseconds(sleep_ns), [this] { return stop_; })) break;
   }
+  timespec cpu{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+  cpu_ns_ = static_cast<uint64_t>(cpu.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(cpu.tv_nsec);
 }
 
 }  // namespace allocmark

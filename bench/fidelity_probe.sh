@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Measured causes of replay-vs-program differences (docs/fidelity.md, "Measured causes").
-# Usage: bench/fidelity_probe.sh [OUT] [--parts cg,startup,faults] [--validate DIR]
+# Usage: bench/fidelity_probe.sh [OUT] [--parts cg,cgfull,startup,cpu,faults] [--validate DIR]
 #   cg       callgrind --cache-sim=yes (cachegrind's cache simulator, plus the object of every
 #            function and the call counts) of shortened programs, each under glibc and every
 #            preloaded allocator, and of the serial replay of each program's recorded trace;
 #            split into the allocator's own cost and the rest (bench/fidelity/cg_split.py).
 #            Also the malloc-family calls the program made against the events its trace holds.
+#   cgfull   the same split for the program alone at the suite's size: sqlite, glibc and mimalloc.
 #   startup  start-up cost of each allocator library: hyperfine (ms) and callgrind (instructions)
 #            of /bin/true and python3 -c pass with and without the preload.
+#   cpu      user + sys CPU of the suite's z3, perl and sqlite at full size under glibc, mimalloc,
+#            jemalloc and glibc again: hyperfine, 10 runs each (in blocks, not interleaved).
 #   faults   minor faults, sys time and peak RSS of program cells against their replays, from
 #            an `allocmark validate` output (--validate DIR, or one run here: python,lua,sqlite,z3).
 # Prints the tables; raw outputs stay in OUT (default: a new temporary directory).
-# Cost on the 2-vCPU machine: cg 6-10 min (two jobs at a time), startup 1 min, faults 3-4 min.
+# Cost on the 2-vCPU machine: cg 10-12 min (two jobs at a time), cgfull 4-5 min, startup 1 min,
+# cpu 3 min, faults 3-4 min (none with --validate).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$here/.."
@@ -19,7 +23,7 @@ build="${BUILD:-$root/build/release}"
 bin="$build/harness/allocmark"
 worker="$build/harness/allocmark-worker"
 progs="$root/workloads/suites/programs"
-out=""; parts="cg,startup,faults"; vdir=""
+out=""; parts="cg,cgfull,startup,cpu,faults"; vdir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --parts) parts="$2"; shift 2 ;;
@@ -49,17 +53,20 @@ has() { [[ ",$parts," == *",$1,"* ]]; }
 if has cg; then
   cg="$out/cg"; mkdir -p "$cg/work"
   ( cd "$cg/work"
-    python3 "$progs/gen_smt.py" z3.smt2 1
+    python3 "$progs/gen_smt.py" z3.smt2 2                # the suite's size: z3 is the question
     python3 "$progs/gen_sqlite.py" load.sql 1500 10000 )
   # name|environment|command (run in $cg/work): the suite's programs at a fraction of their size
   programs=(
     "python|PYTHONMALLOC=malloc PYTHONHASHSEED=0 LC_ALL=C|/usr/bin/python3 -s $progs/churn.py 1"
     "perl|PERL_HASH_SEED=0 PERL_PERTURB_KEYS=0 LC_ALL=C|perl $progs/churn.pl 1"
     "lua|LC_ALL=C|lua5.4 $progs/churn.lua 1"
-    "sqlite|LC_ALL=C|sh -c 'exec sqlite3 -batch -init /dev/null :memory: < load.sql'"
+    "sqlite|LC_ALL=C|sqlite3 -batch -init /dev/null :memory: '.read load.sql'"
     "z3|LC_ALL=C|z3 z3.smt2"
   )
   jobs="$cg/jobs.txt"; : > "$jobs"
+  # The simulated last level is this machine's 2 MiB L2 (per core), not the 480 MiB L3 that
+  # valgrind reads from CPUID: with that, "LL misses" would count only first touches.
+  cgopts="--tool=callgrind --cache-sim=yes --LL=2097152,16,64"
   for p in "${programs[@]}"; do
     IFS='|' read -r name envs cmd <<<"$p"
     # One recording per program, nothing preloaded (as validate records).
@@ -67,11 +74,11 @@ if has cg; then
     for a in "${allocs[@]}"; do
       IFS='|' read -r an lib _ <<<"$a"
       pre=""; [ -n "$lib" ] && pre="LD_PRELOAD=$lib"
-      echo "cd $cg/work && env $envs $pre valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file=../$name.prog.$an.cg $cmd >/dev/null 2>../$name.prog.$an.log" >> "$jobs"
+      echo "cd $cg/work && env $envs $pre valgrind $cgopts --callgrind-out-file=../$name.prog.$an.cg $cmd >/dev/null 2>../$name.prog.$an.log" >> "$jobs"
       # Under valgrind LD_PRELOAD also names valgrind's own preloads, and the worker refuses
       # to replay when malloc is not served by a library named there: glibc's replay names libc.
       rpre="$pre"; [ -z "$lib" ] && rpre="LD_PRELOAD=$libdir/libc.so.6"
-      echo "cd $cg/work && env $rpre valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file=../$name.replay.$an.cg $worker --trace ../$name.amt --allocator $an --kind preload --mode serial --touch pages --result-fd 1 >../$name.replay.$an.out 2>../$name.replay.$an.log" >> "$jobs"
+      echo "cd $cg/work && env $rpre valgrind $cgopts --callgrind-out-file=../$name.replay.$an.cg $worker --trace ../$name.amt --allocator $an --kind preload --mode serial --touch pages --result-fd 1 >../$name.replay.$an.out 2>../$name.replay.$an.log" >> "$jobs"
     done
   done
   # Two at a time: instruction and simulated-cache counts do not depend on the load.
@@ -87,6 +94,23 @@ if has cg; then
     done
   done
   python3 "$here/fidelity/report.py" cg "$cg" | tee "$out/cg.txt"
+fi
+
+# ---- callgrind of the full-size sqlite, glibc and mimalloc: locality grows with the heap -------
+if has cgfull; then
+  cf="$out/cgfull"; mkdir -p "$cf"
+  python3 "$progs/gen_sqlite.py" "$cf/load.sql" 15000 100000
+  for a in "glibc||glibc" "mimalloc|$libdir/libmimalloc.so.2|libmimalloc"; do
+    IFS='|' read -r an lib obj <<<"$a"
+    pre="X=1"; [ -n "$lib" ] && pre="LD_PRELOAD=$lib"
+    ( cd "$cf" && env "$pre" valgrind --tool=callgrind --cache-sim=yes --LL=2097152,16,64 \
+        --callgrind-out-file="sqlite.$an.cg" sqlite3 -batch -init /dev/null :memory: '.read load.sql' \
+        >/dev/null 2>"sqlite.$an.log"
+      python3 "$here/fidelity/cg_split.py" "sqlite.$an.cg" "$obj" > "sqlite.$an.json" ) &
+  done
+  wait
+  for an in glibc mimalloc; do echo "sqlite full size, $an: $(cat "$cf/sqlite.$an.json")"; done |
+    tee "$out/cgfull.txt"
 fi
 
 # ---- start-up cost of each allocator library -------------------------------------------------
@@ -107,6 +131,30 @@ if has startup; then
   hyperfine -N -w 3 -r 20 --export-json "$st/hyperfine.json" "${hf[@]}" >/dev/null 2>&1
   echo "startup: $(uptime)" >> "$st/load.txt"
   python3 "$here/fidelity/report.py" startup "$st" | tee "$out/startup.txt"
+fi
+
+# ---- CPU time of full-size programs under glibc, mimalloc and jemalloc, glibc first and last ----
+if has cpu; then
+  pc="$out/cpu"; mkdir -p "$pc"
+  python3 "$progs/gen_smt.py" "$pc/problem.smt2" 2
+  python3 "$progs/gen_sqlite.py" "$pc/load.sql" 15000 100000
+  echo "cpu: $(uptime)" > "$pc/load.txt"
+  for p in z3 perl sqlite; do
+    case "$p" in
+      z3) cmd="z3 $pc/problem.smt2" ;;
+      perl) cmd="env PERL_HASH_SEED=0 PERL_PERTURB_KEYS=0 LC_ALL=C perl $progs/churn.pl 4" ;;
+      sqlite) cmd="sqlite3 -batch -init /dev/null :memory: '.read $pc/load.sql'" ;;
+    esac
+    hz=("env X=glibc $cmd")
+    for a in "${allocs[@]}"; do
+      IFS='|' read -r an lib _ <<<"$a"
+      case "$an" in mimalloc|jemalloc) hz+=("env LD_PRELOAD=$lib $cmd") ;; esac
+    done
+    hz+=("env X=glibc-again $cmd")   # hyperfine runs each command's runs in one block: drift shows
+    hyperfine -N -w 1 -r 10 --export-json "$pc/$p.json" "${hz[@]}" >/dev/null 2>&1
+  done
+  echo "cpu: $(uptime)" >> "$pc/load.txt"
+  python3 "$here/fidelity/report.py" cpu "$pc" | tee "$out/cpu.txt"
 fi
 
 # ---- page faults and RSS: program cells against replays ----------------------------------------

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Tables for bench/fidelity_probe.sh. Usage: report.py cg|startup|faults DIR. Standard library."""
+"""Tables for bench/fidelity_probe.sh. Usage: report.py cg|startup|cpu|faults DIR. Standard library."""
 import glob
 import json
 import os
@@ -21,7 +21,7 @@ def m(x):
 
 
 def cg(d):
-    print("callgrind --cache-sim=yes (simulated: D1 from the host, LL as the host reports it).")
+    print("callgrind --cache-sim=yes, D1 48 KiB as the host, LL simulated as the 2 MiB L2.")
     print("M = millions. alloc: self cost inside the allocator (the preloaded library, or glibc's")
     print("malloc functions in libc.so.6); rest: everything else (the program, or the replay loop")
     print("and its touching). est = Ir + 10 x L1 misses + 100 x LL misses (cachegrind's estimate).")
@@ -37,7 +37,7 @@ def cg(d):
         info = load(f"{d}/{p}.info.json")
         print(f"\n## {p}: {info['events']} recorded events")
         print("| allocator | program Ir M (alloc / rest) | program D1 misses M (alloc / rest) "
-              "| program LLd misses K (alloc / rest) | replay Ir M (alloc / rest) "
+              "| program L2 (LLd) misses K (alloc / rest) | replay Ir M (alloc / rest) "
               "| replay D1 misses M (alloc / rest) | replay LLd K (alloc / rest) "
               "| Δest ms vs glibc: program alloc / program rest / replay alloc / replay rest |")
         print("|---|---|---|---|---|---|---|---|")
@@ -54,13 +54,41 @@ def cg(d):
                   f"| {dm(pr, gp, 'allocator'):+.1f} / {dm(pr, gp, 'rest'):+.1f} / "
                   f"{dm(rr, gr, 'allocator'):+.1f} / {dm(rr, gr, 'rest'):+.1f} |")
         ev = info.get("events_by_op", {})
-        calls = gp["calls"]
-        print(f"calls made under glibc (callgrind, any caller) against trace events: " + ", ".join(
-            f"{k} {calls.get(k, 0)} / {ev.get(k, 0)}" for k in
-            sorted(set(calls) | set(ev))))
+        calls, outside = gp["calls"], gp.get("calls_from_outside_libc", {})
+        print("calls under glibc (callgrind; all / from outside libc) against trace events: " +
+              ", ".join(f"{k} {calls.get(k, 0)} / {outside.get(k, 0)} / {ev.get(k, 0)}"
+                        for k in sorted(set(calls) | set(ev))))
         meta = info.get("metadata", {})
         if isinstance(meta, dict) and "unknown_frees" in meta:
             print(f"unknown frees (allocated before recording): {meta['unknown_frees']}")
+
+
+def cg_summary(d):
+    """Per program: Δ of the whole estimate, program against replay, and the locality part."""
+    print("\nSummary, estimated ms at 2.6 GHz against glibc, for mimalloc / tcmalloc / jemalloc /"
+          " pool-malloc:")
+    print("| program | glibc program est ms | program Δ total | replay Δ total | program Δ rest "
+          "(the program's own code: locality) | replay − program, % of the program |")
+    print("|---|---|---|---|---|---|")
+    for p in PROGRAMS:
+        try:
+            rows = {a: (load(f"{d}/{p}.prog.{a}.json"), load(f"{d}/{p}.replay.{a}.json"))
+                    for a in ALLOCS}
+        except (OSError, ValueError):
+            continue
+        ms = lambda x, part: x[part]["est_cycles"] / GHZ / 1e6
+        gp, gr = rows["glibc"]
+        base = ms(gp, "total")
+        cols = [[], [], [], []]
+        for a in ALLOCS[1:]:
+            pr, rr = rows[a]
+            dp = ms(pr, "total") - base
+            dr = ms(rr, "total") - ms(gr, "total")
+            cols[0].append(f"{dp:+.1f}")
+            cols[1].append(f"{dr:+.1f}")
+            cols[2].append(f"{ms(pr, 'rest') - ms(gp, 'rest'):+.1f}")
+            cols[3].append(f"{(dr - dp) / base * 100:+.1f}")
+        print(f"| {p} | {base:.0f} | " + " | ".join(" / ".join(c) for c in cols) + " |")
 
 
 def startup(d):
@@ -86,6 +114,18 @@ def startup(d):
             except (OSError, ValueError, IndexError):
                 irs.append("-")
         print(f"| {a} | {cells[0]} | {cells[1]} | {irs[0]} | {irs[1]} |")
+
+
+def cpu(d):
+    print(open(f"{d}/load.txt").read().strip())
+    print("| program | glibc | mimalloc | jemalloc | glibc again |  (user + sys ms, mean of 10)")
+    print("|---|---|---|---|---|")
+    for p in ("z3", "perl", "sqlite"):
+        try:
+            res = load(f"{d}/{p}.json")["results"]
+        except OSError:
+            continue
+        print(f"| {p} | " + " | ".join(f"{(r['user'] + r['system']) * 1e3:.0f}" for r in res) + " |")
 
 
 def faults(vdir):
@@ -136,4 +176,4 @@ def faults(vdir):
 
 
 if __name__ == "__main__":
-    {"cg": cg, "startup": startup, "faults": faults}[sys.argv[1]](sys.argv[2])
+    {"cg": lambda d: (cg(d), cg_summary(d)), "startup": startup, "cpu": cpu, "faults": faults}[sys.argv[1]](sys.argv[2])

@@ -43,6 +43,14 @@ def canonical(lines):
     return sorted(json.dumps(l, sort_keys=True) for l in lines)
 
 
+_EXTRA_DIRS = []
+
+
+def request_cleanup(path):
+    """One more folder for the root fixture to remove with its own."""
+    _EXTRA_DIRS.append(path)
+
+
 @pytest.fixture
 def root():
     """A folder of its own under the build tree; removed when the test passed."""
@@ -50,7 +58,9 @@ def root():
     path = Path(tempfile.mkdtemp(prefix="run-", dir=WORK_ROOT))
     yield path
     if not os.environ.get("ALLOCMARK_KEEP_SLURM_DIR"):
-        shutil.rmtree(path, ignore_errors=True)
+        for extra in [path, *_EXTRA_DIRS]:
+            shutil.rmtree(extra, ignore_errors=True)
+        _EXTRA_DIRS.clear()
 
 
 def test_readme_job_array_shards_then_merge(root):
@@ -65,7 +75,13 @@ def test_readme_job_array_shards_then_merge(root):
     (work / "run-shards.sh").write_text(script)
 
     started = time.monotonic()
-    cluster = LocalSlurm(root / "slurm")
+    # Daemon sockets live in the cluster folder and must fit in sun_path (108 bytes): a deep
+    # build tree (a CI clone in a temporary folder) gets a short folder in /tmp instead.
+    cluster_dir = root / "slurm"
+    if len(str(cluster_dir)) > 60:
+        cluster_dir = Path(tempfile.mkdtemp(prefix="amk-slurm-", dir="/tmp"))
+        request_cleanup(cluster_dir)
+    cluster = LocalSlurm(cluster_dir)
     try:
         try:
             cluster.start()

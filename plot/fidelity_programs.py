@@ -185,24 +185,29 @@ def _env(program, work):
     return env
 
 
-def setup(program, work, log):
-    """Runs the setup commands in work (nothing preloaded); raises RuntimeError with why."""
-    for step in program["setup"]:
+def _run_steps(program, work, log, key):
+    """Runs the program's `key` commands (setup or teardown) in work, nothing preloaded; yields
+    (argv, completed process) for each."""
+    for step in program[key]:
         argv = [expand(w, work, program["suite_dir"]) for w in step]
         r = subprocess.run(argv, cwd=work, stdin=subprocess.DEVNULL, capture_output=True,
                            text=True, env=_env(program, work), timeout=program["timeout"] * 5)
-        log.write(f"$ {shlex.join(argv)}\n{r.stdout}{r.stderr}")
+        note = "" if key == "setup" else f" ({key}, exit {r.returncode})"
+        log.write(f"$ {shlex.join(argv)}{note}\n{r.stdout}{r.stderr}")
+        yield argv, r
+
+
+def setup(program, work, log):
+    """Runs the setup commands in work (nothing preloaded); raises RuntimeError with why."""
+    for argv, r in _run_steps(program, work, log, "setup"):
         if r.returncode != 0:
             tail = (r.stderr.strip().splitlines() or [""])[-1]
             raise RuntimeError(f"setup '{shlex.join(argv)}' exited {r.returncode}: {tail}")
 
 
 def teardown(program, work, log):
-    for step in program["teardown"]:
-        argv = [expand(w, work, program["suite_dir"]) for w in step]
-        r = subprocess.run(argv, cwd=work, stdin=subprocess.DEVNULL, capture_output=True,
-                           text=True, env=_env(program, work), timeout=program["timeout"] * 5)
-        log.write(f"$ {shlex.join(argv)} (teardown, exit {r.returncode})\n{r.stdout}{r.stderr}")
+    for _ in _run_steps(program, work, log, "teardown"):
+        pass
 
 
 _RECORDED = re.compile(r"allocmark: record: (\S+): (\d+) events, (\d+) threads, peak live (\d+)")

@@ -143,7 +143,7 @@ bool with_options_table(std::string_view table, Fn&& fn) {
 const std::vector<AllocatorInfo>& builtin_allocators() {
   static const std::vector<AllocatorInfo> table = [] {
     std::vector<AllocatorInfo> rows = {
-      make("glibc", "preload", "", "the system malloc (ptmalloc2), nothing preloaded"),
+      make("glibc", "preload", "", "the system malloc (ptmalloc2); replays preload nothing, programs preload libc"),
       make("mimalloc", "preload", ALLOCMARK_MIMALLOC_SO, "Microsoft mimalloc, preloaded"),
       make("tcmalloc", "preload", ALLOCMARK_TCMALLOC_SO,
            "gperftools tcmalloc (tcmalloc_minimal), preloaded"),

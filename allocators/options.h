@@ -1,6 +1,6 @@
 // One options table per allocator: parse `key=value`, read ALLOCMARK_<NAME>_<KEY>, describe as
-// JSON. Layer: allocators (on base/ only). Header-only; nothing here allocates except parse errors and
-// describe().
+// JSON. Layer: allocators (on base/ only). Header-only; nothing here allocates except parse errors
+// and describe().
 #pragma once
 
 #include <array>

@@ -2,9 +2,8 @@
 // Layer: base tests. Uses /bin/sh only as a program under test, never to run allocmark's commands.
 #include "base/subprocess.h"
 
-#include <sys/wait.h>
-
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -16,7 +15,7 @@ namespace {
 
 TEST(Subprocess, ArgumentsStayWholeAndOutputIsCaptured) {
   ProcessSpec spec;
-  spec.argv = {"/bin/sh", "-c", "printf '%s|' \"$@\"; echo err >&2; echo three >&3", "sh",
+  spec.argv = {"/bin/sh",       "-c", "printf '%s|' \"$@\"; echo err >&2; echo three >&3", "sh",
                "it's one word", "a b"};
   spec.capture = {1, 2, 3};
   const ProcessResult r = run_process(spec);
@@ -116,8 +115,8 @@ TEST(Subprocess, StdinStdoutAndDirectory) {
   const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text, "from a file\n" + std::string(dir) + "\n");
   spec.cwd = std::string(dir) + "/missing";
-  EXPECT_EQ(run_process(spec).error, "cannot change to directory " + spec.cwd +
-                                         ": No such file or directory");
+  EXPECT_EQ(run_process(spec).error,
+            "cannot change to directory " + spec.cwd + ": No such file or directory");
   spec.cwd.clear();
   spec.stdin_path = std::string(dir) + "/missing.txt";
   EXPECT_EQ(run_process(spec).error,

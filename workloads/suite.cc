@@ -4,14 +4,14 @@
 
 #include <toml++/toml.h>
 
-#include "workloads/suite_program.h"
-
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "workloads/suite_program.h"
 
 namespace allocmark {
 namespace {
@@ -165,7 +165,8 @@ class Loader {
     }
     if (name_line(w.name))
       return fail(t.source(), "workload name '" + w.name + "' is already used on line " +
-                                  std::to_string(name_line(w.name)) + "; give one a name = \"...\"");
+                                  std::to_string(name_line(w.name)) +
+                                  "; give one a name = \"...\"");
     suite_->workloads.push_back(std::move(w));
     return true;
   }

@@ -1,5 +1,6 @@
-// Suites: named sets of generated workloads and real programs read from TOML files (workloads/suites/*.toml).
-// Layer: workloads. Loading is not thread-safe only in that it reads the environment once per call.
+// Suites: named sets of generated workloads and real programs read from TOML files
+// (workloads/suites/*.toml). Layer: workloads. Loading is not thread-safe only in that it reads the
+// environment once per call.
 #pragma once
 
 #include <cstdint>

@@ -162,10 +162,10 @@ std::string expect_precision(std::string& text) {
   char* end = nullptr;
   errno = 0;
   // As for seconds: plain finite numbers only (no blanks, inf, nan, hex).
-  double v = number.empty() || !(std::isdigit(static_cast<unsigned char>(number[0])) ||
-                                 number[0] == '.')
-                 ? NAN
-                 : std::strtod(number.c_str(), &end);
+  double v =
+      number.empty() || !(std::isdigit(static_cast<unsigned char>(number[0])) || number[0] == '.')
+          ? NAN
+          : std::strtod(number.c_str(), &end);
   if (percent) v /= 100;
   const bool hex = number.find_first_of("xX") != std::string::npos;
   if (end == nullptr || *end != '\0' || errno == ERANGE || hex || !(v > 0 && v < 1))

@@ -124,7 +124,8 @@ TEST(FlagValues, PrecisionIsAFractionOrAPercentageOrOff) {
     const std::string original = bad;
     EXPECT_EQ(expect_precision(bad),
               "expected a relative precision above 0 and below 100 % like 3% or 0.03, or off, "
-              "got '" + original + "'");
+              "got '" +
+                  original + "'");
   }
 }
 

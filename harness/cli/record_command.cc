@@ -2,9 +2,6 @@
 // raw per-process files into traces. Layer: harness. Runs once per invocation; not hot.
 #include "harness/cli/record_command.h"
 
-#include "base/subprocess.h"
-#include "harness/run/layout.h"
-
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -19,6 +16,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "base/subprocess.h"
+#include "harness/run/layout.h"
 #include "workloads/recorder/raw_convert.h"
 #include "workloads/recorder/raw_format.h"
 #include "workloads/trace_file.h"
@@ -86,7 +85,6 @@ std::string unknown_option_before_program() {
   }
   return "";
 }
-
 
 }  // namespace
 
@@ -204,10 +202,10 @@ bool RecordCommand::write_process_trace(const RawProcess& p, bool is_root,
   note(stats.implicit_frees, " missed frees added");
   note(stats.truncated_bytes, " bytes of a cut-off block dropped");
   note(p.replaced.size(), " earlier image(s) replaced by exec");
-  std::fprintf(
-      stderr, "allocmark: record: %s: %llu events, %u threads, peak live %llu bytes (pid %u%s)\n",
-      path.c_str(), static_cast<unsigned long long>(summary.events), summary.threads,
-      static_cast<unsigned long long>(summary.peak_live_bytes), p.pid, notes.c_str());
+  std::fprintf(stderr,
+               "allocmark: record: %s: %llu events, %u threads, peak live %llu bytes (pid %u%s)\n",
+               path.c_str(), static_cast<unsigned long long>(summary.events), summary.threads,
+               static_cast<unsigned long long>(summary.peak_live_bytes), p.pid, notes.c_str());
   return true;
 }
 

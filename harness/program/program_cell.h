@@ -25,7 +25,7 @@ struct ProgramRun {
   std::string reference_error;   // why there is no reference output, when there is none
   bool is_reference = false;     // this run makes the reference: its output is not checked
   double timeout_s = 600;
-  uint64_t mem_limit_bytes = 0;  // RLIMIT_AS of the program, 0 = none
+  uint64_t mem_limit_bytes = 0;     // RLIMIT_AS of the program, 0 = none
   double sample_interval_s = 0.01;  // RSS sampling; ~60 us of the parent's CPU per sample
 };
 

@@ -6,8 +6,9 @@
 // (statm), shared pages counted once per process as `ps` would. Cost per sample: three small
 // /proc reads per process of the tree plus one directory listing, about 60 us of CPU measured
 // for a one-process program (python3): at the 10 ms interval program cells use, 0.6 % of one
-// core, taken by the parent (sampler_cpu_ns in the result line says how much). Long runs are thinned (every other point
-// dropped and the interval doubled) so a timeline never exceeds kMaxPoints points.
+// core, taken by the parent (sampler_cpu_ns in the result line says how much). Long runs are
+// thinned (every other point dropped and the interval doubled) so a timeline never exceeds
+// kMaxPoints points.
 #pragma once
 
 #include <sys/types.h>
@@ -36,7 +37,7 @@ class TreeSampler {
   uint64_t peak_rss_bytes() const { return peak_; }
   size_t samples() const { return samples_; }
   size_t max_processes() const { return max_processes_; }
-  uint64_t cpu_ns() const { return cpu_ns_; }  // the sampler thread's own CPU time
+  uint64_t cpu_ns() const { return cpu_ns_; }                  // the sampler thread's own CPU time
   const std::vector<uint64_t>& t_ns() const { return t_ns_; }  // since the first sample
   const std::vector<uint64_t>& rss() const { return rss_; }
 

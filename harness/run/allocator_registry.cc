@@ -18,9 +18,9 @@
 
 // Only the options structs (header-only tables) are used: nothing here constructs an allocator.
 #include "allocators/native_list.h"
-#include "harness/run/layout.h"
 #include "allocators/options.h"
 #include "allocators/tracking.h"
+#include "harness/run/layout.h"
 
 namespace allocmark {
 namespace {
@@ -143,13 +143,14 @@ bool with_options_table(std::string_view table, Fn&& fn) {
 const std::vector<AllocatorInfo>& builtin_allocators() {
   static const std::vector<AllocatorInfo> table = [] {
     std::vector<AllocatorInfo> rows = {
-      make("glibc", "preload", "", "the system malloc (ptmalloc2); replays preload nothing, programs preload libc"),
-      make("mimalloc", "preload", ALLOCMARK_MIMALLOC_SO, "Microsoft mimalloc, preloaded"),
-      make("tcmalloc", "preload", ALLOCMARK_TCMALLOC_SO,
-           "gperftools tcmalloc (tcmalloc_minimal), preloaded"),
-      make("jemalloc", "preload", ALLOCMARK_JEMALLOC_SO, "jemalloc, preloaded"),
-      make("tbbmalloc", "preload", ALLOCMARK_TBBMALLOC_SO,
-           "oneTBB scalable allocator proxy, preloaded"),
+        make("glibc", "preload", "",
+             "the system malloc (ptmalloc2); replays preload nothing, programs preload libc"),
+        make("mimalloc", "preload", ALLOCMARK_MIMALLOC_SO, "Microsoft mimalloc, preloaded"),
+        make("tcmalloc", "preload", ALLOCMARK_TCMALLOC_SO,
+             "gperftools tcmalloc (tcmalloc_minimal), preloaded"),
+        make("jemalloc", "preload", ALLOCMARK_JEMALLOC_SO, "jemalloc, preloaded"),
+        make("tbbmalloc", "preload", ALLOCMARK_TBBMALLOC_SO,
+             "oneTBB scalable allocator proxy, preloaded"),
     };
     // The in-house allocators (allocators/native_list.h), then their drop-in malloc libraries.
     for_each_native_allocator([&](const auto& entry) {

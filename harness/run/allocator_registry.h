@@ -29,7 +29,8 @@ const std::vector<AllocatorInfo>& builtin_allocators();
 
 // `spec` is a built-in name, NAME=/path/lib.so (any malloc-replacement library) or NAME=BUILTIN
 // (a built-in under another name, e.g. a variant with its own --alloc-env). NAME must be a valid
-// allocator name and a library must pass check_shared_object with malloc required. False with *error, one line starting "--allocators: ", when neither.
+// allocator name and a library must pass check_shared_object with malloc required. False with
+// *error, one line starting "--allocators: ", when neither.
 bool resolve_allocator(const std::string& spec, AllocatorInfo* out, std::string* error);
 
 // The default set of `allocmark run`: every available built-in allocator.

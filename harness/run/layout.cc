@@ -41,32 +41,31 @@ std::string worker_path() {
   return env.empty() ? executable_dir() + "/allocmark-worker" : env;
 }
 
-std::string shim_library(const char* name) {
-  const std::string file = std::string("libamk_") + name + ".so";
+// One of allocmark's own shared libraries: installed under lib/allocmark, or where the build
+// tree's `build_subdir` keeps it; "" when neither exists.
+static std::string own_library(const std::string& file, const char* build_subdir) {
   const std::string bin = executable_dir();
   return first_existing({bin + "/../lib/allocmark/" + file,
-                         bin + "/" ALLOCMARK_BUILD_FROM_BIN "/allocators/shim/" + file});
+                         bin + "/" ALLOCMARK_BUILD_FROM_BIN "/" + build_subdir + "/" + file});
 }
 
-std::string witness_library() {
-  const std::string bin = executable_dir();
-  return first_existing({bin + "/../lib/allocmark/libamk_witness.so",
-                         bin + "/" ALLOCMARK_BUILD_FROM_BIN "/harness/program/libamk_witness.so"});
+std::string shim_library(const char* name) {
+  return own_library(std::string("libamk_") + name + ".so", "allocators/shim");
 }
+
+std::string witness_library() { return own_library("libamk_witness.so", "harness/program"); }
 
 std::string record_library() {
   const std::string env = env_or_empty("ALLOCMARK_RECORD_LIB");
-  if (!env.empty()) return env;
-  const std::string bin = executable_dir();
-  return first_existing({bin + "/../lib/allocmark/libamk_record.so",
-                         bin + "/" ALLOCMARK_BUILD_FROM_BIN "/workloads/recorder/libamk_record.so"});
+  return env.empty() ? own_library("libamk_record.so", "workloads/recorder") : env;
 }
 
 std::string plot_dir() {
   const std::string env = env_or_empty("ALLOCMARK_PLOT_DIR");
   if (!env.empty()) return env;
   const std::string bin = executable_dir();
-  return first_existing({bin + "/../share/allocmark/plot", bin + "/" ALLOCMARK_SOURCE_FROM_BIN "/plot"});
+  return first_existing(
+      {bin + "/../share/allocmark/plot", bin + "/" ALLOCMARK_SOURCE_FROM_BIN "/plot"});
 }
 
 std::string builtin_suites_dir() {

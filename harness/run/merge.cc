@@ -56,9 +56,9 @@ std::string plan_command(const std::string& command_line) {
 std::vector<std::pair<std::string, json>> plan_identity(const json& meta) {
   const json plan = meta.value("plan", json::object());
   std::vector<std::pair<std::string, json>> id;
-  for (const char* k : {"allocators", "reps", "warmup", "seed", "replay_mode", "touch", "timeout_s",
-                        "mem_limit_bytes", "check", "baseline", "aa", "precision", "max_reps",
-                        "budget_s"})
+  for (const char* k :
+       {"allocators", "reps", "warmup", "seed", "replay_mode", "touch", "timeout_s",
+        "mem_limit_bytes", "check", "baseline", "aa", "precision", "max_reps", "budget_s"})
     id.emplace_back(k, plan.value(k, json(nullptr)));
   const json shard = meta.value("shard", json(nullptr));
   id.emplace_back("shard count",

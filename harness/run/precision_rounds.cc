@@ -3,10 +3,9 @@
 // at most max_reps values) per question.
 #include "harness/run/precision_rounds.h"
 
-#include "harness/run/result_schema.h"
-
 #include <cmath>
 
+#include "harness/run/result_schema.h"
 #include "harness/run/statistics.h"
 
 namespace allocmark {

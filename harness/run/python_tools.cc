@@ -1,16 +1,16 @@
 // Locating and invoking the Python plot tools. Layer: harness.
 #include "harness/run/python_tools.h"
 
-#include "base/subprocess.h"
-#include "harness/run/layout.h"
-
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <vector>
 #include <sstream>
+#include <vector>
+
+#include "base/subprocess.h"
+#include "harness/run/layout.h"
 
 namespace allocmark {
 namespace {

@@ -3,9 +3,8 @@
 // here. Layer: harness (both sides). Thread-safe (parsed once, then read-only); never throws.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace allocmark {
 

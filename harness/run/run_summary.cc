@@ -33,7 +33,7 @@ struct CellData {
   size_t first_seen = 0;
   std::vector<double> ns, heap, in_call;
   std::vector<int> ns_reps, heap_reps, in_call_reps;  // rep index of each value
-  std::map<std::string, int> failed;    // status -> count
+  std::map<std::string, int> failed;                  // status -> count
   std::string time_field = "ns_per_op";  // wall_ns for a program cell (result_schema.h)
   std::string replay_mode;               // of the last line that said ("" for programs)
   bool program = false;                  // "kind": "program": no in-call time
@@ -107,9 +107,8 @@ void add_line(std::map<std::tuple<std::string, uint32_t, std::string>, CellData>
 std::pair<int, std::string> rank_metric_of(const CellData& c, const SummaryContext& ctx) {
   if (c.program || c.replay_mode != "threads") return {kTime, ""};
   if (ctx.cores == 0 || c.threads <= ctx.cores) return {kTime, ""};
-  const std::string why = "threaded replay of " + std::to_string(c.threads) +
-                          " trace threads on " + std::to_string(ctx.cores) +
-                          " cores: wall time measures thread hand-offs";
+  const std::string why = "threaded replay of " + std::to_string(c.threads) + " trace threads on " +
+                          std::to_string(ctx.cores) + " cores: wall time measures thread hand-offs";
   if (c.in_call.empty()) return {kTime, why + ", but no in-call time was recorded"};
   return {kInCall, why + "; ranked by the time inside allocator calls"};
 }
@@ -247,8 +246,7 @@ NoiseFloors measure_noise_floors(
     }
     f.groups.push_back(std::move(entry));
   }
-  for (int metric = 0; metric < kMetrics; ++metric)
-    f.run[metric] = median_floor(f.group[metric]);
+  for (int metric = 0; metric < kMetrics; ++metric) f.run[metric] = median_floor(f.group[metric]);
   return f;
 }
 

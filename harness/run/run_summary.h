@@ -32,8 +32,8 @@ struct SummaryContext {
 };
 
 // From meta.json: plan.baseline, plan.aa, allocators[aa].aa_of, plan.precision, plan.max_reps,
-// precision_rounds.budget_reached, interrupted, machine.cores. Missing fields (runs before schema 2) leave the
-// defaults. Pure.
+// precision_rounds.budget_reached, interrupted, machine.cores. Missing fields (runs before schema
+// 2) leave the defaults. Pure.
 SummaryContext summary_context(const nlohmann::json& meta);
 
 // Groups result lines into cells (workload, threads, allocator) and summarises each over its

@@ -194,7 +194,6 @@ TEST(RunSummary, ContextComesFromMeta) {
   EXPECT_EQ(old.precision, 0);
 }
 
-
 // Lines of a threaded replay cell with `threads` trace threads: wall ns_per_op and in-call time.
 void add_threaded_cell(std::vector<json>* lines, const std::string& alloc, uint32_t threads,
                        const std::vector<double>& ns, const std::vector<double>& in_call,
@@ -243,7 +242,8 @@ TEST(RunSummary, ThreadedReplaysWithMoreThreadsThanCoresRankByInCallTime) {
 
   // No more trace threads than cores, or a serial replay, or no core count: wall time ranks.
   for (const auto& [threads, cores, mode] :
-       {std::tuple<uint32_t, unsigned, std::string>{2, 2, "threads"}, {393, 2, "serial"},
+       {std::tuple<uint32_t, unsigned, std::string>{2, 2, "threads"},
+        {393, 2, "serial"},
         {393, 0, "threads"}}) {
     std::vector<json> l2;
     add_threaded_cell(&l2, "glibc", threads, glibc_wall, glibc_call, mode);

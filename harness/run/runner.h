@@ -51,7 +51,7 @@ struct RunOptions {
   bool pin = true;     // pin one-thread replays to a CPU (worker: harness/cpu_pinning.h)
   bool check = false;  // verify every block (alignment, overlap, contents); slows the replay
   bool report = true;
-  std::map<std::string, std::string> alloc_options;  // allocator -> "k=v,k=v"
+  std::map<std::string, std::string> alloc_options;           // allocator -> "k=v,k=v"
   std::map<std::string, std::vector<std::string>> alloc_env;  // allocator -> KEY=VALUE, ...
   std::vector<SweepSpec> sweeps;
   std::string command_line;

@@ -98,9 +98,8 @@ std::string table_row(const json& c, const std::string& baseline) {
   const json& m = c["memory"];
   return "| " + c["workload"].get<std::string>() + " | " +
          std::to_string(c["threads"].get<uint32_t>()) + " | " + c["allocator"].get<std::string>() +
-         " | " + std::to_string(c["n"].get<size_t>()) + " | " + time_text(t) +
-         " | " + cv_text(t) + " | " + in_call_text(c) + " | " + rank_ratio_text(c, baseline) +
-         " | " +
+         " | " + std::to_string(c["n"].get<size_t>()) + " | " + time_text(t) + " | " + cv_text(t) +
+         " | " + in_call_text(c) + " | " + rank_ratio_text(c, baseline) + " | " +
          with_interval(m, 1048576.0, "%.1f") + " | " + cv_text(m) + " | " +
          ratio_text(c, "memory", baseline) + " | " + precision_text(c) + " | " + status_text(c) +
          " |\n";
@@ -153,10 +152,12 @@ std::string markdown_summary(const json& summary) {
                                  ? "±" + percent(p["target"].get<double>())
                                  : "precision";
   std::string out =
-      "| workload | threads | allocator | n | time median [95 % CI] (ns/event; s for programs) | CV | "
-      "in-call ns/event [95 % CI] | time / " + base +
-      " [95 % CI] | heap MiB median [95 % CI] | CV | heap / " + base + " [95 % CI] | " + target +
-      " | status |\n" + "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+      "| workload | threads | allocator | n | time median [95 % CI] (ns/event; s for programs) | "
+      "CV | "
+      "in-call ns/event [95 % CI] | time / " +
+      base + " [95 % CI] | heap MiB median [95 % CI] | CV | heap / " + base + " [95 % CI] | " +
+      target + " | status |\n" +
+      "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
   bool any_in_call_rank = false;
   size_t too_few = 0, cells = 0;
   std::vector<std::string> other_warnings;

@@ -2,8 +2,6 @@
 // Layer: harness.
 #include "harness/run/system_info.h"
 
-#include "harness/git_revision.h"
-
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -11,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "harness/git_revision.h"
 
 namespace allocmark {
 namespace {

@@ -16,7 +16,9 @@ bool tsc_is_invariant() {
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("flags", 0) != 0) continue;
-    auto has = [&](const char* flag) { return (" " + line + " ").find(std::string(" ") + flag + " ") != std::string::npos; };
+    auto has = [&](const char* flag) {
+      return (" " + line + " ").find(std::string(" ") + flag + " ") != std::string::npos;
+    };
     return has("constant_tsc") && has("nonstop_tsc");
   }
 #endif

@@ -8,7 +8,8 @@
 
 namespace allocmark {
 
-std::map<std::string, Percentiles> latency_percentiles(const MmapArray<LatencyRecorder>& recorders) {
+std::map<std::string, Percentiles> latency_percentiles(
+    const MmapArray<LatencyRecorder>& recorders) {
   MmapVector<uint64_t> by_op[kOpCount];
   for (const auto& r : recorders)
     for (size_t i = 0; i < r.used; ++i) by_op[r.samples[i] & 0xff].push_back(r.samples[i] >> 8);
@@ -22,8 +23,8 @@ std::map<std::string, Percentiles> latency_percentiles(const MmapArray<LatencyRe
       size_t rank = static_cast<size_t>(q * static_cast<double>(v.size()) + 0.999999);
       return v[std::min(v.size(), std::max<size_t>(rank, 1)) - 1];
     };
-    out[op_name(static_cast<Op>(op))] = {v.size(),   pct(0.5),   pct(0.9),
-                                         pct(0.99),  pct(0.999), v.back()};
+    out[op_name(static_cast<Op>(op))] = {v.size(),  pct(0.5),   pct(0.9),
+                                         pct(0.99), pct(0.999), v.back()};
   }
   return out;
 }

@@ -60,7 +60,7 @@ struct ReplayConfig {
 // must not allocate.
 struct ReplayFailure {
   bool failed = false;
-  char status[16] = "";  // "oom"
+  char status[16] = "";   // "oom"
   char detail[384] = "";  // holds BlockChecker::problem() whole
 };
 
@@ -79,8 +79,8 @@ struct alignas(64) ThreadCounters {
   std::atomic<int64_t> live_bytes{0};
   std::atomic<uint64_t> events_done{0};
   // In-call time: owner-written once per range, read after the replay.
-  uint64_t in_call_ticks = 0;   // sum of the timed calls' clock readings (pair cost included)
-  uint64_t in_call_timed = 0;   // events whose call was timed
+  uint64_t in_call_ticks = 0;  // sum of the timed calls' clock readings (pair cost included)
+  uint64_t in_call_timed = 0;  // events whose call was timed
   uint32_t in_call_countdown = 1;
 };
 static_assert(sizeof(ThreadCounters) == 64);
@@ -125,7 +125,8 @@ class Replayer {
       latency_[t].reserve_for(trace.threads[t].events.size() / config.latency_period + 1);
       latency_[t].countdown = 1 + static_cast<uint32_t>((t * 7919) % config.latency_period);
       if (config.in_call_period > 1)
-        counters_[t].in_call_countdown = 1 + static_cast<uint32_t>((t * 104729) % config.in_call_period);
+        counters_[t].in_call_countdown =
+            1 + static_cast<uint32_t>((t * 104729) % config.in_call_period);
     }
   }
 
@@ -407,7 +408,8 @@ class Replayer {
         return true;
       case Op::kThreadExit:
         if constexpr (HasThreadExit<A>) {
-          if (config_.mode == ReplayMode::kThreads) timed<kTime>(ticks, [&] {
+          if (config_.mode == ReplayMode::kThreads)
+            timed<kTime>(ticks, [&] {
               alloc_.thread_exit();
               return 0;
             });

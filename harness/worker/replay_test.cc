@@ -150,7 +150,6 @@ TEST(Replay, PhaseEndResetsOnlyWhenSafe) {
   EXPECT_FALSE(phase_ends_leave_heap_empty(trace3, ReplayMode::kSerial));
 }
 
-
 // Every allocation spins ~2 us; frees cost nothing: the in-call time is known in advance.
 struct SlowAllocator {
   void* allocate(std::size_t n, std::size_t) noexcept {
@@ -255,7 +254,6 @@ TEST(Replay, InCallTimeOfANearlyFreeAllocatorIsNearlyZeroAndOffMeansOff) {
   EXPECT_EQ(off.in_call().timed, 0u);
   EXPECT_EQ(off.in_call().ns, 0.0);
 }
-
 
 TEST(Replay, EveryCallIsTimedWhereInCallTimeRanks) {
   EXPECT_EQ(in_call_period_for(ReplayMode::kThreads, 393, 2), 1u);

@@ -8,10 +8,9 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "allocators/allocator.h"
 #include "harness/worker/hw_counters.h"
@@ -35,8 +34,8 @@ struct ReplayMeasurement {
   // In-call time (harness/README.md, "Replay"); in_call_clock empty when it was not taken.
   std::string in_call_clock;
   uint64_t in_call_ns = 0;
-  double in_call_ns_per_op = 0, in_call_timer_ns = 0, in_call_cap_ns = 0, in_call_timed_fraction = 0,
-         in_call_distortion = 0;
+  double in_call_ns_per_op = 0, in_call_timer_ns = 0, in_call_cap_ns = 0,
+         in_call_timed_fraction = 0, in_call_distortion = 0;
   int pinned_cpu = -1;
   std::string touch;
   HwCounterValues hw;

@@ -60,9 +60,14 @@ TEST(ResultRecord, EveryWrittenFieldIsInTheSchemaWithItsType) {
     }
     // With the parent's fields added, the line passes the loader's check.
     nlohmann::json line = j;
-    line.update({{"workload", "churn"}, {"trace", "t.amt"}, {"allocator", "x"},
-                 {"allocator_kind", "preload"}, {"threads", 1}, {"rep", 0},
-                 {"cell_seconds", 0.5}, {"peak_live_bytes", 100}});
+    line.update({{"workload", "churn"},
+                 {"trace", "t.amt"},
+                 {"allocator", "x"},
+                 {"allocator_kind", "preload"},
+                 {"threads", 1},
+                 {"rep", 0},
+                 {"cell_seconds", 0.5},
+                 {"peak_live_bytes", 100}});
     EXPECT_EQ(check_result_line(line), "");
   }
 }
@@ -89,9 +94,10 @@ TEST(ResultRecord, AFailedReplayHasNoMeasurement) {
 }
 
 TEST(ResultSchema, WrongTypesAndMissingFieldsAreNamed) {
-  nlohmann::json line = {{"workload", "churn"}, {"trace", "t"},     {"allocator", "x"},
-                         {"allocator_kind", "preload"}, {"threads", "two"}, {"rep", 0},
-                         {"status", "ok"}, {"cell_seconds", 1.0}, {"peak_live_bytes", 1}};
+  nlohmann::json line = {
+      {"workload", "churn"}, {"trace", "t"}, {"allocator", "x"}, {"allocator_kind", "preload"},
+      {"threads", "two"},    {"rep", 0},     {"status", "ok"},   {"cell_seconds", 1.0},
+      {"peak_live_bytes", 1}};
   EXPECT_EQ(check_result_line(line), "field 'threads' must be int, got string");
   line["threads"] = 2;
   EXPECT_EQ(check_result_line(line), "");

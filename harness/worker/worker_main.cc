@@ -289,8 +289,8 @@ void replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayConf
     record->status = replayer.failure().status;
     record->detail = replayer.failure().detail;
   }
-  const Readings readings{wall, baseline, peak, final_rss, drained, final_live, used,
-                          hwm_reset, replay_cpu, timer_ns};
+  const Readings readings{wall,       baseline, peak,      final_rss,  drained,
+                          final_live, used,     hwm_reset, replay_cpu, timer_ns};
   fill_measurement(readings, replayer, summary, config, &m);
   m.hw = counters.values();
   m.timeline = sampler.timeline();
@@ -323,8 +323,8 @@ void write_line(int fd, const std::string& line) {
 ReplayConfig replay_config(const WorkerArgs& args, const Trace& trace) {
   ReplayConfig config = args.config;
   if (!args.in_call_period_given)
-    config.in_call_period = in_call_period_for(config.mode, trace.threads.size(),
-                                               std::thread::hardware_concurrency());
+    config.in_call_period =
+        in_call_period_for(config.mode, trace.threads.size(), std::thread::hardware_concurrency());
   if (config.check) config.in_call_period = 0;
   if (config.in_call_period) config.call_clock = make_call_clock(args.force_clock_gettime);
   if (args.in_call_cap_us > 0)
@@ -363,8 +363,8 @@ int worker_main(int argc, char** argv) {
     if (args.kind == "native") {
       std::string err;
       std::string options_json;
-      const bool known =
-          with_native_allocator(args.allocator, args.options, &options_json, &err, [&](auto& alloc) {
+      const bool known = with_native_allocator(
+          args.allocator, args.options, &options_json, &err, [&](auto& alloc) {
             ReplayConfig cfg = config;
             using A = std::decay_t<decltype(alloc)>;
             // The null allocator hands out one shared scratch page: write nothing into it. Its
@@ -393,8 +393,7 @@ int worker_main(int argc, char** argv) {
       } else {
         record.status = "error";
       }
-    } else if (const std::string why = preload_not_serving(record.malloc_provider);
-               !why.empty()) {
+    } else if (const std::string why = preload_not_serving(record.malloc_provider); !why.empty()) {
       record.status = "error";
       record.detail = why;
     } else {

@@ -197,6 +197,19 @@ def make_run(out, allocators=("glibc", "mimalloc", "jemalloc"), workloads=("chur
     return out
 
 
+def downgrade_summary_to_schema_1(d):
+    """Rewrites d/summary.json as allocmark wrote it before schema 2: no baseline, ratios,
+    verdicts or precision (readers must still serve such runs)."""
+    data = json.loads((Path(d) / "summary.json").read_text())
+    data["schema_version"] = 1
+    for k in ("baseline", "noise_floor", "precision"):
+        data.pop(k)
+    for c in data["cells"]:
+        c.pop("vs_baseline")
+        c.pop("precision")
+    (Path(d) / "summary.json").write_text(json.dumps(data))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("out")

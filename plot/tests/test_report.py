@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import report
-from make_fixture import make_run
+from make_fixture import downgrade_summary_to_schema_1, make_run
 
 NO_BIN = {"ALLOCMARK_BIN": None}  # run the tool as if no allocmark binary were known
 
@@ -313,23 +313,11 @@ def test_precision_per_cell(tmp_path, tool):
     assert "precision ±5% reached by 2 of 4 cells" in page
 
 
-def _old_schema(d):
-    """summary.json as allocmark wrote it before schema 2: no baseline, ratios or precision."""
-    data = json.loads((d / "summary.json").read_text())
-    data["schema_version"] = 1
-    for k in ("baseline", "noise_floor", "precision"):
-        data.pop(k)
-    for c in data["cells"]:
-        c.pop("vs_baseline")
-        c.pop("precision")
-    (d / "summary.json").write_text(json.dumps(data))
-
-
 def test_old_run_without_vs_baseline_renders(tmp_path, tool):
     d = make_run(tmp_path / "r", allocators=("glibc", "mimalloc", "jemalloc"),
                  workloads=("churn", "larson"), reps=5, wall_ns=_exact)
     _, cells = _summary(d)
-    _old_schema(d)
+    downgrade_summary_to_schema_1(d)
     res = tool("report.py", d, env=NO_BIN)
     assert res.returncode == 0, res.stderr
     page = (d / "report.html").read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ import pytest
 import allocmark_results
 import summary_file
 from allocmark_results import ResultsError, load_run
-from make_fixture import make_run
+from make_fixture import downgrade_summary_to_schema_1, make_run
 from summary import MEMORY, TIME, Summary
 from summary_file import CELLS, FULL, NONE
 
@@ -153,18 +153,6 @@ def test_known_field_of_the_wrong_type_is_named(tmp_path):
         allocmark_results.load_run(d)
 
 
-def _old_schema(d):
-    """Rewrites d/summary.json as allocmark wrote it before schema 2 (no ratios or verdicts)."""
-    data = json.loads((d / "summary.json").read_text())
-    data["schema_version"] = 1
-    for k in ("baseline", "noise_floor", "precision"):
-        data.pop(k)
-    for c in data["cells"]:
-        c.pop("vs_baseline")
-        c.pop("precision")
-    (d / "summary.json").write_text(json.dumps(data))
-
-
 def test_summary_rewritten_only_when_it_cannot_serve(tmp_path):
     bin_ = summary_file.allocmark_from_env()
     d = make_run(tmp_path / "r", reps=3)
@@ -183,7 +171,7 @@ def test_summary_rewritten_only_when_it_cannot_serve(tmp_path):
 def test_old_stale_and_broken_summaries(tmp_path):
     bin_ = summary_file.allocmark_from_env()
     d = make_run(tmp_path / "r", reps=3)
-    _old_schema(d)
+    downgrade_summary_to_schema_1(d)
     s = Summary(load_run(d))
     assert s.level == CELLS and "older allocmark (schema 1" in s.stats_notes[0]
     rel = s.relative(TIME, ("churn", 1), "mimalloc")

@@ -19,6 +19,7 @@
 namespace allocmark {
 namespace {
 
+using testing_util::expect_standard_repairs;
 using testing_util::import_text;
 using testing_util::ImportResult;
 using testing_util::short_error;
@@ -192,38 +193,12 @@ TEST(AndroidImport, RepairsAreWarnedOncePerKindAndKeptInMetadata) {
                                      "1: free 0x10\n"
                                      "1: free 0x20\n");
   ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.stats.count(Repair::kUnknownFree), 2u);
-  EXPECT_EQ(r.stats.first_line(Repair::kUnknownFree), 2u);
-  EXPECT_EQ(r.stats.count(Repair::kLivePointerReused), 2u);
-  EXPECT_EQ(r.stats.first_line(Repair::kLivePointerReused), 3u);
-  EXPECT_EQ(r.stats.count(Repair::kUnknownRealloc), 1u);  // 0x30 was never allocated
+  expect_standard_repairs(r, /*reused_line=*/3, /*free_line=*/2, /*realloc_line=*/6);
   EXPECT_EQ(r.stats.count(Repair::kNullFree), 0u);
   // The lost frees became frees just before the reuse: 8 B freed on line 3, the calloc on 6.
   EXPECT_EQ(r.summary.by_op[static_cast<int>(Op::kFree)], 4u);
   EXPECT_EQ(r.summary.final_live_objects, 0u);
   EXPECT_EQ(r.summary.peak_live_bytes, 9u + 16);
-
-  std::vector<std::string> warnings = repair_warnings(r.stats);
-  ASSERT_EQ(warnings.size(), 3u);
-  for (std::string& w : warnings) w = w.substr(w.rfind('/') + 1);  // drop the temp directory
-  const std::string file = base_name(r.stats.source);
-  EXPECT_EQ(warnings[0], file +
-                             ":3: warning: allocation returned a pointer that was still live "
-                             "(the recording lost its free): the old block was freed first "
-                             "(2 times, first here)");
-  EXPECT_EQ(warnings[1], file +
-                             ":2: warning: free of a pointer never allocated (allocated before "
-                             "recording began?): skipped (2 times, first here)");
-  EXPECT_EQ(warnings[2], file +
-                             ":6: warning: realloc of a pointer never allocated (allocated "
-                             "before recording began?): imported as realloc(NULL) (1 time, "
-                             "here)");
-  EXPECT_NE(r.trace.metadata_json.find(
-                ",\"lines\":8,\"repairs\":{\"live_pointer_reused\":{\"count\":2,\"first_line\":3},"
-                "\"unknown_free\":{\"count\":2,\"first_line\":2},"
-                "\"unknown_realloc\":{\"count\":1,\"first_line\":6}}}"),
-            std::string::npos)
-      << r.trace.metadata_json;
 }
 
 TEST(AndroidImport, CrlfAndBlankLinesAndColonWithoutSpace) {

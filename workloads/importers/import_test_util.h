@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "workloads/importer.h"
 #include "workloads/trace_file.h"
@@ -64,6 +65,38 @@ inline std::string short_error(const ImportResult& r) {
     if (u != std::string::npos) e = e.substr(u + 1);
   }
   return e;
+}
+
+// The three repairs every address-keyed importer test provokes (a live pointer returned again,
+// a free and a realloc of pointers never allocated: 2, 2 and 1 of them), checked in the stats,
+// the warning lines and the trace metadata. Lines: where each kind was first seen.
+inline void expect_standard_repairs(const ImportResult& r, uint32_t reused_line, uint32_t free_line,
+                                    uint32_t realloc_line) {
+  EXPECT_EQ(r.stats.count(Repair::kLivePointerReused), 2u);
+  EXPECT_EQ(r.stats.first_line(Repair::kLivePointerReused), reused_line);
+  EXPECT_EQ(r.stats.count(Repair::kUnknownFree), 2u);
+  EXPECT_EQ(r.stats.first_line(Repair::kUnknownFree), free_line);
+  EXPECT_EQ(r.stats.count(Repair::kUnknownRealloc), 1u);
+  EXPECT_EQ(r.stats.first_line(Repair::kUnknownRealloc), realloc_line);
+  const std::vector<std::string> warnings = repair_warnings(r.stats);
+  ASSERT_EQ(warnings.size(), 3u);
+  const std::string& file = r.stats.source;
+  const std::string at = ": warning: ";
+  EXPECT_EQ(warnings[0], file + ":" + std::to_string(reused_line) + at +
+                             "allocation returned a pointer that was still live (the recording "
+                             "lost its free): the old block was freed first (2 times, first here)");
+  EXPECT_EQ(warnings[1], file + ":" + std::to_string(free_line) + at +
+                             "free of a pointer never allocated (allocated before recording "
+                             "began?): skipped (2 times, first here)");
+  EXPECT_EQ(warnings[2], file + ":" + std::to_string(realloc_line) + at +
+                             "realloc of a pointer never allocated (allocated before recording "
+                             "began?): imported as realloc(NULL) (1 time, here)");
+  const std::string repairs =
+      "\"repairs\":{\"live_pointer_reused\":{\"count\":2,\"first_line\":" +
+      std::to_string(reused_line) +
+      "},\"unknown_free\":{\"count\":2,\"first_line\":" + std::to_string(free_line) +
+      "},\"unknown_realloc\":{\"count\":1,\"first_line\":" + std::to_string(realloc_line) + "}}}";
+  EXPECT_NE(r.trace.metadata_json.find(repairs), std::string::npos) << r.trace.metadata_json;
 }
 
 }  // namespace allocmark::testing_util

@@ -12,6 +12,7 @@
 namespace allocmark {
 namespace {
 
+using testing_util::expect_standard_repairs;
 using testing_util::import_text;
 using testing_util::ImportResult;
 using testing_util::short_error;
@@ -100,35 +101,9 @@ TEST(ValgrindImport, RepairsAreWarnedOncePerKindAndKeptInMetadata) {
                                      "--5-- free(0x1000)\n");
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.stats.skipped_lines, 1u);
-  EXPECT_EQ(r.stats.count(Repair::kUnknownFree), 2u);
-  EXPECT_EQ(r.stats.first_line(Repair::kUnknownFree), 3u);
-  EXPECT_EQ(r.stats.count(Repair::kLivePointerReused), 2u);
-  EXPECT_EQ(r.stats.first_line(Repair::kLivePointerReused), 4u);
-  EXPECT_EQ(r.stats.count(Repair::kUnknownRealloc), 1u);
-  EXPECT_EQ(r.stats.first_line(Repair::kUnknownRealloc), 5u);
+  expect_standard_repairs(r, /*reused_line=*/4, /*free_line=*/3, /*realloc_line=*/5);
   EXPECT_EQ(r.summary.final_live_objects, 0u);
   EXPECT_EQ(r.summary.peak_live_bytes, 32u);  // the lost free of 9 B came before the move
-
-  const std::vector<std::string> warnings = repair_warnings(r.stats);
-  ASSERT_EQ(warnings.size(), 3u);
-  const std::string& file = r.stats.source;
-  EXPECT_EQ(warnings[0], file +
-                             ":4: warning: allocation returned a pointer that was still live "
-                             "(the recording lost its free): the old block was freed first "
-                             "(2 times, first here)");
-  EXPECT_EQ(warnings[1], file +
-                             ":3: warning: free of a pointer never allocated (allocated before "
-                             "recording began?): skipped (2 times, first here)");
-  EXPECT_EQ(warnings[2], file +
-                             ":5: warning: realloc of a pointer never allocated (allocated "
-                             "before recording began?): imported as realloc(NULL) (1 time, "
-                             "here)");
-  EXPECT_NE(r.trace.metadata_json.find(
-                "\"repairs\":{\"live_pointer_reused\":{\"count\":2,\"first_line\":4},"
-                "\"unknown_free\":{\"count\":2,\"first_line\":3},"
-                "\"unknown_realloc\":{\"count\":1,\"first_line\":5}}}"),
-            std::string::npos)
-      << r.trace.metadata_json;
 }
 
 struct BadCase {

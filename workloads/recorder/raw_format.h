@@ -66,7 +66,7 @@ struct BlockHeader {
 static_assert(sizeof(BlockHeader) == 16);
 
 // Environment the library reads (set by `allocmark record`).
-inline constexpr char kEnvDir[] = "ALLOCMARK_RECORD_DIR";                 // where raw files go
+inline constexpr char kEnvDir[] = "ALLOCMARK_RECORD_DIR";               // where raw files go
 inline constexpr char kEnvParentPid[] = "ALLOCMARK_RECORD_PARENT_PID";  // pid of `allocmark record`
 inline constexpr char kEnvNoChildren[] = "ALLOCMARK_RECORD_NO_CHILDREN";  // "1": root only
 

@@ -130,6 +130,13 @@ class Pool {
     deallocate_slow(p, n, align);
   }
 
+  // calloc: count * size zeroed bytes; null on overflow or exhaustion. Memory known to be zero
+  // is not written: a large block on a fresh mapping (the kernel zero-fills it on first touch),
+  // so calloc of a large buffer costs no memset and no fault for pages the caller never touches
+  // (what glibc and mimalloc do for fresh OS memory). Small blocks and reused mappings get a
+  // memset of the requested bytes.
+  void* calloc(std::size_t count, std::size_t size) noexcept;
+
   // Free without the size (the malloc shim): the class comes from the slab's metadata (one
   // extra dependent load). p may be null.
   void deallocate_unsized(void* p) noexcept;
@@ -221,7 +228,8 @@ class Pool {
   ALLOCMARK_SLOW void* allocate_slow(std::size_t n, std::size_t align) noexcept;
   ALLOCMARK_SLOW void deallocate_slow(void* p, std::size_t n, std::size_t align) noexcept;
   ThreadCache* cache_for_thread() noexcept;  // creates on first use; null if impossible
-  void* allocate_large(std::size_t n, std::size_t align) noexcept;
+  // zero: the caller needs zeroed bytes (a reused mapping gets a memset; a fresh one is zero).
+  void* allocate_large(std::size_t n, std::size_t align, bool zero = false) noexcept;
   void free_large(void* p) noexcept;
   // Large-block realloc that keeps or remaps the mapping; null when it cannot (then copy).
   void* reallocate_large(void* p, std::size_t n) noexcept;

@@ -124,6 +124,35 @@ TEST(Pool, FreedLargeBlocksAreReusedFromTheCache) {
   EXPECT_EQ(p.cached_large(), 2u);
 }
 
+// calloc returns zeroes whichever way it gets them: memset (small blocks, short reused
+// mappings), a fresh mapping (no write at all), or pages handed back to the kernel (long reused
+// mappings, odd head and tail bytes memset).
+TEST(Pool, CallocIsZeroedOnFreshAndReusedMemory) {
+  Pool p;
+  auto all_zero = [](const void* b, std::size_t n) {
+    const auto* c = static_cast<const unsigned char*>(b);
+    for (std::size_t i = 0; i < n; ++i)
+      if (c[i] != 0) return false;
+    return true;
+  };
+  EXPECT_EQ(p.calloc(SIZE_MAX / 2, 3), nullptr);  // count * size overflows
+  void* z = p.calloc(0, 0);
+  EXPECT_NE(z, nullptr);
+  p.deallocate_unsized(z);
+  // Sizes on both sides of max_small and of the memset limit, with odd lengths so the advice
+  // range has a partial head and tail.
+  for (std::size_t n : {std::size_t{24}, std::size_t{4000}, std::size_t{30000}, std::size_t{40001},
+                        std::size_t{70001}, std::size_t{(1 << 20) + 123}}) {
+    for (int round = 0; round < 3; ++round) {  // fresh, then reused from cache or free list
+      auto* b = static_cast<unsigned char*>(p.calloc(n / 8 + 1, 8));
+      ASSERT_NE(b, nullptr) << n;
+      ASSERT_TRUE(all_zero(b, n / 8 * 8 + 8)) << n << " round " << round;
+      std::memset(b, 0xA5, n / 8 * 8 + 8);  // dirty it for the next round
+      p.deallocate_unsized(b);
+    }
+  }
+}
+
 TEST(Pool, LargeCacheStaysWithinItsBounds) {
   const std::size_t kBytes = 4 << 20;
   Pool p(PoolOptions{.large_cache_bytes = kBytes, .large_cache_count = 8});

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Recorder overhead: one allocation-heavy real program (python3, PYTHONMALLOC=malloc) untraced,
-# under `allocmark record` and under heaptrack; prints median wall and CPU times side by side.
+# under `allocmark record` (end to end: the program run and the conversion to a .amt trace, the
+# figure issue 13 bounds at 1.3x) and under heaptrack; prints median wall and CPU times side by
+# side, the load average before and after, and the trace's peak live bytes.
 # Layer: bench (a benchmark, not a test: it asserts nothing).
 #
 # Usage: bench/record_overhead.sh [RUNS] [N]
 #   RUNS  runs per mode (default 5); N  work size of the python loop (default 300000, ~1.5 s)
 #   ALLOCMARK_BIN  the allocmark binary (default build/release/harness/allocmark)
 #   PYTHON         the python3 to record (default: the interpreter python3 on PATH resolves to)
+#   BASE_BIN       optional: a second allocmark (e.g. an older build) timed in the same rounds
+#   BASE_RECORD_LIB  its libamk_record.so when it cannot find its own
 set -euo pipefail
 
 RUNS=${1:-5}
@@ -57,14 +61,23 @@ median() {  # median of column $2 of file $1
 echo "record_overhead: $PYTHON work.py $N (PYTHONMALLOC=malloc), $RUNS runs per mode, interleaved"
 echo "machine: $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 echo "allocmark: $ALLOCMARK; $(heaptrack --version 2>&1 | head -1)"
+# Peak live bytes of the trace just written, from the line allocmark record prints.
+peak() { sed -n 's/.*py\.amt: .*peak live \([0-9]*\) bytes.*/\1/p' "$WORK/err"; }
 for ((i = 0; i < RUNS; ++i)); do
   timed untraced "$PYTHON" "$WORK/work.py" "$N"
   timed record "$ALLOCMARK" record -o "$WORK/py.amt" -- "$PYTHON" "$WORK/work.py" "$N"
   # The program's own share, from the line allocmark record prints after the run.
   sed -n 's/.*program ran \([0-9.]*\) s (cpu \([0-9.]*\) s).*/\1 \2/p' "$WORK/err" >> "$WORK/record-program"
+  echo "record $(peak)" >> "$WORK/peaks"
+  if [[ -n ${BASE_BIN:-} ]]; then
+    timed base env ${BASE_RECORD_LIB:+ALLOCMARK_RECORD_LIB=$BASE_RECORD_LIB} "$BASE_BIN" record \
+      -o "$WORK/py.amt" -- "$PYTHON" "$WORK/work.py" "$N"
+    echo "base $(peak)" >> "$WORK/peaks"
+  fi
   timed heaptrack heaptrack -o "$WORK/ht" "$PYTHON" "$WORK/work.py" "$N"
   rm -f "$WORK"/ht*.zst "$WORK/py.amt"
 done
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "events recorded: $("$ALLOCMARK" record -o "$WORK/py.amt" -- "$PYTHON" "$WORK/work.py" "$N" 2>&1 >/dev/null | sed -n 's/.*: \([0-9]*\) events.*/\1/p')"
 
 base_wall=$(median "$WORK/untraced" 1)
@@ -79,5 +92,10 @@ row() {
 }
 row "untraced" untraced
 row "allocmark record: program run" record-program
-row "allocmark record: incl. conversion" record
+row "allocmark record, end to end" record
+[[ -z ${BASE_BIN:-} ]] || row "BASE_BIN record, end to end" base
 row "heaptrack (incl. its interpreter)" heaptrack
+# Peak live bytes differ by a few hundred bytes between runs (python3's start-up is not quite
+# deterministic); the range per binary shows that they agree.
+awk '{ if (!($1 in lo) || $2 < lo[$1]) lo[$1] = $2; if ($2 > hi[$1]) hi[$1] = $2 }
+     END { for (b in lo) printf "peak live bytes (%s): %s .. %s\n", b, lo[b], hi[b] }' "$WORK/peaks"

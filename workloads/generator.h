@@ -2,15 +2,15 @@
 // Layer: workloads. One file per pattern under workloads/generators/, listed in generators.cc.
 #pragma once
 
-#include "base/size_text.h"  // parse_size_text: sizes in generator parameters
-
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/size_text.h"  // parse_size_text: sizes in generator parameters
 #include "workloads/trace.h"
+#include "workloads/trace_stream.h"
 
 namespace allocmark {
 
@@ -44,14 +44,25 @@ class ParamReader {
   std::string error_;
 };
 
+// Where a generator's events go: into a trace in memory, or into a file as they come (any
+// length; see workloads/trace_stream.h). Exactly one is set.
+struct TraceOutput {
+  Trace* trace = nullptr;
+  TraceWriter* writer = nullptr;
+  // Filled when the generator finishes: what TraceChecker would report, known without a pass.
+  uint64_t events = 0;
+  uint32_t threads = 0;
+  uint64_t peak_live_bytes = 0;
+};
+
 struct Generator {
   std::string name;
   std::string description;  // one line: the pattern
   std::string follows;      // the benchmark it follows (mimalloc-bench name, paper, ...)
   std::vector<GeneratorParam> params;
   bool multi_threaded = false;  // whether `threads` > 1 means anything
-  // Fills *trace; returns false with *error on bad parameters.
-  bool (*generate)(const GeneratorArgs& args, ParamReader& params, Trace* trace,
+  // Emits the trace into *out; returns false with *error on bad parameters.
+  bool (*generate)(const GeneratorArgs& args, ParamReader& params, TraceOutput* out,
                    std::string* error) = nullptr;
 };
 
@@ -62,5 +73,10 @@ const Generator* find_generator(std::string_view name);
 // and seed in the trace's metadata. Deterministic: same arguments, same trace.
 bool generate_trace(const Generator& gen, const GeneratorArgs& args, Trace* trace,
                     std::string* error);
+// The same, written to `path` as the events come (zstd `level`): memory bounded by the live
+// objects, so any number of events. On failure nothing is left at `path`.
+// *out (optional) receives the event count, threads and peak live bytes.
+bool generate_trace_file(const Generator& gen, const GeneratorArgs& args, const std::string& path,
+                         int level, std::string* error, TraceOutput* out = nullptr);
 
 }  // namespace allocmark

@@ -79,36 +79,30 @@ double ParamReader::real(std::string_view name) {
   return v;
 }
 
-bool generate_trace(const Generator& gen, const GeneratorArgs& args, Trace* trace,
-                    std::string* error) {
-  auto fail = [&](std::string message) {
-    *error = "generator '" + gen.name + "': " + std::move(message);
-    return false;
-  };
+namespace {
+
+// Parameter names and thread count against the generator; "" when they are fine.
+std::string check_args(const Generator& gen, const GeneratorArgs& args) {
   for (const auto& [name, value] : args.values) {
     bool known = false;
     for (const GeneratorParam& p : gen.params) known = known || p.name == name;
     if (!known) {
       std::string list;
       for (const GeneratorParam& p : gen.params) list += (list.empty() ? "" : ", ") + p.name;
-      return fail("unknown param '" + name + "' (known: " + (list.empty() ? "none" : list) + ")");
+      return "unknown param '" + name + "' (known: " + (list.empty() ? "none" : list) + ")";
     }
   }
-  if (args.threads == 0) return fail("threads must be at least 1");
+  if (args.threads == 0) return "threads must be at least 1";
   if (args.threads > gen::kMaxThreads)
-    return fail("threads must be at most " + std::to_string(gen::kMaxThreads) + ", got " +
-                std::to_string(args.threads));
+    return "threads must be at most " + std::to_string(gen::kMaxThreads) + ", got " +
+           std::to_string(args.threads);
   if (!gen.multi_threaded && args.threads > 1)
-    return fail("is single-threaded, so threads must be 1 (got " + std::to_string(args.threads) +
-                ")");
+    return "is single-threaded, so threads must be 1 (got " + std::to_string(args.threads) + ")";
+  return "";
+}
 
-  ParamReader reader(gen.params, args);
-  Trace out;
-  std::string why;
-  if (!gen.generate(args, reader, &out, &why)) return fail(why);
-  if (!reader.error().empty()) return fail(reader.error());
-
-  // Effective values (defaults included), as text, so the metadata alone reproduces the trace.
+// Effective values (defaults included), as text, so the metadata alone reproduces the trace.
+std::string provenance_json(const Generator& gen, const GeneratorArgs& args) {
   nlohmann::ordered_json params = nlohmann::ordered_json::object();
   for (const GeneratorParam& p : gen.params) {
     auto it = args.values.find(p.name);
@@ -119,8 +113,45 @@ bool generate_trace(const Generator& gen, const GeneratorArgs& args, Trace* trac
                                  {"params", params},
                                  {"threads", args.threads},
                                  {"seed", args.seed}};
-  out.metadata_json = meta.dump();
-  *trace = std::move(out);
+  return meta.dump();
+}
+
+// Checks the arguments and runs the generator into *out; false with *error (prefixed).
+bool run_generator(const Generator& gen, const GeneratorArgs& args, TraceOutput* out,
+                   std::string* error) {
+  std::string why = check_args(gen, args);
+  ParamReader reader(gen.params, args);
+  if (why.empty() && !gen.generate(args, reader, out, &why) && why.empty()) why = "failed";
+  if (why.empty()) why = reader.error();
+  if (why.empty()) return true;
+  *error = "generator '" + gen.name + "': " + why;
+  return false;
+}
+
+}  // namespace
+
+bool generate_trace(const Generator& gen, const GeneratorArgs& args, Trace* trace,
+                    std::string* error) {
+  Trace built;
+  TraceOutput out{&built, nullptr};
+  if (!run_generator(gen, args, &out, error)) return false;
+  built.metadata_json = provenance_json(gen, args);
+  *trace = std::move(built);
+  return true;
+}
+
+bool generate_trace_file(const Generator& gen, const GeneratorArgs& args, const std::string& path,
+                         int level, std::string* error, TraceOutput* facts) {
+  if (std::string why = check_args(gen, args); !why.empty())
+    return *error = "generator '" + gen.name + "': " + why, false;
+  TraceWriter writer;
+  TraceError te;
+  if (!writer.open(path, provenance_json(gen, args), level, &te))
+    return *error = te.message(), false;
+  TraceOutput out{nullptr, &writer};
+  if (!run_generator(gen, args, &out, error)) return false;  // the writer removes its file
+  if (!writer.finish(&te)) return *error = te.message(), false;
+  if (facts) *facts = out;
   return true;
 }
 

@@ -83,6 +83,9 @@ struct TraceSummary {
   uint64_t final_live_bytes = 0;
   uint64_t final_live_objects = 0;
   uint64_t peak_live_objects = 0;
+  // A one-thread trace with phase ends, each leaving nothing live: an arena's reset() may stand
+  // in for the frees before them.
+  bool phase_ends_empty = false;
   uint64_t cross_thread_frees = 0;
   uint64_t dependencies = 0;
   uint64_t total_allocated_bytes = 0;

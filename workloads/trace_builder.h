@@ -1,6 +1,8 @@
 // TraceBuilder: the one way generators and importers make a Trace. Events are given in one
 // global order; the builder splits them into per-thread streams, records the schedule, and adds a
-// dependency wherever an object crosses threads. Layer: workloads. Not thread-safe.
+// dependency wherever an object crosses threads. Or, given a TraceWriter, it streams each event
+// to the file as it comes and keeps only the live objects (traces of any length).
+// Layer: workloads. Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -8,13 +10,17 @@
 #include <unordered_map>
 #include <vector>
 
+#include "workloads/live_objects.h"
 #include "workloads/trace.h"
+#include "workloads/trace_stream.h"
 
 namespace allocmark {
 
 class TraceBuilder {
  public:
   TraceBuilder() = default;
+  // Streams events to `writer` (open) instead of keeping them; finish() is not called then.
+  explicit TraceBuilder(TraceWriter* writer) : writer_(writer) {}
 
   // Dense thread index for a caller key (an OS tid, a generator's thread number); threads are
   // numbered in order of first appearance.
@@ -38,42 +44,50 @@ class TraceBuilder {
   bool phase_end(uint32_t thread);
   bool thread_exit(uint32_t thread);
 
-  bool is_live(uint32_t obj) const noexcept { return obj < objects_.size() && objects_[obj].live; }
-  uint64_t live_size(uint32_t obj) const noexcept { return objects_[obj].size; }
+  bool is_live(uint32_t obj) const noexcept { return objects_.find(obj) != nullptr; }
+  uint64_t live_size(uint32_t obj) const noexcept {
+    const ObjectState* o = objects_.find(obj);
+    return o ? o->size : 0;
+  }
+  uint32_t thread_count() const noexcept { return static_cast<uint32_t>(counts_.size()); }
+  uint32_t object_count() const noexcept { return next_object_; }
+  // Peak of the live bytes along the order given (what TraceChecker computes on the result).
+  uint64_t peak_live_bytes() const noexcept { return peak_live_bytes_; }
   const std::string& error() const noexcept { return error_; }
   uint64_t events() const noexcept { return events_; }
 
   void set_metadata_json(std::string json) { metadata_json_ = std::move(json); }
-  // Hands over the trace; the builder is left empty.
+  // Hands over the trace (not when streaming); the builder is left empty.
   Trace finish();
 
  private:
+  // A live object (freed ones are only a bit in objects_: ids are single-use).
   struct ObjectState {
     uint64_t size = 0;
     uint32_t last_thread = 0;  // thread that last allocated/resized/touched it
     uint32_t last_index = 0;   // index of that event in its stream
     uint32_t phase_owner = UINT32_MAX;
-    bool live = false;
-    bool was_live = false;  // ids are single-use: once freed, never allocated again
   };
 
-  bool append(uint32_t thread, Event e);
+  void append(uint32_t thread, Event e, ObjectState* o);
+  void add_live(uint64_t bytes);
   bool check_thread(uint32_t thread);
   bool fail(std::string message);
-  ObjectState& object(uint32_t obj);
-  bool begin_life(uint32_t thread, uint32_t obj, const char* what);
-  bool require_live(uint32_t obj, const char* what);
+  ObjectState* begin_life(uint32_t thread, uint32_t obj, uint64_t size, const char* what);
+  ObjectState* require_live(uint32_t obj, const char* what);
 
-  std::vector<ThreadStream> threads_;
+  TraceWriter* writer_ = nullptr;
+  std::vector<ThreadStream> threads_;  // in memory; empty streams when writing
+  std::vector<uint32_t> counts_;       // events per thread so far
   std::unordered_map<uint64_t, uint32_t> thread_keys_;
-  std::vector<std::vector<uint32_t>> phase_objects_;  // per thread, current phase
   std::vector<uint8_t> exited_;
-  std::vector<ObjectState> objects_;
+  LiveObjects<ObjectState> objects_;
   MmapVector<ScheduleRun> schedule_;
   std::string metadata_json_ = "{}";
   std::string error_;
   uint64_t events_ = 0;
   uint32_t next_object_ = 0;
+  uint64_t live_bytes_ = 0, peak_live_bytes_ = 0;
 };
 
 }  // namespace allocmark

@@ -1,5 +1,7 @@
-// Encoder and decoder of trace format v1: a fixed header, JSON metadata and one zstd frame of
-// varint-coded per-thread events. Layer: workloads. See workloads/FORMAT.md for the layout.
+// Whole-trace reading and writing: format v2 through the streaming writer and reader
+// (trace_stream.h), and the decoder of format v1 (a fixed header, JSON metadata and one zstd
+// frame of varint-coded per-thread sections), which old files still use. Layer: workloads. See
+// workloads/FORMAT.md for the layout.
 #include "workloads/trace_file.h"
 
 #include <fcntl.h>
@@ -15,65 +17,17 @@
 #include <memory>
 
 #include "base/atomic_file.h"
+#include "workloads/trace_codec.h"
+#include "workloads/trace_order.h"
+#include "workloads/trace_stream.h"
 #include "workloads/varint.h"
 
 namespace allocmark {
 namespace {
 
-constexpr uint32_t kHeaderBytes = 64;
-constexpr uint32_t kHeaderFlagSchedule = 1;
-// Tag byte of an encoded event.
-constexpr uint8_t kTagOpMask = 0x07;
-constexpr uint8_t kTagDep = 0x08;
-constexpr uint8_t kTagFlags = 0x10;
-constexpr uint8_t kTagAlign = 0x20;
-constexpr uint8_t kTagReserved = 0xc0;
-// Metadata is provenance text; anything larger is not a trace we wrote.
-constexpr uint64_t kMaxMetadataBytes = 1 << 20;
-
-struct Header {
-  char magic[8];
-  uint32_t version;
-  uint32_t header_bytes;
-  uint32_t thread_count;
-  uint32_t flags;
-  uint32_t object_count;
-  uint32_t metadata_bytes;
-  uint64_t event_count;
-  uint64_t payload_raw_bytes;
-  uint64_t payload_zstd_bytes;
-  uint64_t checksum;  // XXH64 (seed 0) of metadata + compressed payload
-};
-static_assert(sizeof(Header) == kHeaderBytes, "header layout is part of the format");
-
-bool has_object(Op op) { return op != Op::kPhaseEnd && op != Op::kThreadExit; }
-bool has_size(Op op) { return has_object(op) && op != Op::kFree; }
-
-void encode_thread(const ThreadStream& stream, std::string& out) {
-  uint32_t prev_obj = 0;
-  uint32_t prev_dep_index = 0;
-  for (const Event& e : stream.events) {
-    const uint16_t flags = e.flags & ~kFlagHasDep;
-    uint8_t tag = static_cast<uint8_t>(e.op);
-    if (e.flags & kFlagHasDep) tag |= kTagDep;
-    if (flags) tag |= kTagFlags;
-    if (e.align_log2) tag |= kTagAlign;
-    out.push_back(static_cast<char>(tag));
-    if (flags) out.push_back(static_cast<char>(flags));
-    if (e.align_log2) out.push_back(static_cast<char>(e.align_log2));
-    if (has_object(e.op)) {
-      put_varint(out, zigzag(static_cast<int64_t>(e.obj) - prev_obj));
-      prev_obj = e.obj;
-    }
-    if (has_size(e.op)) put_varint(out, e.size);
-    if (e.op == Op::kCalloc || e.op == Op::kAccess) put_varint(out, e.aux);
-    if (e.flags & kFlagHasDep) {
-      put_varint(out, e.dep_thread);
-      put_varint(out, zigzag(static_cast<int64_t>(e.dep_index) - prev_dep_index));
-      prev_dep_index = e.dep_index;
-    }
-  }
-}
+using codec::Header;
+using codec::kHeaderBytes;
+using codec::kHeaderFlagSchedule;
 
 struct FileCloser {
   void operator()(int* fd) const {
@@ -162,62 +116,16 @@ bool decode_payload(const MmapVector<uint8_t>& raw, const Header& h, Trace* trac
   if (total != h.event_count)
     return bad("payload", "thread event counts add up to " + std::to_string(total) +
                               ", header says " + std::to_string(h.event_count));
+  MmapVector<uint64_t> sizes(h.thread_count);  // v1 dependencies may point at any event
+  for (uint32_t t = 0; t < h.thread_count; ++t) sizes[t] = trace->threads[t].events.size();
   for (uint32_t t = 0; t < h.thread_count; ++t) {
-    uint32_t prev_obj = 0;
-    uint32_t prev_dep = 0;
-    Event* out = trace->threads[t].events.data();
+    Event* out = trace->threads[t].events.data();  // written in place: fresh mmap memory
     const size_t count = trace->threads[t].events.size();
+    codec::ThreadState state;
+    const codec::Limits limits{h.object_count, h.thread_count, t, sizes.data()};
     for (size_t i = 0; i < count; ++i) {
-      auto where = [&] { return "thread " + std::to_string(t) + " event " + std::to_string(i); };
-      Event& e = out[i];  // written in place: fresh mmap memory, every field set below
-      e.flags = 0;
-      e.align_log2 = 0;
-      e.aux = 0;
-      e.size = 0;
-      e.dep_thread = 0;
-      e.dep_index = 0;
-      e.reserved = 0;
-      uint8_t tag, byte;
-      if (!r.get_byte(&tag)) return bad(where(), "truncated event");
-      if (tag & kTagReserved) return bad(where(), "reserved tag bits set (not a v1 event)");
-      e.op = static_cast<Op>(tag & kTagOpMask);
-      if (tag & kTagFlags) {
-        if (!r.get_byte(&byte)) return bad(where(), "truncated flags");
-        if (byte & ~kFlagsKnown || byte & kFlagHasDep) return bad(where(), "unknown flag bits");
-        e.flags = byte;
-      }
-      if (tag & kTagAlign) {
-        if (!r.get_byte(&byte) || byte == 0 || byte > 40)
-          return bad(where(), "alignment exponent missing or above 2^40");
-        e.align_log2 = byte;
-      }
-      uint64_t v;
-      if (has_object(e.op)) {
-        if (!r.get_varint(&v)) return bad(where(), "truncated object id");
-        const int64_t obj = static_cast<int64_t>(prev_obj) + unzigzag(v);
-        if (obj < 0 || obj >= h.object_count)
-          return bad(where(), "object id " + std::to_string(obj) + " outside [0, " +
-                                  std::to_string(h.object_count) + ")");
-        e.obj = prev_obj = static_cast<uint32_t>(obj);
-      } else {
-        e.obj = kNoObject;
-      }
-      if (has_size(e.op) && !r.get_varint(&e.size)) return bad(where(), "truncated size");
-      if (e.op == Op::kCalloc || e.op == Op::kAccess) {
-        if (!r.get_varint(&v) || v > UINT32_MAX) return bad(where(), "bad calloc/access field");
-        e.aux = static_cast<uint32_t>(v);
-      }
-      if (tag & kTagDep) {
-        e.flags |= kFlagHasDep;
-        if (!r.get_varint(&v) || v >= h.thread_count || v == t)
-          return bad(where(), "dependency names a bad thread");
-        e.dep_thread = static_cast<uint32_t>(v);
-        if (!r.get_varint(&v)) return bad(where(), "truncated dependency");
-        const int64_t idx = static_cast<int64_t>(prev_dep) + unzigzag(v);
-        if (idx < 0 || idx >= static_cast<int64_t>(trace->threads[e.dep_thread].events.size()))
-          return bad(where(), "dependency index outside thread " + std::to_string(e.dep_thread));
-        e.dep_index = prev_dep = static_cast<uint32_t>(idx);
-      }
+      if (const char* why = codec::decode_event(r, state, limits, out + i))
+        return bad("thread " + std::to_string(t) + " event " + std::to_string(i), why);
     }
   }
   trace->schedule.clear();
@@ -252,57 +160,19 @@ std::string TraceError::message() const {
 }
 
 bool write_trace(const Trace& trace, const std::string& path, TraceError* error, int level) {
-  std::string raw;
-  raw.reserve(trace.event_count() * 4 + 64);
-  for (const auto& t : trace.threads) put_varint(raw, t.events.size());
-  for (const auto& t : trace.threads) encode_thread(t, raw);
-  if (!trace.schedule.empty()) {
-    put_varint(raw, trace.schedule.size());
-    for (const auto& run : trace.schedule) {
-      put_varint(raw, run.thread);
-      put_varint(raw, run.count);
-    }
-  }
-  std::string packed(ZSTD_compressBound(raw.size()), '\0');
-  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level);
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_enableLongDistanceMatching, 1);
-  const size_t packed_size =
-      ZSTD_compress2(cctx.get(), packed.data(), packed.size(), raw.data(), raw.size());
-  if (ZSTD_isError(packed_size))
-    return fail(error, path, 0, "file", std::string("zstd: ") + ZSTD_getErrorName(packed_size));
-  packed.resize(packed_size);
-
-  Header h{};
-  std::memcpy(h.magic, kTraceMagic, sizeof h.magic);
-  h.version = kTraceFormatVersion;
-  h.header_bytes = kHeaderBytes;
-  h.thread_count = static_cast<uint32_t>(trace.threads.size());
-  h.flags = trace.schedule.empty() ? 0 : kHeaderFlagSchedule;
-  h.object_count = trace.object_count;
-  h.metadata_bytes = static_cast<uint32_t>(trace.metadata_json.size());
-  h.event_count = trace.event_count();
-  h.payload_raw_bytes = raw.size();
-  h.payload_zstd_bytes = packed.size();
-  XXH64_state_t* st = XXH64_createState();
-  XXH64_reset(st, 0);
-  XXH64_update(st, trace.metadata_json.data(), trace.metadata_json.size());
-  XXH64_update(st, packed.data(), packed.size());
-  h.checksum = XXH64_digest(st);
-  XXH64_freeState(st);
-
-  // Temporary name, fsync, rename: a reader never sees half a trace. Mode 0666 less the umask,
-  // as fopen gives.
-  FileWriteError e;
-  if (write_file_atomically(path,
-                            {std::string_view(reinterpret_cast<const char*>(&h), sizeof h),
-                             trace.metadata_json, packed},
-                            &e, 0666))
-    return true;
-  return fail(
-      error, path, 0, "file",
-      std::string(std::string_view(e.step) == "create" ? "cannot create: " : "write failed: ") +
-          strerror(e.code));
+  TraceWriter writer;
+  if (!writer.open(path, trace.metadata_json, level, error)) return false;
+  writer.declare(static_cast<uint32_t>(trace.threads.size()), trace.object_count);
+  std::string order_error;
+  if (!walk_in_order(
+          trace,
+          [&](uint32_t t, uint32_t i) {
+            writer.add(t, trace.threads[t].events[i]);
+            return true;
+          },
+          &order_error))
+    return fail(error, path, 0, "file", "cannot order the events: " + order_error);
+  return writer.finish(error);
 }
 
 bool read_trace(const std::string& path, Trace* trace, TraceError* error,
@@ -315,6 +185,91 @@ bool read_trace(const std::string& path, Trace* trace, TraceError* error,
   }
   return true;
 }
+
+namespace codec {
+
+bool check_header(const Header& h, uint64_t file_size, std::string* why, uint64_t* offset) {
+  auto bad = [&](uint64_t at, std::string reason) {
+    *offset = at;
+    *why = std::move(reason);
+    return false;
+  };
+  if (std::memcmp(h.magic, kTraceMagic, sizeof h.magic) != 0)
+    return bad(0, "not an allocmark trace (bad magic; convert it first)");
+  if (h.version != 1 && h.version != kTraceFormatVersion)
+    return bad(8, "format version " + std::to_string(h.version) + ", this build reads 1 and " +
+                      std::to_string(kTraceFormatVersion));
+  if (h.header_bytes != kHeaderBytes)
+    return bad(12, "header size " + std::to_string(h.header_bytes));
+  if (h.flags & ~kHeaderFlagSchedule) return bad(20, "unknown header flags");
+  if (h.metadata_bytes > kMaxMetadataBytes) return bad(28, "metadata larger than 1 MiB");
+  if (h.object_count > h.event_count) return bad(24, "more objects than events");
+  if (h.thread_count == 0 && h.event_count != 0) return bad(16, "events but no threads");
+  if (h.version == 1 && h.thread_count > h.payload_raw_bytes)
+    return bad(16, "more threads than payload bytes");
+  const uint64_t body = static_cast<uint64_t>(h.metadata_bytes) + h.payload_zstd_bytes;
+  if (h.payload_zstd_bytes > file_size || kHeaderBytes + body != file_size)
+    return bad(file_size, "file is " + std::to_string(file_size) + " bytes, header says " +
+                              std::to_string(kHeaderBytes + body) + " (truncated or padded)");
+  if (h.event_count > h.payload_raw_bytes) return bad(32, "more events than payload bytes");
+  return true;
+}
+
+bool file_checksum(int fd, uint64_t offset, uint64_t length, uint64_t* out) {
+  XXH64_state_t* st = XXH64_createState();
+  XXH64_reset(st, 0);
+  MmapVector<char> block(1 << 20);
+  bool ok = true;
+  while (length > 0) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(block.size(), length));
+    const ssize_t got = pread(fd, block.data(), want, static_cast<off_t>(offset));
+    if (got <= 0) {
+      ok = false;
+      break;
+    }
+    XXH64_update(st, block.data(), static_cast<size_t>(got));
+    offset += static_cast<uint64_t>(got);
+    length -= static_cast<uint64_t>(got);
+  }
+  *out = XXH64_digest(st);
+  XXH64_freeState(st);
+  return ok;
+}
+
+}  // namespace codec
+
+namespace {
+
+// A v2 file into memory: chunks appended to each thread's stream, runs kept as the schedule.
+bool decode_v2(const std::string& path, Trace* trace, TraceError* error) {
+  TraceReader reader;
+  if (!reader.open(path, error)) return false;
+  const TraceFileInfo& info = reader.info();
+  trace->threads.clear();
+  trace->threads.resize(info.threads);
+  trace->schedule.clear();
+  trace->object_count = info.objects;
+  trace->metadata_json = info.metadata_json;
+  EventChunk chunk;
+  for (;;) {
+    if (!reader.next(&chunk, 1 << 20, error)) return false;
+    if (chunk.events.empty()) return true;
+    const Event* e = chunk.events.data();
+    for (const ScheduleRun& run : chunk.runs) {
+      auto& events = trace->threads[run.thread].events;
+      const size_t at = events.size();
+      events.resize(at + run.count);
+      std::memcpy(events.data() + at, e, run.count * sizeof(Event));
+      e += run.count;
+      if (!trace->schedule.empty() && trace->schedule.back().thread == run.thread)
+        trace->schedule.back().count += run.count;
+      else
+        trace->schedule.push_back(run);
+    }
+  }
+}
+
+}  // namespace
 
 bool decode_trace(const std::string& path, Trace* trace, TraceError* error) {
   std::unique_ptr<int, FileCloser> fd(new int(open(path.c_str(), O_RDONLY | O_CLOEXEC)));
@@ -333,29 +288,14 @@ bool decode_trace(const std::string& path, Trace* trace, TraceError* error) {
   const auto* bytes = static_cast<const uint8_t*>(map);
   Header h;
   std::memcpy(&h, bytes, sizeof h);
-  if (std::memcmp(h.magic, kTraceMagic, sizeof h.magic) != 0)
-    return fail(error, path, 0, "file", "not an allocmark trace (bad magic; convert it first)");
-  if (h.version != kTraceFormatVersion)
-    return fail(error, path, 8, "file",
-                "format version " + std::to_string(h.version) + ", this build reads version 1");
-  if (h.header_bytes != kHeaderBytes)
-    return fail(error, path, 12, "file", "header size " + std::to_string(h.header_bytes));
-  if (h.flags & ~kHeaderFlagSchedule) return fail(error, path, 20, "file", "unknown header flags");
-  if (h.metadata_bytes > kMaxMetadataBytes)
-    return fail(error, path, 28, "file", "metadata larger than 1 MiB");
-  if (h.object_count > h.event_count)
-    return fail(error, path, 24, "file", "more objects than events");
-  if (h.thread_count == 0 && h.event_count != 0)
-    return fail(error, path, 16, "file", "events but no threads");
-  if (h.thread_count > h.payload_raw_bytes)
-    return fail(error, path, 16, "file", "more threads than payload bytes");
+  std::string why;
+  uint64_t at = 0;
+  if (!codec::check_header(h, file_size, &why, &at)) return fail(error, path, at, "file", why);
+  if (h.version != 1) {
+    unmap.reset();
+    return decode_v2(path, trace, error);
+  }
   const uint64_t body = static_cast<uint64_t>(h.metadata_bytes) + h.payload_zstd_bytes;
-  if (h.payload_zstd_bytes > file_size || kHeaderBytes + body != file_size)
-    return fail(error, path, file_size, "file",
-                "file is " + std::to_string(file_size) + " bytes, header says " +
-                    std::to_string(kHeaderBytes + body) + " (truncated or padded)");
-  if (h.event_count > h.payload_raw_bytes)
-    return fail(error, path, 32, "file", "more events than payload bytes");
   if (XXH64(bytes + kHeaderBytes, body, 0) != h.checksum)
     return fail(error, path, kHeaderBytes, "file", "checksum mismatch (file is corrupt)");
   trace->metadata_json.assign(reinterpret_cast<const char*>(bytes) + kHeaderBytes,

@@ -9,7 +9,7 @@
 
 namespace allocmark {
 
-inline constexpr uint32_t kTraceFormatVersion = 1;
+inline constexpr uint32_t kTraceFormatVersion = 2;  // written; 1 is still read
 inline constexpr char kTraceMagic[8] = {'A', 'M', 'K', 'T', 'R', 'A', 'C', 'E'};
 
 // Where and why a trace was refused: one line for the user, e.g.

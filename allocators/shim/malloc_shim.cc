@@ -195,6 +195,21 @@ void* heap_realloc(void* p, std::size_t n) {
   return g_heap->reallocate_unsized(p, n);
 }
 
+// A heap with its own calloc knows which memory is already zero (pool: fresh mappings, pages
+// handed back to the kernel); the others, and tracking, get allocate + memset. Null on overflow.
+template <class H = Heap>
+void* heap_calloc(std::size_t count, std::size_t size) {
+  if constexpr (requires(H * h) { h->calloc(count, size); }) {
+    if (ready() && g_tracked == nullptr) [[likely]]
+      return static_cast<H*>(g_heap)->calloc(count, size);
+  }
+  std::size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) return nullptr;
+  void* p = heap_alloc(n, 0);
+  if (p != nullptr) std::memset(p, 0, n);
+  return p;
+}
+
 void* with_errno(void* p) {
   if (p == nullptr) errno = ENOMEM;
   return p;
@@ -264,11 +279,7 @@ ALLOCMARK_EXPORT void free(void* p) { heap_free(p); }
 ALLOCMARK_EXPORT void cfree(void* p) { heap_free(p); }
 
 ALLOCMARK_EXPORT void* calloc(size_t count, size_t size) {
-  size_t n;
-  if (__builtin_mul_overflow(count, size, &n)) return with_errno(nullptr);
-  void* p = heap_alloc(n, 0);
-  if (p != nullptr) std::memset(p, 0, n);
-  return with_errno(p);
+  return with_errno(allocmark::heap_calloc(count, size));
 }
 
 ALLOCMARK_EXPORT void* realloc(void* p, size_t n) {

@@ -21,8 +21,10 @@ class RecordCommand {
  private:
   std::vector<std::string> command_words();
   std::string make_raw_dir();
+  // `converter` holds p's raw file, converted in part while the program ran; null: no file.
   bool write_process_trace(const RawProcess& p, bool is_root,
-                           const std::vector<std::string>& command, int code);
+                           const std::vector<std::string>& command, int code,
+                           RawStreamConverter* converter);
 
   CLI::App* cmd_ = nullptr;
   std::string out_, program_;

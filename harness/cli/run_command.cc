@@ -103,6 +103,9 @@ void RunCommand::add_measure_options() {
                    "Cap each worker's address space (RLIMIT_AS), e.g. 512M");
   cmd_->add_option("--replay", run_.mode, "serial or threads")
       ->check(one_of({"serial", "threads"}));
+  cmd_->add_option("--stream", run_.stream,
+                   "Decode traces in chunks: auto (above 1 GiB decoded), always, never")
+      ->check(one_of({"auto", "always", "never"}));
   cmd_->add_option("--touch", run_.touch, "Memory touching: none, first, pages, full")
       ->check(one_of({"none", "first", "pages", "full"}));
   cmd_->add_flag("--quiet", run_.quiet, "No progress output");

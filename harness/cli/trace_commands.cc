@@ -10,47 +10,72 @@
 #include "workloads/importers/android_format.h"
 #include "workloads/importers/text_format.h"
 #include "workloads/trace_file.h"
+#include "workloads/trace_stream.h"
 
 namespace allocmark {
 namespace {
 
-// Reads FILE as our format, or through an importer when `from` names one.
-bool load_any(const std::string& path, const std::string& from, Trace* trace,
-              TraceSummary* summary) {
-  if (from == "amt") {
-    TraceError err;
-    if (!read_trace(path, trace, &err, summary)) {
-      std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
-      return false;
-    }
-    return true;
-  }
-  const Importer* imp = find_importer(from);
-  if (!imp) {
-    std::string known = "amt";
-    for (const auto& i : importers()) known += ", " + i.name;
-    std::fprintf(stderr, "allocmark: --from: unknown format '%s' (known: %s)\n", from.c_str(),
-                 known.c_str());
-    return false;
-  }
-  ImportStats stats;
-  std::string error;
-  if (!imp->import(path, trace, &stats, &error)) {
-    std::fprintf(stderr, "allocmark: %s\n", error.c_str());
-    return false;
-  }
-  for (const std::string& warning : repair_warnings(stats))
-    std::fprintf(stderr, "allocmark: %s\n", warning.c_str());
+// What info, validate and convert report of a trace, however it was read.
+struct Loaded {
+  TraceSummary summary;
+  bool recorded_order = false;
+  std::string metadata_json = "{}";
+};
+
+bool report(const TraceError& err) {
+  std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
+  return false;
+}
+
+// Checks our format chunk by chunk (any length; `copy` receives the events), without holding it.
+bool check_amt(const std::string& path, Loaded* out, TraceWriter* copy = nullptr) {
   TraceError err;
-  if (!check_trace(*trace, summary, &err)) {
-    err.path = path;
-    std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
-    return false;
-  }
+  TraceFileInfo info;
+  if (!check_trace_file(path, &out->summary, &err, &info, copy)) return report(err);
+  out->recorded_order = info.recorded_order;
+  out->metadata_json = info.metadata_json;
   return true;
 }
 
-nlohmann::json summary_json(const TraceSummary& s, const Trace& t) {
+// Reads FILE as our format, or through an importer when `from` names one, into memory.
+bool load_any(const std::string& path, const std::string& from, Trace* trace, Loaded* out) {
+  if (from == "amt") {
+    TraceError err;
+    if (!read_trace(path, trace, &err, &out->summary)) return report(err);
+  } else {
+    const Importer* imp = find_importer(from);
+    if (!imp) {
+      std::string known = "amt";
+      for (const auto& i : importers()) known += ", " + i.name;
+      std::fprintf(stderr, "allocmark: --from: unknown format '%s' (known: %s)\n", from.c_str(),
+                   known.c_str());
+      return false;
+    }
+    ImportStats stats;
+    std::string error;
+    if (!imp->import(path, trace, &stats, &error)) {
+      std::fprintf(stderr, "allocmark: %s\n", error.c_str());
+      return false;
+    }
+    for (const std::string& warning : repair_warnings(stats))
+      std::fprintf(stderr, "allocmark: %s\n", warning.c_str());
+    TraceError err;
+    if (!check_trace(*trace, &out->summary, &err)) return err.path = path, report(err);
+  }
+  out->recorded_order = !trace->schedule.empty();
+  out->metadata_json = trace->metadata_json;
+  return true;
+}
+
+// Our format is checked as a stream; other formats are imported whole.
+bool load_summary(const std::string& path, const std::string& from, Loaded* out) {
+  if (from == "amt") return check_amt(path, out);
+  Trace trace;
+  return load_any(path, from, &trace, out);
+}
+
+nlohmann::json summary_json(const Loaded& loaded) {
+  const TraceSummary& s = loaded.summary;
   nlohmann::json by_op = nlohmann::json::object();
   for (int i = 0; i < kOpCount; ++i)
     if (s.by_op[i]) by_op[op_name(static_cast<Op>(i))] = s.by_op[i];
@@ -76,10 +101,10 @@ nlohmann::json summary_json(const TraceSummary& s, const Trace& t) {
           {"total_allocated_bytes", s.total_allocated_bytes},
           {"cross_thread_frees", s.cross_thread_frees},
           {"dependencies", s.dependencies},
-          {"recorded_order", !t.schedule.empty()},
+          {"recorded_order", loaded.recorded_order},
           {"size_histogram", buckets(s.size_histogram)},
           {"lifetime_histogram_events", buckets(s.lifetime_histogram)},
-          {"metadata", nlohmann::json::parse(t.metadata_json, nullptr, false)}};
+          {"metadata", nlohmann::json::parse(loaded.metadata_json, nullptr, false)}};
 }
 
 }  // namespace
@@ -106,6 +131,7 @@ void TraceCommands::add_to(CLI::App& app) {
   gen_->add_option("--threads", threads_, "Thread count")->check(CLI::Range(1, 4096));
   gen_->add_option("--seed", seed_, "Seed");
   gen_->add_option("-o,--out", out_, "Output file")->required();
+  gen_->add_option("--level", gen_level_, "zstd level (default 3)")->check(CLI::Range(1, 22));
 }
 
 bool TraceCommands::selected() const { return trace_ && trace_->parsed(); }
@@ -118,10 +144,10 @@ int TraceCommands::run() {
 }
 
 int TraceCommands::info() {
-  Trace trace;
-  TraceSummary s;
-  if (!load_any(file_, from_, &trace, &s)) return 2;
-  const auto j = summary_json(s, trace);
+  Loaded loaded;
+  if (!load_summary(file_, from_, &loaded)) return 2;
+  const TraceSummary& s = loaded.summary;
+  const auto j = summary_json(loaded);
   if (json_) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
@@ -143,7 +169,7 @@ int TraceCommands::info() {
   std::printf("cross-thread    %llu frees, %llu dependencies\n",
               static_cast<unsigned long long>(s.cross_thread_frees),
               static_cast<unsigned long long>(s.dependencies));
-  std::printf("recorded order  %s\n", trace.schedule.empty() ? "no" : "yes");
+  std::printf("recorded order  %s\n", loaded.recorded_order ? "yes" : "no");
   auto print_buckets = [](const char* title, const nlohmann::json& list) {
     std::printf("%s\n", title);
     for (const auto& b : list)
@@ -156,9 +182,9 @@ int TraceCommands::info() {
 }
 
 int TraceCommands::validate() {
-  Trace trace;
-  TraceSummary s;
-  if (!load_any(file_, from_, &trace, &s)) return 1;
+  Loaded loaded;
+  if (!load_summary(file_, from_, &loaded)) return 1;
+  const TraceSummary& s = loaded.summary;
   std::printf("%s: valid, %llu events, %u threads\n", file_.c_str(),
               static_cast<unsigned long long>(s.events), s.threads);
   return 0;
@@ -166,16 +192,24 @@ int TraceCommands::validate() {
 
 int TraceCommands::convert() {
   Trace trace;
-  TraceSummary s;
-  if (!load_any(in_, from_, &trace, &s)) return 2;
+  Loaded loaded;
+  const TraceSummary& s = loaded.summary;
   std::string error;
   if (to_ == "amt") {
     TraceError err;
-    if (!write_trace(trace, out_, &err, level_)) {
-      std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
-      return 2;
+    if (from_ == "amt") {  // one streaming pass: any length
+      TraceReader probe;
+      if (!probe.open(in_, &err)) return report(err), 2;
+      TraceWriter writer;
+      if (!writer.open(out_, probe.info().metadata_json, level_, &err)) return report(err), 2;
+      if (!check_amt(in_, &loaded, &writer)) return 2;
+      if (!writer.finish(&err)) return report(err), 2;
+    } else {
+      if (!load_any(in_, from_, &trace, &loaded)) return 2;
+      if (!write_trace(trace, out_, &err, level_)) return report(err), 2;
     }
   } else if (to_ == "text" || to_ == "android") {
+    if (!load_any(in_, from_, &trace, &loaded)) return 2;
     FILE* f = std::fopen(out_.c_str(), "w");
     if (!f) {
       std::fprintf(stderr, "allocmark: %s: cannot create\n", out_.c_str());
@@ -217,21 +251,15 @@ int TraceCommands::gen() {
     }
     args.values[p.substr(0, eq)] = p.substr(eq + 1);
   }
-  Trace trace;
   std::string error;
-  if (!generate_trace(*g, args, &trace, &error)) {
+  TraceOutput facts;
+  if (!generate_trace_file(*g, args, out_, gen_level_, &error, &facts)) {
     std::fprintf(stderr, "allocmark: %s: %s\n", gen_name_.c_str(), error.c_str());
     return 2;
   }
-  TraceError err;
-  TraceSummary s;
-  if (!check_trace(trace, &s, &err) || !write_trace(trace, out_, &err, level_)) {
-    std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
-    return 2;
-  }
   std::printf("%s: %llu events, %u threads, peak live %llu bytes\n", out_.c_str(),
-              static_cast<unsigned long long>(s.events), s.threads,
-              static_cast<unsigned long long>(s.peak_live_bytes));
+              static_cast<unsigned long long>(facts.events), facts.threads,
+              static_cast<unsigned long long>(facts.peak_live_bytes));
   return 0;
 }
 

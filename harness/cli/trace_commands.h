@@ -30,7 +30,8 @@ class TraceCommands {
   std::vector<std::string> params_;
   uint32_t threads_ = 1;
   uint64_t seed_ = 42;
-  int level_ = 19;
+  int level_ = 19;     // convert: smallest files
+  int gen_level_ = 3;  // gen: fast enough to write 20 M+ events per second
 };
 
 }  // namespace allocmark

@@ -29,6 +29,7 @@
 #include "harness/run/system_info.h"
 #include "harness/run/worker_process.h"
 #include "workloads/trace_file.h"
+#include "workloads/trace_stream.h"
 
 namespace allocmark {
 namespace {
@@ -76,14 +77,15 @@ std::string cell_key(const std::string& workload, uint32_t threads, const std::s
          std::to_string(rep);
 }
 
+// Every trace is checked as a stream (any length, memory bounded by its live objects) and
+// generated straight to its file: the parent never holds a trace.
 bool prepare_traces(const RunOptions& o, const std::string& trace_dir,
                     std::vector<PreparedTrace>* out) {
   for (const auto& w : o.workloads) {
     if (!w.generator) {
       PreparedTrace p{w.name, w.trace_path, 1, {}};
-      Trace trace;
       TraceError err;
-      if (!read_trace(w.trace_path, &trace, &err, &p.summary)) {
+      if (!check_trace_file(w.trace_path, &p.summary, &err)) {
         std::fprintf(stderr, "allocmark: --trace %s\n", err.message().c_str());
         return false;
       }
@@ -94,24 +96,19 @@ bool prepare_traces(const RunOptions& o, const std::string& trace_dir,
     for (uint32_t threads : w.threads) {
       PreparedTrace p{
           w.name, trace_dir + "/" + w.name + "-t" + std::to_string(threads) + ".amt", threads, {}};
-      Trace trace;
       TraceError err;
       // Resumed runs reuse the traces they were measured with.
-      if (!fs::exists(p.path) || !read_trace(p.path, &trace, &err, &p.summary)) {
+      if (!fs::exists(p.path) || !check_trace_file(p.path, &p.summary, &err)) {
         GeneratorArgs args = w.args;
         args.threads = threads;
         std::string error;
-        if (!generate_trace(*w.generator, args, &trace, &error)) {
+        if (!generate_trace_file(*w.generator, args, p.path, 3, &error)) {
           std::fprintf(stderr, "allocmark: workload '%s': %s\n", w.name.c_str(), error.c_str());
           return false;
         }
-        if (!check_trace(trace, &p.summary, &err)) {
+        if (!check_trace_file(p.path, &p.summary, &err)) {
           std::fprintf(stderr, "allocmark: workload '%s' generated a bad trace: %s\n",
                        w.name.c_str(), err.message().c_str());
-          return false;
-        }
-        if (!write_trace(trace, p.path, &err, 3)) {
-          std::fprintf(stderr, "allocmark: %s\n", err.message().c_str());
           return false;
         }
       }
@@ -395,6 +392,11 @@ WorkerRequest worker_request(const RunOptions& o, const Cell& c) {
               "--kind",  c.allocator->kind, "--mode",      o.mode,
               "--touch", o.touch,           "--result-fd", "3"};
   if (o.check) req.args.insert(req.args.end(), {"--check", "1"});
+  // Facts of the parent's check that a streamed replay cannot know before it ends.
+  const TraceSummary& s = c.trace->summary;
+  req.args.insert(req.args.end(),
+                  {"--stream", o.stream, "--live-objects", std::to_string(s.peak_live_objects),
+                   "--phase-ends-empty", s.phase_ends_empty ? "1" : "0"});
   if (!o.pin) req.args.insert(req.args.end(), {"--pin", "0"});
   if (o.alloc_options.count(c.allocator->name))
     req.args.insert(req.args.end(), {"--options", o.alloc_options.at(c.allocator->name)});

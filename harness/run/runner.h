@@ -46,6 +46,9 @@ struct RunOptions {
   uint64_t mem_limit_bytes = 0;
   std::string mode = "threads";
   std::string touch = "pages";
+  // Decode the trace whole ("never"), in chunks during a serial replay ("always"), or in chunks
+  // when it would take more than 1 GiB decoded ("auto"): harness/worker/stream_replay.h.
+  std::string stream = "auto";
   uint64_t seed = 1;
   bool quiet = false;
   bool pin = true;     // pin one-thread replays to a CPU (worker: harness/cpu_pinning.h)

@@ -52,6 +52,9 @@ struct ReplayConfig {
   // In-call time: the allocator call of one event in this many is bracketed by two reads of
   // `call_clock` (1 = every event but the latency-sampled ones; 0 = off). See harness/README.md.
   uint32_t in_call_period = 1;
+  // Latency samples reserved per thread for this many events (0: the thread's event count).
+  // A streamed trace (harness/worker/stream_replay.h) holds no events up front.
+  uint64_t expected_events = 0;
   CallClock call_clock;  // default: clock_gettime, nothing subtracted (make_call_clock sets it)
 };
 
@@ -130,7 +133,11 @@ class Replayer {
     counters_.reset(trace.threads.size());
     latency_.reset(trace.threads.size());
     for (size_t t = 0; t < trace.threads.size(); ++t) {
-      latency_[t].reserve_for(trace.threads[t].events.size() / config.latency_period + 1);
+      const uint64_t expected =
+          config.expected_events ? config.expected_events : trace.threads[t].events.size();
+      latency_[t].reserve_for(expected / config.latency_period + 1);
+      // Resident before the baseline: samples written during the replay are not heap growth.
+      std::memset(latency_[t].samples.data(), 0, latency_[t].samples.size() * sizeof(uint64_t));
       latency_[t].countdown = 1 + static_cast<uint32_t>((t * 7919) % config.latency_period);
       if (config.in_call_period > 1)
         counters_[t].in_call_countdown =
@@ -148,6 +155,32 @@ class Replayer {
   // replay alone (bench/replay_instructions.sh).
   [[gnu::noinline]] uint64_t run() {
     return config_.mode == ReplayMode::kSerial ? run_serial() : run_threads();
+  }
+
+  // Streamed serial replay (harness/worker/stream_replay.h): one decoded chunk in recorded
+  // order, its object ids already mapped to slots below slot_count(). Returns the chunk's wall
+  // nanoseconds; *ok false when an allocator call failed (failure() says which).
+  [[gnu::noinline]] uint64_t run_chunk(const Event* events, const MmapVector<ScheduleRun>& runs,
+                                       bool* ok) {
+    const uint64_t t0 = now_ns();
+    *ok = true;
+    for (const ScheduleRun& run : runs) {
+      const uint64_t first = counters_[run.thread].events_done.load(std::memory_order_relaxed);
+      if (!run_events(run.thread, events, first, run.count)) {
+        *ok = false;
+        break;
+      }
+      events += run.count;
+    }
+    return now_ns() - t0;
+  }
+  size_t slot_count() const { return slots_.size(); }
+  // Grows the slot table to n entries, new ones resident and empty (between chunks, untimed).
+  void ensure_slots(size_t n) {
+    if (n <= slots_.size()) return;
+    const size_t old = slots_.size();
+    slots_.resize(n);
+    std::memset(slots_.data() + old, 0, (n - old) * sizeof(Slot));
   }
 
   // Frees every object still live (after timing), so "memory given back" can be measured.
@@ -401,7 +434,7 @@ class Replayer {
         // run keeps the fill pattern instead.
         if (!kCheck && e.aux < config_.touch_limit)
           fill_bytes(static_cast<char*>(s.ptr) + e.aux, static_cast<int>(i),
-                      std::min<uint64_t>(e.size, config_.touch_limit - e.aux));
+                     std::min<uint64_t>(e.size, config_.touch_limit - e.aux));
         return true;
       case Op::kPhaseEnd:
         if constexpr (Resettable<A>) {
@@ -430,37 +463,45 @@ class Replayer {
   // Runs events [from, to) of thread t. Latency is sampled every `latency_period` events.
   // In-call timing is off for a check run (not a timed run) and with in_call_period 0.
   bool run_range(uint32_t t, uint64_t from, uint64_t to) {
-    if (config_.check) return run_range_as<TouchPolicy::kNone, true, false>(t, from, to);
-    if (config_.in_call_period == 0) return run_range_touch<false>(t, from, to);
-    return run_range_touch<true>(t, from, to);
+    return run_events(t, trace_.threads[t].events.data() + from, from, to - from);
+  }
+
+  // Runs `count` events of thread t from `events`, the first being the thread's event `first`
+  // (in memory: inside the thread's stream; streamed: inside a decoded chunk).
+  bool run_events(uint32_t t, const Event* events, uint64_t first, uint64_t count) {
+    if (config_.check) return run_as<TouchPolicy::kNone, true, false>(t, events, first, count);
+    if (config_.in_call_period == 0) return run_touch<false>(t, events, first, count);
+    return run_touch<true>(t, events, first, count);
   }
 
   template <bool kInCall>
-  bool run_range_touch(uint32_t t, uint64_t from, uint64_t to) {
+  bool run_touch(uint32_t t, const Event* events, uint64_t first, uint64_t count) {
     switch (config_.touch) {
       case TouchPolicy::kNone:
-        return run_range_as<TouchPolicy::kNone, false, kInCall>(t, from, to);
+        return run_as<TouchPolicy::kNone, false, kInCall>(t, events, first, count);
       case TouchPolicy::kFirst:
-        return run_range_as<TouchPolicy::kFirst, false, kInCall>(t, from, to);
+        return run_as<TouchPolicy::kFirst, false, kInCall>(t, events, first, count);
       case TouchPolicy::kPages:
-        return run_range_as<TouchPolicy::kPages, false, kInCall>(t, from, to);
+        return run_as<TouchPolicy::kPages, false, kInCall>(t, events, first, count);
       case TouchPolicy::kFull:
-        return run_range_as<TouchPolicy::kFull, false, kInCall>(t, from, to);
+        return run_as<TouchPolicy::kFull, false, kInCall>(t, events, first, count);
     }
     return false;
   }
 
   template <TouchPolicy kTouch, bool kCheck, bool kInCall>
-  bool run_range_as(uint32_t t, uint64_t from, uint64_t to) {
-    const Event* events = trace_.threads[t].events.data();
+  bool run_as(uint32_t t, const Event* events, uint64_t first, uint64_t count) {
     Slot* slots = slots_.data();  // a local: stores through slots cannot reload it
     ThreadCounters& c = counters_[t];
     LatencyRecorder& lat = latency_[t];
     uint32_t countdown = lat.countdown;
     uint32_t call_countdown = c.in_call_countdown;
     uint64_t ticks = 0, timed_calls = 0;
-    for (uint64_t i = from; i < to; ++i) {
-      const Event& e = events[i];
+    // Indexed by the event's index in its thread (failures and dependency targets use it); the
+    // compiler folds `events - first` into one base, as when it indexed the whole stream.
+    const uint64_t last = first + count;
+    for (uint64_t i = first; i < last; ++i) {
+      const Event& e = events[i - first];
       if (e.flags & kFlagHasDep) {
         if (config_.mode == ReplayMode::kThreads && !wait_for(e.dep_thread, e.dep_index))
           return false;
@@ -484,7 +525,7 @@ class Replayer {
     }
     // Once per range, not per event: only the serial round robin and failure reports read it,
     // and both run on this thread or after it.
-    c.events_done.store(to, std::memory_order_relaxed);
+    c.events_done.store(first + count, std::memory_order_relaxed);
     lat.countdown = countdown;
     if constexpr (kInCall) {
       c.in_call_ticks += ticks;

@@ -26,6 +26,7 @@
 #include "harness/worker/proc_stats.h"
 #include "harness/worker/replay.h"
 #include "harness/worker/result_record.h"
+#include "harness/worker/stream_replay.h"
 #include "harness/worker/timeline.h"
 #include "workloads/trace_file.h"
 
@@ -43,8 +44,14 @@ struct WorkerArgs {
   int result_fd = 1;
   bool force_clock_gettime = false;  // --in-call-clock clock_gettime: never the TSC
   bool in_call_period_given = false;
-  double in_call_cap_us = 20;  // --in-call-cap-us; 0: no cap (harness/README.md, "Replay")
+  double in_call_cap_us = 20;     // --in-call-cap-us; 0: no cap (harness/README.md, "Replay")
+  std::string stream = "auto";    // --stream auto|always|never (harness/worker/stream_replay.h)
+  uint64_t live_objects = 0;      // --live-objects: the trace's peak, from the parent's check
+  bool phase_ends_empty = false;  // --phase-ends-empty 1: the parent's check found it so
 };
+
+// Streams a trace whose decoded events and object table would take more than this.
+constexpr uint64_t kStreamAboveBytes = uint64_t{1} << 30;
 
 [[noreturn]] void usage_error(const std::string& msg) {
   std::fprintf(stderr, "allocmark-worker: %s\n", msg.c_str());
@@ -69,6 +76,12 @@ WorkerArgs parse_args(int argc, char** argv) {
       a.plugin_path = value;
     else if (key == "--describe")
       a.describe = value == "1";
+    else if (key == "--stream")
+      a.stream = value;
+    else if (key == "--live-objects")
+      a.live_objects = std::strtoull(value.c_str(), nullptr, 10);
+    else if (key == "--phase-ends-empty")
+      a.phase_ends_empty = value == "1";
     else if (key == "--result-fd")
       a.result_fd = std::atoi(value.c_str());
     else if (key == "--mode") {
@@ -240,11 +253,14 @@ void fill_measurement(const Readings& r, const Replayer<A>& replayer, const Trac
 }
 
 // Replays once and fills the record's status and measurement.
+// `streamed`: the trace is replayed chunk by chunk from it (`trace` is its shell, `summary` the
+// parent's facts), else `trace` holds every event.
 template <class A>
-void replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayConfig config,
-                 ResultRecord* record) {
+void replay_with(A& alloc, Trace& trace, TraceSummary summary, ReplayConfig config,
+                 ResultRecord* record, StreamedTrace* streamed) {
   Replayer<A> replayer(alloc, trace, config);
-  replayer.phase_reset_ok_ = phase_ends_leave_heap_empty(trace, config.mode);
+  replayer.phase_reset_ok_ =
+      streamed ? summary.phase_ends_empty : phase_ends_leave_heap_empty(trace, config.mode);
   // Resettable is decided at compile time; a plugin without reset keeps the phase frees.
   if constexpr (requires { alloc.can_reset(); }) replayer.phase_reset_ok_ &= alloc.can_reset();
   // A one-thread replay runs pinned to the last CPU, its sampler elsewhere: migrations were the
@@ -261,12 +277,13 @@ void replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayConf
   HwCounters counters;  // opened before the baseline: its fds and buffers are not the heap's
 
   replayer.prepare();  // replay threads exist before the baseline
+  if (streamed && streamed->prime()) replayer.ensure_slots(trace.object_count);
   const uint64_t baseline = rss.rss_bytes();
   const bool hwm_reset = reset_peak_rss();
   const Usage before = process_usage();
   sampler.start();
   counters.start();
-  const uint64_t wall = replayer.run();
+  const uint64_t wall = streamed ? streamed->run(replayer) : replayer.run();
   counters.stop();
   sampler.stop();
   const Usage used = process_usage() - before;
@@ -288,7 +305,11 @@ void replay_with(A& alloc, Trace& trace, const TraceSummary& summary, ReplayConf
   if (failed) {
     record->status = replayer.failure().status;
     record->detail = replayer.failure().detail;
+  } else if (streamed && !streamed->error().empty()) {
+    record->status = "error";
+    record->detail = streamed->error();
   }
+  if (streamed) summary.peak_live_bytes = streamed->peak_live_bytes();
   const Readings readings{wall,       baseline, peak,      final_rss,  drained,
                           final_live, used,     hwm_reset, replay_cpu, timer_ns};
   fill_measurement(readings, replayer, summary, config, &m);
@@ -333,6 +354,26 @@ ReplayConfig replay_config(const WorkerArgs& args, const Trace& trace) {
   return config;
 }
 
+// The trace whole (read and fully checked) or, when it is too long to hold decoded, opened for
+// streaming with the parent's facts standing in for the summary.
+bool load_trace(const WorkerArgs& args, Trace* trace, TraceSummary* summary,
+                std::unique_ptr<StreamedTrace>* streamed, TraceError* error) {
+  TraceReader probe;
+  if (!probe.open(args.trace, error)) return false;
+  if (should_stream(args.stream, probe.info(), args.config.mode == ReplayMode::kSerial,
+                    kStreamAboveBytes)) {
+    *streamed = std::make_unique<StreamedTrace>();
+    if (!(*streamed)->open(args.trace, args.live_objects, error)) return false;
+    summary->threads = probe.info().threads;
+    summary->objects = probe.info().objects;
+    summary->phase_ends_empty = args.phase_ends_empty;
+    return true;
+  }
+  if (!read_trace(args.trace, trace, error, summary)) return false;
+  mark_dependency_targets(*trace);
+  return true;
+}
+
 int worker_main(int argc, char** argv) {
   WorkerArgs args = parse_args(argc, argv);
   Trace trace;
@@ -345,14 +386,25 @@ int worker_main(int argc, char** argv) {
   }
   ResultRecord record;
   record.replay_mode = args.config.mode == ReplayMode::kSerial ? "serial" : "threads";
-  if (!read_trace(args.trace, &trace, &error, &summary)) {
+  std::unique_ptr<StreamedTrace> streamed;
+  if (!load_trace(args, &trace, &summary, &streamed, &error)) {
     record.status = "error";
     record.detail = error.message();
     write_line(out, record_line(record));
     return 0;
   }
-  mark_dependency_targets(trace);
-  const ReplayConfig config = replay_config(args, trace);
+  if (streamed) {
+    record.replay_mode = "serial";
+    args.config.mode = ReplayMode::kSerial;
+    args.config.expected_events = streamed->info().events;
+    // An odd period (61, then 123, 247...) so at most kMaxLatencySamples are kept per thread.
+    uint64_t period = args.config.latency_period;
+    while (streamed->info().events / period > StreamedTrace::kMaxLatencySamples)
+      period = period * 2 + 1;
+    args.config.latency_period = static_cast<uint32_t>(std::min<uint64_t>(period, UINT32_MAX));
+  }
+  Trace& model = streamed ? streamed->shell() : trace;
+  const ReplayConfig config = replay_config(args, model);
   // Both ask the dynamic linker (dlsym, dladdr), which may malloc: before the replay.
   record.allocator_version = args.kind == "native" ? args.allocator : allocator_version();
   record.malloc_provider = malloc_provider();
@@ -374,7 +426,7 @@ int worker_main(int argc, char** argv) {
               cfg.touch_limit = 0;
               cfg.check = false;  // every block is the same scratch page: nothing to check
             }
-            replay_with(alloc, trace, summary, cfg, &record);
+            replay_with(alloc, model, summary, cfg, &record, streamed.get());
           });
       if (known) {
         // The options table renders itself ("{}" when it has none, empty for null).
@@ -389,7 +441,7 @@ int worker_main(int argc, char** argv) {
       PluginAllocator plugin;  // loaded and created before the baseline RSS, like a native one
       if (plugin.open(args.plugin_path, args.options, &record.detail)) {
         record.allocator_version = plugin.info().version;
-        replay_with(plugin, trace, summary, config, &record);
+        replay_with(plugin, model, summary, config, &record, streamed.get());
       } else {
         record.status = "error";
       }
@@ -398,7 +450,7 @@ int worker_main(int argc, char** argv) {
       record.detail = why;
     } else {
       MallocApi api;
-      replay_with(api, trace, summary, config, &record);
+      replay_with(api, model, summary, config, &record, streamed.get());
     }
   } catch (const std::exception& e) {
     record.status = "error";

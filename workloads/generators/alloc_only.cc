@@ -6,13 +6,13 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   const uint64_t count = p.u64("count"), min_size = p.u64("min_size"), max_size = p.u64("max_size");
   if (!check_params(p, error) || !check_positive(min_size, "min_size", error) ||
       !check_size_range(min_size, max_size, "min_size", "max_size", error) ||
       !check_events(sat_mul(args.threads, count), error))
     return false;
-  Emitter e(args.threads);
+  Emitter e(out, args.threads);
   std::vector<Rng> rng = thread_rngs(args);
   std::vector<uint64_t> done(args.threads, 0);
   // Objects stay live to the end of the trace: there is nothing for a bump allocator to undo.
@@ -21,7 +21,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     e.malloc(t, rng[t].log_uniform(min_size, max_size));
     return true;
   });
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

@@ -24,12 +24,12 @@ uint64_t pareto_slot(Rng& r, uint64_t n, int levels) {
   return lo + r.below(width);
 }
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   SlotParams sp;
   if (!read_slot_params(p, &sp, error) ||
       !check_events(sat_mul(args.threads, sat_add(sp.steps, sp.slots)), error))
     return false;
-  Emitter e(args.threads);
+  Emitter e(out, args.threads);
   run_slot_threads(e, args, sp, [&](uint32_t t, SlotThread& s) {
     uint32_t& obj = s.slot[pareto_slot(s.rng, sp.slots, 6)];
     if (obj == kNoObject) {
@@ -43,7 +43,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
       obj = kNoObject;
     }
   });
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

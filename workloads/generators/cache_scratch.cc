@@ -7,11 +7,11 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   CacheParams cp;
   if (!read_cache_params(args, p, 1, &cp, error)) return false;
   const uint32_t threads = args.threads;
-  Emitter e(threads);
+  Emitter e(out, threads);
   std::vector<Rng> rng = thread_rngs(args);
   // Consecutive allocations by the main thread (trace thread 0): neighbours in most allocators.
   std::vector<uint32_t> given(threads);
@@ -26,7 +26,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     write_cycle(e, rng[t], t, cp);
     return true;
   });
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

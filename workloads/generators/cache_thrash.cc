@@ -7,10 +7,10 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   CacheParams cp;
   if (!read_cache_params(args, p, 0, &cp, error)) return false;
-  Emitter e(args.threads);
+  Emitter e(out, args.threads);
   std::vector<Rng> rng = thread_rngs(args);
   std::vector<uint64_t> done(args.threads, 0);
   // The sharing happens at concurrent replay, where the threads' loops overlap in time; the
@@ -20,7 +20,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     write_cycle(e, rng[t], t, cp);
     return true;
   });
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

@@ -6,14 +6,14 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   const uint64_t slots = p.u64("slots"), size = p.u64("size"), steps = p.u64("steps");
   if (!check_params(p, error) || !check_positive(slots, "slots", error) ||
       !check_size_range(size, size, "size", "size", error) ||
       !check_events(sat_mul(args.threads, sat_add(sat_mul(2, slots), sat_mul(2, steps))), error))
     return false;
   const uint32_t threads = args.threads;
-  Emitter e(threads);
+  Emitter e(out, threads);
   struct State {
     Rng rng;
     std::vector<uint32_t> slot;
@@ -41,7 +41,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     }
     return false;
   });
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

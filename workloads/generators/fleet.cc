@@ -35,12 +35,12 @@ static_assert([] {
   return sum == 1000;
 }());
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   const uint64_t allocations = p.u64("allocations");
   if (!check_params(p, error) ||
       !check_events(sat_mul(args.threads, sat_mul(allocations, 2)), error))
     return false;
-  Emitter e(args.threads);
+  Emitter e(out, args.threads);
   using Death = std::pair<uint64_t, uint32_t>;  // (tick of death, object): ties broken by id
   struct State {
     Rng rng;
@@ -69,7 +69,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     ++s.tick;
     return true;
   });
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

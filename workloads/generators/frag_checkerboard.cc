@@ -6,7 +6,7 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   const uint64_t count = p.u64("count"), rounds = p.u64("rounds"), size = p.u64("size");
   const uint64_t growth = p.u64("growth");
   if (!check_params(p, error) || !check_positive(size, "size", error) ||
@@ -14,7 +14,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
       !check_events(sat_mul(rounds, sat_mul(count, 2)), error))
     return false;
   if (growth < 2) return fail(error, "param 'growth' must be at least 2 (larger than the holes)");
-  Emitter e(1);
+  Emitter e(out, 1);
   Rng rng(args.seed);
   std::vector<uint32_t> survivors, round;
   uint64_t s = size;
@@ -34,7 +34,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     s = sat_mul(s, growth);
   }
   for (uint32_t obj : survivors) e.free(0, obj);
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   const uint64_t count = p.u64("count"), rounds = p.u64("rounds");
   const uint64_t min_size = p.u64("min_size"), max_size = p.u64("max_size");
   const uint64_t free_percent = p.u64("free_percent");
@@ -15,7 +15,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
       !check_events(sat_mul(rounds, sat_mul(count, 2)), error))
     return false;
   if (free_percent > 100) return fail(error, "param 'free_percent' must be at most 100");
-  Emitter e(1);
+  Emitter e(out, 1);
   Rng rng(args.seed);
   std::vector<uint32_t> live, keep;
   for (uint64_t r = 0; r < rounds && e.ok(); ++r) {
@@ -33,7 +33,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     live.swap(keep);
   }
   for (uint32_t obj : live) e.free(0, obj);
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

@@ -84,9 +84,12 @@ class Rng {
   uint64_t s_[4];
 };
 
-// Guard against parameters that would build a trace nobody can hold: 32 bytes per event in
-// memory, so 256 Mi events is 8 GiB. Generators stop early and report it.
-inline constexpr uint64_t kMaxEvents = 256ull << 20;
+// Guard against parameters that would run for hours: 2^34 events (17 G) take ~15 minutes to
+// write at 20 M events per second. Generators stop early and report it.
+inline constexpr uint64_t kMaxEvents = 1ull << 34;
+// A trace built in memory takes 32 bytes per event: 256 Mi events is 8 GiB. Longer ones are
+// written to a file as they come (generate_trace_file, `trace gen -o`).
+inline constexpr uint64_t kMaxEventsInMemory = 256ull << 20;
 // Largest single request a generator accepts (trace format allows 2^47; we stay far below).
 inline constexpr uint64_t kMaxSize = 1ull << 40;
 // Largest object the cache generators write into (access offsets are 32-bit in the format).
@@ -99,9 +102,10 @@ inline constexpr uint64_t kMaxThreads = 1024;
 // so generator loops need no per-event error handling; they poll ok() once per outer step.
 class Emitter {
  public:
-  explicit Emitter(uint32_t threads) {
+  Emitter(TraceOutput* out, uint32_t threads) : out_(out), b_(out->writer) {
     for (uint32_t t = 0; t < threads; ++t) b_.thread(t);
     threads_ = threads;
+    limit_ = out->writer ? kMaxEvents : kMaxEventsInMemory;
   }
   bool ok() const noexcept { return error_.empty(); }
   uint32_t threads() const noexcept { return threads_; }
@@ -151,22 +155,29 @@ class Emitter {
   uint64_t size_of(uint32_t obj) const noexcept { return b_.live_size(obj); }
   bool is_live(uint32_t obj) const noexcept { return b_.is_live(obj); }
 
-  // Moves the trace out, or reports the first failure.
-  bool finish(Trace* trace, std::string* error) {
+  // Moves the trace out (or declares its counts to the writer), or reports the first failure.
+  bool finish(std::string* error) {
     if (!ok()) {
       *error = error_;
       return false;
     }
-    *trace = b_.finish();
+    out_->events = b_.events();
+    out_->threads = b_.thread_count();
+    out_->peak_live_bytes = b_.peak_live_bytes();
+    if (out_->writer)
+      out_->writer->declare(b_.thread_count(), b_.object_count());
+    else
+      *out_->trace = b_.finish();
     return true;
   }
 
  private:
   bool room() {
     if (!ok()) return false;
-    if (b_.events() >= kMaxEvents) {
-      error_ = "the parameters ask for more than " + std::to_string(kMaxEvents) +
-               " events; make the workload smaller";
+    if (b_.events() >= limit_) {
+      error_ = "the parameters ask for more than " + std::to_string(limit_) + " events" +
+               (out_->writer ? "; make the workload smaller"
+                             : " in memory; write it to a file (allocmark trace gen -o FILE)");
       return false;
     }
     return true;
@@ -174,9 +185,11 @@ class Emitter {
   void check(bool fine) {
     if (!fine && ok()) error_ = "generator bug: " + b_.error();
   }
+  TraceOutput* out_;
   TraceBuilder b_;
   std::string error_;
   uint32_t threads_ = 0;
+  uint64_t limit_ = kMaxEventsInMemory;
 };
 
 // Runs `step(t)` for each thread in turn, `quantum` times per turn, until every thread's step

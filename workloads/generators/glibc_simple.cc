@@ -6,14 +6,14 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   const uint64_t rounds = p.u64("rounds"), min_size = p.u64("min_size");
   const uint64_t max_size = p.u64("max_size"), max_batch = p.u64("max_batch");
   if (!check_params(p, error) || !check_positive(min_size, "min_size", error) ||
       !check_size_range(min_size, max_size, "min_size", "max_size", error) ||
       !check_events(sat_mul(sat_mul(rounds, 64), sat_mul(max_batch, 4)), error))
     return false;
-  Emitter e(1);
+  Emitter e(out, 1);
   Rng rng(args.seed);
   std::vector<uint32_t> batch;
   for (uint64_t r = 0; r < rounds && e.ok(); ++r) {
@@ -35,7 +35,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
       if (size == 0) break;
     }
   }
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

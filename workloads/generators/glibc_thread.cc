@@ -6,12 +6,12 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   SlotParams sp;
   if (!read_slot_params(p, &sp, error) ||
       !check_events(sat_mul(args.threads, sat_add(sat_mul(sp.steps, 2), sp.slots)), error))
     return false;
-  Emitter e(args.threads);
+  Emitter e(out, args.threads);
   // bench-malloc-thread starts with empty slots and frees whatever a slot held before refilling
   // it, so the working set fills up over the first steps.
   run_slot_threads(e, args, sp, [&](uint32_t t, SlotThread& s) {
@@ -19,7 +19,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     if (obj != kNoObject) e.free(t, obj);
     obj = e.malloc(t, s.rng.inverse_square(sp.min_size, sp.max_size));
   });
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

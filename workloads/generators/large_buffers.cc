@@ -6,14 +6,14 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   SlotParams sp;
   if (!read_slot_params(p, &sp, error) ||
       !check_events(sat_mul(2, sat_add(sp.steps, sp.slots)), error))
     return false;
   if (sp.slots > 4096)
     return fail(error, "param 'slots' must be at most 4096 (each is a large buffer)");
-  Emitter e(1);
+  Emitter e(out, 1);
   Rng rng(args.seed);
   std::vector<uint32_t> slot(sp.slots, kNoObject);
   for (uint64_t i = 0; i < sp.steps && e.ok(); ++i) {
@@ -22,7 +22,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     obj = e.malloc(0, rng.range(sp.min_size, sp.max_size));
   }
   e.free_slots(0, slot);
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   const uint64_t min_size = p.u64("min_size"), max_size = p.u64("max_size");
   const uint64_t slots = p.u64("slots"), steps = p.u64("steps");
   const uint64_t generations = p.u64("generations");
@@ -19,7 +19,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
                     error))
     return false;
   const uint32_t threads = args.threads;
-  Emitter e(threads);
+  Emitter e(out, threads);
   Rng main_rng(args.seed, threads);  // the main thread's own stream
   std::vector<Rng> rng = thread_rngs(args);
   // One array per thread, as in larson's runthreads(): array a is a slice of the main block list.
@@ -55,7 +55,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
   const uint64_t last = generations > 0 ? generations - 1 : 0;
   for (uint32_t t = 0; t < threads; ++t)
     for (uint32_t obj : arrays[(t + last) % threads]) e.free(t, obj);
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

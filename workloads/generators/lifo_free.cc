@@ -6,7 +6,7 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   const uint64_t rounds = p.u64("rounds"), count = p.u64("count");
   const uint64_t min_size = p.u64("min_size"), max_size = p.u64("max_size");
   if (!check_params(p, error) || !check_positive(min_size, "min_size", error) ||
@@ -14,7 +14,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
       !check_events(sat_mul(args.threads, sat_mul(rounds, sat_mul(count, 2))), error))
     return false;
   const uint32_t threads = args.threads;
-  Emitter e(threads);
+  Emitter e(out, threads);
   std::vector<Rng> rng = thread_rngs(args);
   std::vector<std::vector<uint32_t>> batch(threads), handed(threads);
   for (uint64_t r = 0; r < rounds && e.ok(); ++r) {
@@ -40,7 +40,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
   }
   for (uint32_t t = 0; t < threads; ++t)
     for (uint32_t obj : handed[t]) e.free(t, obj);
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

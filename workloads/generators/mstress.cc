@@ -9,14 +9,14 @@ namespace {
 constexpr uint64_t kTransfers = 1000;  // shared exchange slots, as in test-stress
 constexpr uint64_t kWord = 8;          // items are machine words
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   const uint64_t iterations = p.u64("iterations"), items = p.u64("items");
   const uint64_t large = p.u64("allow_large");
   if (!check_params(p, error) ||
       !check_events(sat_mul(sat_mul(iterations, 8 * args.threads), sat_mul(items, 4)), error))
     return false;
   const uint32_t threads = args.threads;
-  Emitter e(threads);
+  Emitter e(out, threads);
   std::vector<uint32_t> transfer(kTransfers, kNoObject);
   Rng main_rng(args.seed, threads);
   std::vector<Rng> rng = thread_rngs(args);
@@ -82,7 +82,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
       }
   }
   e.free_slots(0, transfer);
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

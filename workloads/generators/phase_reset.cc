@@ -6,7 +6,7 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   const uint64_t requests = p.u64("requests"), objects = p.u64("objects");
   const uint64_t min_size = p.u64("min_size"), max_size = p.u64("max_size");
   const uint64_t early = p.u64("early_free_percent");
@@ -17,7 +17,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
                     error))
     return false;
   if (early > 100) return fail(error, "param 'early_free_percent' must be at most 100");
-  Emitter e(args.threads);
+  Emitter e(out, args.threads);
   struct State {
     Rng rng;
     uint64_t request = 0, object = 0;
@@ -46,7 +46,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     }
     return true;
   });
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   const uint64_t steps = p.u64("steps"), buffers = p.u64("buffers");
   const uint64_t min_size = p.u64("min_size"), max_size = p.u64("max_size");
   const uint64_t append = p.u64("max_append");
@@ -16,7 +16,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
       !check_size_range(min_size, max_size, "min_size", "max_size", error) ||
       !check_events(sat_mul(args.threads, sat_add(sat_mul(steps, 2), buffers)), error))
     return false;
-  Emitter e(args.threads);
+  Emitter e(out, args.threads);
   struct State {
     Rng rng;
     std::vector<uint32_t> buf;
@@ -50,7 +50,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     }
     return true;
   });
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 namespace allocmark::gen {
 namespace {
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   const uint64_t lives = p.u64("lives"), objects = p.u64("objects");
   const uint64_t min_size = p.u64("min_size"), max_size = p.u64("max_size");
   const uint64_t handoff = p.u64("handoff_percent");
@@ -19,7 +19,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
   if (lives > (1u << 20)) return fail(error, "param 'lives' must be at most 1M (trace threads)");
   // Trace thread 0 is the long-lived main thread; each life gets a fresh trace thread that ends
   // with thread_exit. `threads` lives run at once.
-  Emitter e(1);
+  Emitter e(out, 1);
   const uint32_t anchor = e.malloc(0, 64);  // main's own state, so its stream starts at once
   struct Life {
     uint32_t thread = 0;
@@ -74,7 +74,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
     }
   }
   e.free(0, anchor);
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

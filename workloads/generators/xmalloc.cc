@@ -13,7 +13,7 @@ namespace {
 constexpr uint64_t kSizes[] = {8,   12,  16,  24,  32,  48,   64,   96,  128,
                                192, 256, 384, 512, 768, 1024, 1536, 2048};
 
-bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::string* error) {
+bool generate(const GeneratorArgs& args, ParamReader& p, TraceOutput* out, std::string* error) {
   const uint64_t batches = p.u64("batches"), batch_size = p.u64("batch_size");
   const uint64_t size = p.u64("size"), depth = p.u64("depth");
   if (!check_params(p, error) || !check_positive(batch_size, "batch_size", error) ||
@@ -21,7 +21,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
       !check_events(sat_mul(args.threads, sat_mul(sat_mul(batches, batch_size), 2)), error))
     return false;
   const uint32_t threads = args.threads;
-  Emitter e(threads);
+  Emitter e(out, threads);
   std::vector<Rng> rng = thread_rngs(args);
   // queue[t]: batches produced by thread t, oldest first, waiting for thread t+1 to free them.
   // xmalloc-test shares one queue among all threads; a fixed ring of hand-overs keeps the same
@@ -43,7 +43,7 @@ bool generate(const GeneratorArgs& args, ParamReader& p, Trace* trace, std::stri
       }
     }
   }
-  return e.finish(trace, error);
+  return e.finish(error);
 }
 
 }  // namespace

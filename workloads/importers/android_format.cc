@@ -9,8 +9,8 @@
 
 #include "workloads/importers/pointer_map.h"
 #include "workloads/importers/text_input.h"
-#include "workloads/importers/trace_order.h"
 #include "workloads/trace_builder.h"
+#include "workloads/trace_order.h"
 
 namespace allocmark {
 namespace {

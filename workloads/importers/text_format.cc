@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "workloads/importers/text_input.h"
-#include "workloads/importers/trace_order.h"
 #include "workloads/trace_file.h"
+#include "workloads/trace_order.h"
 
 namespace allocmark {
 namespace {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <queue>
 #include <utility>
 
@@ -22,46 +23,58 @@ namespace {
 
 using raw::RawRecord;
 
-// A read-only mapping of a whole file, unmapped on destruction.
-class MappedFile {
+// A read-only shared mapping of a file that may still grow (the recording library appends to
+// it while we convert). The mapping reserves more address space than the file holds, doubling
+// when the file outgrows it, so a growing file costs one remap per doubling, not one per read.
+// Bytes below size() are valid; pages past the end of the file are never touched.
+class GrowingFile {
  public:
-  bool open(const std::string& path, std::string* error) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(path + ": cannot open: " + std::strerror(errno), error);
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-      ::close(fd);
-      return fail(path + ": cannot stat: " + std::strerror(errno), error);
-    }
-    size_ = static_cast<size_t>(st.st_size);
-    if (size_) {
-      void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        ::close(fd);
-        return fail(path + ": cannot map: " + std::strerror(errno), error);
-      }
-      data_ = static_cast<const unsigned char*>(p);
-      madvise(p, size_, MADV_SEQUENTIAL);
-    }
-    ::close(fd);
-    return true;
+  GrowingFile() = default;
+  GrowingFile(const GrowingFile&) = delete;
+  GrowingFile& operator=(const GrowingFile&) = delete;
+  ~GrowingFile() {
+    if (data_) munmap(const_cast<unsigned char*>(data_), mapped_);
+    if (fd_ >= 0) ::close(fd_);
   }
-  ~MappedFile() {
-    if (data_) munmap(const_cast<unsigned char*>(data_), size_);
+  bool open(const std::string& path, std::string* error) {
+    path_ = path;
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) return fail("cannot open", error);
+    return refresh(error);
+  }
+  // Picks up what was appended since the last call.
+  bool refresh(std::string* error) {
+    struct stat st;
+    if (fstat(fd_, &st) != 0) return fail("cannot stat", error);
+    const size_t size = static_cast<size_t>(st.st_size);
+    if (size > mapped_) {
+      const size_t want = std::max<size_t>(std::bit_ceil(size) * 2, size_t{64} << 20);
+      void* p = mmap(nullptr, want, PROT_READ, MAP_SHARED, fd_, 0);
+      if (p == MAP_FAILED) return fail("cannot map", error);
+      if (data_) munmap(const_cast<unsigned char*>(data_), mapped_);
+      data_ = static_cast<const unsigned char*>(p);
+      mapped_ = want;
+      madvise(p, want, MADV_SEQUENTIAL);
+    }
+    if (size > size_) size_ = size;  // never shrinks: the recorder only appends
+    return true;
   }
   const unsigned char* data() const { return data_; }
   size_t size() const { return size_; }
 
  private:
-  static bool fail(std::string message, std::string* error) {
-    *error = std::move(message);
+  bool fail(const char* what, std::string* error) {
+    *error = path_ + ": " + what + ": " + std::strerror(errno);
     return false;
   }
+  std::string path_;
+  int fd_ = -1;
   const unsigned char* data_ = nullptr;
+  size_t mapped_ = 0;
   size_t size_ = 0;
 };
 
-bool read_header(const MappedFile& file, const std::string& path, raw::FileHeader* h,
+bool read_header(const GrowingFile& file, const std::string& path, raw::FileHeader* h,
                  std::string* error) {
   if (file.size() < sizeof *h) {
     *error = path + ": offset 0: expected a " + std::to_string(sizeof *h) +
@@ -78,85 +91,89 @@ bool read_header(const MappedFile& file, const std::string& path, raw::FileHeade
 
 // Live pointer -> object id: open addressing, linear probing, backward-shift deletion. A recorded
 // program can hold tens of millions of live blocks; std::unordered_map spent a third of the
-// conversion in node allocation and pointer chasing. Key 0 marks an empty slot (no block is at 0).
+// conversion in node allocation and pointer chasing. Key and id share one 16-byte slot, so a
+// lookup in a table far larger than the cache is one miss, not two (separate key and value
+// arrays cost 0.1 s more on the 7 M-event python3 recording of bench/record_overhead.sh). Key 0
+// marks an empty slot (no block is at 0).
 class PointerMap {
  public:
   PointerMap() { rehash(1u << 16); }
   // The slot holding `key`, or the empty slot where it would go.
   size_t slot(uint64_t key) const {
     size_t i = hash(key);
-    while (keys_[i] != 0 && keys_[i] != key) i = (i + 1) & mask_;
+    while (slots_[i].key != 0 && slots_[i].key != key) i = (i + 1) & mask_;
     return i;
   }
-  bool found(size_t i) const { return keys_[i] != 0; }
-  uint32_t value(size_t i) const { return values_[i]; }
-  void set(size_t i, uint32_t v) { values_[i] = v; }
+  bool found(size_t i) const { return slots_[i].key != 0; }
+  uint32_t value(size_t i) const { return slots_[i].value; }
+  void set(size_t i, uint32_t v) { slots_[i].value = v; }
   void insert_at(size_t i, uint64_t key, uint32_t v) {
-    keys_[i] = key;
-    values_[i] = v;
-    if (++size_ * 2 > keys_.size()) rehash(keys_.size() * 2);
+    slots_[i] = {key, v};
+    if (++size_ * 2 > slots_.size()) rehash(slots_.size() * 2);
   }
   void erase_at(size_t i) {
     --size_;
-    for (size_t j = (i + 1) & mask_; keys_[j] != 0; j = (j + 1) & mask_) {
-      const size_t home = hash(keys_[j]);
+    for (size_t j = (i + 1) & mask_; slots_[j].key != 0; j = (j + 1) & mask_) {
+      const size_t home = hash(slots_[j].key);
       // Move j back into the hole at i unless its home lies cyclically in (i, j].
       if (((j - home) & mask_) >= ((j - i) & mask_)) {
-        keys_[i] = keys_[j];
-        values_[i] = values_[j];
+        slots_[i] = slots_[j];
         i = j;
       }
     }
-    keys_[i] = 0;
+    slots_[i].key = 0;
   }
 
  private:
+  struct Slot {
+    uint64_t key;
+    uint32_t value;
+  };
   size_t hash(uint64_t key) const { return (key * 0x9E3779B97F4A7C15ull) >> shift_; }
   void rehash(size_t capacity) {
-    std::vector<uint64_t> keys(capacity, 0);
-    std::vector<uint32_t> values(capacity, 0);
-    keys.swap(keys_);
-    values.swap(values_);
+    std::vector<Slot> old(capacity, Slot{0, 0});
+    old.swap(slots_);
     mask_ = capacity - 1;
     shift_ = 64 - std::countr_zero(capacity);
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (keys[i] == 0) continue;
-      size_t j = hash(keys[i]);
-      while (keys_[j] != 0) j = (j + 1) & mask_;
-      keys_[j] = keys[i];
-      values_[j] = values[i];
+    for (const Slot& s : old) {
+      if (s.key == 0) continue;
+      size_t j = hash(s.key);
+      while (slots_[j].key != 0) j = (j + 1) & mask_;
+      slots_[j] = s;
     }
   }
-  std::vector<uint64_t> keys_;
-  std::vector<uint32_t> values_;
+  std::vector<Slot> slots_;
   size_t mask_ = 0;
   size_t size_ = 0;
   int shift_ = 64;
 };
 
-// One thread's records: its blocks in file order, read with a cursor that skips records already
-// seen (the exit snapshot may have written a prefix of a buffer its owner wrote again later).
+// One thread's records: its blocks (file offset of the first record, count) in file order, read
+// with a cursor that skips records already seen (the exit snapshot may have written a prefix of a
+// buffer its owner wrote again later). Offsets, not pointers: the mapping moves as the file grows.
 struct ThreadCursor {
   uint32_t serial = 0;
-  std::vector<std::pair<const RawRecord*, uint32_t>> blocks;
+  std::vector<std::pair<size_t, uint32_t>> blocks;
   size_t block = 0;
   uint32_t index = 0;
   uint64_t last_seq = 0;
   bool any = false;
   bool exit_seen = false;
+  bool retired = false;  // its records are all converted and none can follow
   uint32_t builder_thread = UINT32_MAX;
   uint32_t pending_realloc = kNoObject;  // object detached by a kReallocFree record
   bool pending_unknown = false;
 
-  // The next record not yet seen, or null at the end. Copies: the mapping may be unaligned.
-  bool peek(RawRecord* out, uint64_t* duplicates) {
+  // The next record not yet seen, or false when none has arrived yet. Copies: the mapping may
+  // be unaligned.
+  bool peek(const unsigned char* base, RawRecord* out, uint64_t* duplicates) {
     while (block < blocks.size()) {
       if (index >= blocks[block].second) {
         ++block;
         index = 0;
         continue;
       }
-      std::memcpy(out, blocks[block].first + index, sizeof *out);
+      std::memcpy(out, base + blocks[block].first + size_t{index} * sizeof *out, sizeof *out);
       if (any && raw::record_seq(out->word) <= last_seq) {
         ++*duplicates;
         ++index;
@@ -173,74 +190,112 @@ struct ThreadCursor {
   }
 };
 
+// The k-way merge of one raw file's threads by sequence number, fed a block at a time.
+//
+// Converting while the program runs: a record may be converted once no thread can still hold an
+// earlier one in its unwritten buffer. Every thread announces itself (an empty block) before it
+// takes its first sequence number, and blocks are appended with O_APPEND, so when a record with
+// sequence s is in the file, every thread that took a number below s is already known. The
+// merge therefore advances only while every known thread has a record waiting (its next one is
+// later than anything it could still write); a thread whose records ran out stops the merge
+// until more arrive or the file is final. A single-threaded program never waits; a threaded one
+// may wait for its idle threads, and at worst is converted at the end, as before. The order is
+// the same either way: each step takes the lowest sequence number of all that remain.
 class Converter {
  public:
   Converter(std::string path, RecordStats* stats) : path_(std::move(path)), stats_(stats) {}
 
-  bool run(const MappedFile& file, Trace* trace, std::string* error) {
-    if (!index_blocks(file, error)) return false;
-    // Min-heap of (next sequence number, thread): the recorded global order.
-    using Item = std::pair<uint64_t, uint32_t>;
-    std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
+  // Indexes the blocks appended since the last call and converts what can be. `final`: nothing
+  // writes the file any more, so every remaining record is converted.
+  bool advance(const GrowingFile& file, bool final, std::string* error) {
+    if (!index_blocks(file, final, error)) return false;
+    return merge(file.data(), final, error);
+  }
+
+  void finish(Trace* trace) {
+    stats_->threads = static_cast<uint32_t>(threads_.size());
+    stats_->final_live_bytes = live_;
+    *trace = builder_.finish();
+  }
+
+ private:
+  // Min-heap of (next sequence number, thread): the recorded global order.
+  using Item = std::pair<uint64_t, uint32_t>;
+
+  // Threads not in the heap get in when a record of theirs has arrived; at the end, those with
+  // none left are retired (their thread exit, if recorded, goes at their last record's place).
+  bool admit_waiting(const unsigned char* base, bool final, std::string* error) {
+    RawRecord r{};
+    size_t kept = 0;
+    for (uint32_t i : waiting_) {
+      ThreadCursor& c = threads_[i];
+      if (c.peek(base, &r, &stats_->duplicates)) {
+        heap_.push({raw::record_seq(r.word), i});
+      } else if (final) {
+        c.retired = true;
+        r.word = raw::make_word(c.last_seq, raw::kThreadExit, 0);
+        if (c.exit_seen && !builder_.thread_exit(c.builder_thread)) return fail(r, error);
+      } else {
+        waiting_[kept++] = i;
+      }
+    }
+    waiting_.resize(kept);
+    return true;
+  }
+
+  bool merge(const unsigned char* base, bool final, std::string* error) {
     RawRecord r;
-    for (uint32_t i = 0; i < threads_.size(); ++i)
-      if (threads_[i].peek(&r, &stats_->duplicates)) heap.push({raw::record_seq(r.word), i});
-    while (!heap.empty()) {
-      const uint32_t i = heap.top().second;
-      heap.pop();
+    for (;;) {
+      if (!admit_waiting(base, final, error)) return false;
+      if (!waiting_.empty() || heap_.empty()) return true;
+      const uint32_t i = heap_.top().second;
+      heap_.pop();
       ThreadCursor& c = threads_[i];
       if (c.builder_thread == UINT32_MAX) c.builder_thread = builder_.thread(c.serial);
       // Stay on this thread while its records come before every other thread's next one: a
       // single-threaded program never touches the heap again.
-      bool more = c.peek(&r, &stats_->duplicates);
+      bool more = c.peek(base, &r, &stats_->duplicates);
       while (more) {
         c.consume(r);
         if (!apply(c, r, error)) return false;
         ++stats_->records;
-        more = c.peek(&r, &stats_->duplicates);
-        if (more && !heap.empty() && raw::record_seq(r.word) > heap.top().first) break;
+        more = c.peek(base, &r, &stats_->duplicates);
+        if (more && !heap_.empty() && raw::record_seq(r.word) > heap_.top().first) break;
       }
-      if (more) {
-        heap.push({raw::record_seq(r.word), i});
-      } else if (c.exit_seen && !builder_.thread_exit(c.builder_thread)) {
-        return fail(r, error);
-      }
+      if (more)
+        heap_.push({raw::record_seq(r.word), i});
+      else
+        waiting_.push_back(i);
     }
-    stats_->threads = static_cast<uint32_t>(threads_.size());
-    stats_->final_live_bytes = live_;
-    *trace = builder_.finish();
-    return true;
   }
 
- private:
-  bool index_blocks(const MappedFile& file, std::string* error) {
-    std::map<uint32_t, uint32_t> by_serial;
-    size_t off = sizeof(raw::FileHeader);
+  // Blocks from scan_ on. A block not yet complete is left for the next call, or, in the final
+  // call, counted as cut off (the process was killed mid-write).
+  bool index_blocks(const GrowingFile& file, bool final, std::string* error) {
+    size_t off = scan_;
     while (off < file.size()) {
       raw::BlockHeader b;
-      if (file.size() - off < sizeof b) {
-        stats_->truncated_bytes = file.size() - off;
-        break;
-      }
+      const size_t left = file.size() - off;
+      if (left < sizeof b) break;
       std::memcpy(&b, file.data() + off, sizeof b);
       if (b.magic != raw::kBlockMagic) {
         *error = path_ + ": offset " + std::to_string(off) + ": expected a record block";
         return false;
       }
       const size_t bytes = static_cast<size_t>(b.count) * sizeof(RawRecord);
-      if (file.size() - off - sizeof b < bytes) {
-        stats_->truncated_bytes = file.size() - off;
-        break;
-      }
-      auto [it, inserted] = by_serial.try_emplace(b.thread, static_cast<uint32_t>(threads_.size()));
+      if (left - sizeof b < bytes) break;
+      auto [it, inserted] =
+          by_serial_.try_emplace(b.thread, static_cast<uint32_t>(threads_.size()));
       if (inserted) {
         threads_.emplace_back();
         threads_.back().serial = b.thread;
+        waiting_.push_back(it->second);
       }
-      threads_[it->second].blocks.push_back(
-          {reinterpret_cast<const RawRecord*>(file.data() + off + sizeof b), b.count});
+      if (b.count) threads_[it->second].blocks.push_back({off + sizeof b, b.count});
       off += sizeof b + bytes;
     }
+    scan_ = off;
+    if (final) stats_->truncated_bytes = file.size() - off;
     return true;
   }
 
@@ -250,16 +305,13 @@ class Converter {
     return false;
   }
 
-  void grow(uint32_t obj, uint64_t size) {
-    if (obj >= sizes_.size()) sizes_.resize(obj + 1, 0);
-    live_ += size - sizes_[obj];
-    sizes_[obj] = size;
+  // Live bytes from the records, beside the builder's own bookkeeping and independently of
+  // check_trace. The size of a live object is the builder's (one cache line per object, already
+  // loaded for the event): a table of our own cost a second miss per free.
+  void grow(uint64_t old_size, uint64_t new_size) {
+    live_ += new_size - old_size;
     peak_ = std::max(peak_, live_);
     stats_->peak_live_bytes = peak_;
-  }
-  void drop(uint32_t obj) {
-    live_ -= sizes_[obj];
-    sizes_[obj] = 0;
   }
 
   // A new block at `ptr`. A pointer still mapped means its free was never seen (a path we do
@@ -271,8 +323,10 @@ class Converter {
       return true;
     }
     ++stats_->implicit_frees;
-    if (!builder_.free(c.builder_thread, objects_.value(i))) return fail(r, error);
-    drop(objects_.value(i));
+    const uint32_t old = objects_.value(i);
+    const uint64_t size = builder_.live_size(old);
+    if (!builder_.free(c.builder_thread, old)) return fail(r, error);
+    live_ -= size;
     objects_.set(i, obj);
     return true;
   }
@@ -326,7 +380,7 @@ class Converter {
       ok = builder_.malloc(t, obj, total);
     }
     if (!ok) return fail(r, error);
-    grow(obj, total);
+    grow(0, total);
     return true;
   }
 
@@ -338,10 +392,11 @@ class Converter {
       return true;
     }
     const uint8_t flags = raw::record_flags(r.word);
-    if (!builder_.free(c.builder_thread, objects_.value(i),
-                       flags & raw::kRawSized ? kFlagSizedFree : 0))
+    const uint32_t obj = objects_.value(i);
+    const uint64_t size = builder_.live_size(obj);
+    if (!builder_.free(c.builder_thread, obj, flags & raw::kRawSized ? kFlagSizedFree : 0))
       return fail(r, error);
-    drop(objects_.value(i));
+    live_ -= size;
     objects_.erase_at(i);
     return true;
   }
@@ -368,32 +423,72 @@ class Converter {
       obj = builder_.new_object();
       if (!bind(c, r.ptr, obj, r, error)) return false;
       if (!builder_.realloc_from_null(t, obj, r.size)) return fail(r, error);
+      grow(0, r.size);
     } else {
       if (!bind(c, r.ptr, obj, r, error)) return false;
+      const uint64_t old = builder_.live_size(obj);
       if (!builder_.realloc(t, obj, r.size)) return fail(r, error);
+      grow(old, r.size);
     }
-    grow(obj, r.size);
     return true;
   }
 
   std::string path_;
   RecordStats* stats_;
   std::vector<ThreadCursor> threads_;
+  std::map<uint32_t, uint32_t> by_serial_;  // thread serial -> index in threads_
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> heap_;
+  std::vector<uint32_t> waiting_;          // threads with no record at hand, not retired
+  size_t scan_ = sizeof(raw::FileHeader);  // file offset of the first block not yet indexed
   TraceBuilder builder_;
-  PointerMap objects_;           // live pointer -> object id
-  std::vector<uint64_t> sizes_;  // object id -> live size (0 when dead)
+  PointerMap objects_;  // live pointer -> object id
   uint64_t live_ = 0;
   uint64_t peak_ = 0;
 };
 
 }  // namespace
 
+struct RawStreamConverter::Impl {
+  explicit Impl(std::string p) : path(std::move(p)), converter(path, &stats) {}
+  std::string path;
+  GrowingFile file;
+  RecordStats stats;
+  Converter converter;
+  bool opened = false;
+  std::string error;  // sticky: the first failure
+};
+
+RawStreamConverter::RawStreamConverter(std::string path)
+    : impl_(std::make_unique<Impl>(std::move(path))) {}
+RawStreamConverter::~RawStreamConverter() = default;
+
+// The file exists as soon as the library opened it, possibly before its header is written: until
+// then (and short of final) there is nothing to do yet.
+bool RawStreamConverter::advance(bool final, std::string* error) {
+  Impl& m = *impl_;
+  if (!m.error.empty()) return *error = m.error, false;
+  bool ok = m.opened ? m.file.refresh(&m.error) : (m.opened = m.file.open(m.path, &m.error));
+  if (ok && !final && m.file.size() < sizeof(raw::FileHeader)) return true;
+  raw::FileHeader h;
+  ok = ok && read_header(m.file, m.path, &h, &m.error) &&
+       m.converter.advance(m.file, final, &m.error);
+  if (!ok) *error = m.error;
+  return ok;
+}
+
+void RawStreamConverter::finish(Trace* trace, RecordStats* stats) {
+  impl_->converter.finish(trace);
+  *stats = impl_->stats;
+}
+
+uint64_t RawStreamConverter::records() const { return impl_->stats.records; }
+
 bool list_raw_processes(const std::string& dir, std::vector<RawProcess>* out, std::string* error) {
   std::error_code ec;
   std::map<uint32_t, std::vector<std::pair<uint64_t, RawProcess>>> by_pid;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     if (entry.path().extension() != ".raw") continue;
-    MappedFile file;
+    GrowingFile file;
     if (!file.open(entry.path().string(), error)) return false;
     raw::FileHeader h;
     if (!read_header(file, entry.path().string(), &h, error)) return false;
@@ -423,13 +518,10 @@ bool list_raw_processes(const std::string& dir, std::vector<RawProcess>* out, st
 
 bool convert_raw_file(const std::string& path, Trace* trace, RecordStats* stats,
                       std::string* error) {
-  *stats = RecordStats();
-  MappedFile file;
-  if (!file.open(path, error)) return false;
-  raw::FileHeader h;
-  if (!read_header(file, path, &h, error)) return false;
-  Converter converter(path, stats);
-  return converter.run(file, trace, error);
+  RawStreamConverter converter(path);
+  if (!converter.advance(true, error)) return false;
+  converter.finish(trace, stats);
+  return true;
 }
 
 }  // namespace allocmark

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,30 @@ struct RecordStats {
   uint64_t peak_live_bytes = 0;   // computed from the records, independently of check_trace
   uint64_t final_live_bytes = 0;
   uint32_t threads = 0;
+};
+
+// Converts one raw file while the recording library may still be appending to it, so that the
+// conversion runs beside the program instead of after it (raw_convert.cc says which records can
+// be converted early). Each advance() indexes the blocks written since the last call and converts
+// every record whose place in the global order is certain. One thread drives it.
+class RawStreamConverter {
+ public:
+  explicit RawStreamConverter(std::string path);
+  ~RawStreamConverter();
+  RawStreamConverter(const RawStreamConverter&) = delete;
+  RawStreamConverter& operator=(const RawStreamConverter&) = delete;
+
+  // `final`: no process writes the file any more: every remaining record is converted, and a
+  // partial block at the end is counted in truncated_bytes. False with a one-line *error naming
+  // the file and the byte offset or record; the failure is sticky.
+  bool advance(bool final, std::string* error);
+  // After a successful advance(true): hands over the trace and what the conversion saw.
+  void finish(Trace* trace, RecordStats* stats);
+  uint64_t records() const;  // converted so far
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Converts one raw file. On failure returns false with a one-line *error naming the file and

@@ -169,6 +169,47 @@ TEST(RawConvert, TruncatedBlockDroppedBadBlockRefused) {
   EXPECT_NE(d.error.find("offset 80: expected a record block"), std::string::npos) << d.error;
 }
 
+// Converting while the file grows gives the batch result, and never runs ahead of a thread that
+// has announced itself but not yet written the records it holds.
+TEST(RawConvert, StreamingWaitsForAnnouncedThreadsAndMatchesBatch) {
+  RawFile f;
+  f.block(1, {rec(1, raw::kMalloc, 0x1000, 100), rec(2, raw::kMalloc, 0x2000, 50)});
+  f.block(2, {});  // thread 2 announced: its records 3.. are still in its buffer
+  f.block(1, {rec(5, raw::kFree, 0x1000)});
+  const std::string path = f.write();
+  RawStreamConverter stream(path);
+  std::string error;
+  ASSERT_TRUE(stream.advance(false, &error)) << error;
+  EXPECT_EQ(stream.records(), 0u);  // thread 2 may still hold numbers below 1
+  f.block(2, {rec(3, raw::kMalloc, 0x3000, 7), rec(4, raw::kFree, 0x2000)});
+  raw::BlockHeader partial{raw::kBlockMagic, 1, 2, 1};  // being written: not read yet
+  f.append_raw(std::string(reinterpret_cast<const char*>(&partial), sizeof partial));
+  f.write();
+  ASSERT_TRUE(stream.advance(false, &error)) << error;
+  EXPECT_EQ(stream.records(), 4u);  // 1..4; 5 waits behind thread 2's empty buffer
+  for (const RawRecord& r : {rec(6, raw::kFree, 0x3000), rec(7, raw::kMalloc, 0x4000, 9)})
+    f.append_raw(std::string(reinterpret_cast<const char*>(&r), sizeof r));
+  f.write();
+  ASSERT_TRUE(stream.advance(true, &error)) << error;
+  Trace streamed;
+  RecordStats stats;
+  stream.finish(&streamed, &stats);
+  Converted batch = convert(f);
+  ASSERT_TRUE(batch.ok) << batch.error;
+  EXPECT_EQ(stats.records, 7u);
+  EXPECT_EQ(stats.peak_live_bytes, batch.stats.peak_live_bytes);
+  EXPECT_EQ(stats.peak_live_bytes, 157u);
+  ASSERT_EQ(streamed.schedule.size(), batch.trace.schedule.size());
+  for (size_t i = 0; i < streamed.schedule.size(); ++i) {
+    EXPECT_EQ(streamed.schedule[i].thread, batch.trace.schedule[i].thread);
+    EXPECT_EQ(streamed.schedule[i].count, batch.trace.schedule[i].count);
+  }
+  TraceError e;
+  TraceSummary s;
+  ASSERT_TRUE(check_trace(streamed, &s, &e)) << e.message();
+  EXPECT_EQ(s.peak_live_bytes, stats.peak_live_bytes);
+}
+
 TEST(RawConvert, ListGroupsImagesByPid) {
   RawFile f;
   f.block(1, {rec(1, raw::kMalloc, 0x1000, 8)});

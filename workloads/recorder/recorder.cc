@@ -116,8 +116,6 @@ void* boot_alloc(size_t size, size_t align) {
 }
 inline size_t boot_size(const void* p) { return static_cast<const size_t*>(p)[-1]; }
 
-inline uint64_t next_seq() { return g_seq.fetch_add(1, std::memory_order_relaxed); }
-
 // Formatting without stdio: snprintf may allocate, and this runs inside malloc.
 char* append_str(char* out, char* end, const char* s) {
   while (*s && out < end) *out++ = *s++;
@@ -207,6 +205,17 @@ void open_raw_file(bool forked) {
   t.count.store(0, std::memory_order_relaxed);
 }
 
+// An empty block naming the thread, written before it takes its first sequence number. With
+// O_APPEND this puts it ahead of every block holding a later number, which is what lets
+// `allocmark record` convert while the program runs: once a record with sequence s is in the file,
+// every thread that could still hold an earlier one in its buffer is known (raw_convert.cc).
+// Cost: one write(2) per thread.
+void announce_thread(const ThreadState& t) {
+  if (g_fd < 0) return;
+  const BlockHeader h{kBlockMagic, t.serial, 0, t.tid};
+  write_all(g_fd, &h, sizeof h);
+}
+
 void use_direct_buffer(ThreadState& t) {
   t.block = &t.direct.header;
   t.records = &t.direct.record;
@@ -230,6 +239,7 @@ void use_direct_buffer(ThreadState& t) {
     t.limit = kBufferRecords;
   }
   pthread_setspecific(g_key, &t);  // may calloc (keys >= 32): the guard keeps that unrecorded
+  announce_thread(t);
   pthread_mutex_lock(&g_threads_lock);
   t.next = g_threads;
   t.prev = nullptr;
@@ -251,10 +261,17 @@ void unregister_locked(ThreadState& t) {
   t.registered = false;
 }
 
+// The thread's place in the global order. A thread is set up (and announced) before its first
+// number is taken, never after: see announce_thread.
+[[gnu::always_inline]] inline uint64_t next_seq(ThreadState& t) {
+  if (__builtin_expect(t.records == nullptr, 0)) setup_thread(t);
+  return g_seq.fetch_add(1, std::memory_order_relaxed);
+}
+
+// `seq` comes from next_seq(t), so the buffer exists.
 [[gnu::always_inline]] inline void record(ThreadState& t, uint8_t op, uint8_t flags,
                                           const void* ptr, uint64_t size, uint64_t aux,
                                           uint64_t seq) {
-  if (__builtin_expect(t.records == nullptr, 0)) setup_thread(t);
   const uint32_t n = t.count.load(std::memory_order_relaxed);
   t.records[n] = RawRecord{make_word(seq, op, flags), reinterpret_cast<uintptr_t>(ptr), size, aux};
   t.count.store(n + 1, std::memory_order_release);
@@ -267,7 +284,7 @@ void thread_exit_hook(void*) {
   ThreadState& t = t_state;
   if (g_mode.load(std::memory_order_acquire) != kRecording || !t.records) return;
   t.guard = true;
-  record(t, kThreadExit, 0, nullptr, 0, 0, next_seq());
+  record(t, kThreadExit, 0, nullptr, 0, 0, next_seq(t));
   flush_own(t);
   pthread_mutex_lock(&g_threads_lock);
   unregister_locked(t);
@@ -330,6 +347,7 @@ void atfork_child() {
     return;
   }
   open_raw_file(true);
+  if (self.records) announce_thread(self);  // its buffered numbers went with the parent's file
 }
 
 template <class F>
@@ -444,7 +462,7 @@ template <class Call>
     return call();
   }
   void* p = call();
-  if (p) record(t, kAligned, flags, p, size, pow2_ceil(align), next_seq());
+  if (p) record(t, kAligned, flags, p, size, pow2_ceil(align), next_seq(t));
   return p;
 }
 
@@ -463,12 +481,12 @@ void* realloc_impl(void* p, size_t n) {
   }
   if (!p) {
     void* q = g_real.realloc(nullptr, n);
-    if (q) record(t, kRealloc, 0, q, n, 0, next_seq());
+    if (q) record(t, kRealloc, 0, q, n, 0, next_seq(t));
     return q;
   }
   // The old block may be handed to another thread as soon as the real realloc frees it, so its
   // release is ordered before the call and the new block's arrival after it.
-  const uint64_t before = next_seq();
+  const uint64_t before = next_seq(t);
   void* q = g_real.realloc(p, n);
   if (!q) {
     if (n == 0) record(t, kFree, 0, p, 0, 0, before);  // glibc: realloc(p, 0) frees p
@@ -478,7 +496,7 @@ void* realloc_impl(void* p, size_t n) {
     record(t, kRealloc, 0, q, n, reinterpret_cast<uintptr_t>(p), before);
   } else {
     record(t, kReallocFree, 0, p, 0, 0, before);
-    record(t, kRealloc, 0, q, n, reinterpret_cast<uintptr_t>(p), next_seq());
+    record(t, kRealloc, 0, q, n, reinterpret_cast<uintptr_t>(p), next_seq(t));
   }
   return q;
 }
@@ -490,7 +508,7 @@ void* realloc_impl(void* p, size_t n) {
   if (recording(t)) {
     void* p = align ? g_real.memalign(align, n ? n : 1) : g_real.malloc(n ? n : 1);
     if (p) {
-      record(t, align ? kAligned : kMalloc, kRawCxx, p, n, align, next_seq());
+      record(t, align ? kAligned : kMalloc, kRawCxx, p, n, align, next_seq(t));
       return p;
     }
   } else {
@@ -514,7 +532,8 @@ void* realloc_impl(void* p, size_t n) {
   if (!p || is_boot(p)) return;
   ThreadState& t = t_state;
   if (!recording(t)) return slow_free(p);
-  record(t, kFree, static_cast<uint8_t>(kRawCxx | (sized ? kRawSized : 0)), p, size, 0, next_seq());
+  record(t, kFree, static_cast<uint8_t>(kRawCxx | (sized ? kRawSized : 0)), p, size, 0,
+         next_seq(t));
   g_real.free(p);
 }
 
@@ -529,7 +548,7 @@ __attribute__((visibility("default"))) void* malloc(size_t n) {
   ThreadState& t = t_state;
   if (!recording(t)) return slow_malloc(n);
   void* p = g_real.malloc(n);
-  if (p) record(t, kMalloc, 0, p, n, 0, next_seq());
+  if (p) record(t, kMalloc, 0, p, n, 0, next_seq(t));
   return p;
 }
 
@@ -537,7 +556,7 @@ __attribute__((visibility("default"))) void free(void* p) {
   if (!p || is_boot(p)) return;
   ThreadState& t = t_state;
   if (!recording(t)) return slow_free(p);
-  record(t, kFree, 0, p, 0, 0, next_seq());  // before the real free: see realloc_impl
+  record(t, kFree, 0, p, 0, 0, next_seq(t));  // before the real free: see realloc_impl
   g_real.free(p);
 }
 
@@ -545,7 +564,7 @@ __attribute__((visibility("default"))) void* calloc(size_t n, size_t size) {
   ThreadState& t = t_state;
   if (!recording(t)) return slow_calloc(n, size);
   void* p = g_real.calloc(n, size);
-  if (p) record(t, kCalloc, 0, p, size, n, next_seq());
+  if (p) record(t, kCalloc, 0, p, size, n, next_seq(t));
   return p;
 }
 

@@ -1,5 +1,5 @@
-// Global event order of a trace, for the exporters. Layer: workloads.
-#include "workloads/importers/trace_order.h"
+// Recorded event order of a trace. Layer: workloads.
+#include "workloads/trace_order.h"
 
 #include <vector>
 

@@ -1,5 +1,5 @@
-// Walks a trace's events in one global order for the exporters: the recorded schedule, or a
-// dependency-respecting round robin when there is none. Layer: workloads.
+// Walks a trace's events in its recorded order (check_trace, write_trace, the exporters): the
+// recorded schedule, or a dependency-respecting round robin when there is none. Layer: workloads.
 #pragma once
 
 #include <cstdint>

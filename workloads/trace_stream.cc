@@ -51,7 +51,10 @@ bool TraceWriter::open(const std::string& path, const std::string& metadata_json
            false;
   cctx_ = ZSTD_createCCtx();
   ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
-  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_enableLongDistanceMatching, 1);
+  // A 4 MiB window, no long-distance matching: the reader's zstd window is allocated by the
+  // frame's window size and fills as it decodes, so a 128 MiB LDM window became 124 MiB of
+  // "heap" growth in every streamed replay. Cost in size: see workloads/FORMAT.md.
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_windowLog, 22);
   // One compression thread beside the caller: generation and compression overlap on two cores.
   // A libzstd built without threads refuses the parameter and compresses inline.
   ZSTD_CCtx_setParameter(cctx_, ZSTD_c_nbWorkers, 1);

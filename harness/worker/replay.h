@@ -358,7 +358,10 @@ class Replayer {
         if constexpr (kCheck) {
           if (p && !checker_->on_allocate(t, i, e, p, e.size, align, e.op == Op::kCalloc))
             return fail_invalid(), false;
-        } else if (e.op != Op::kCalloc) {
+        } else {
+          // calloc'd blocks too: the program writes into them like into malloc'd ones. Left
+          // untouched, an allocator that hands out fresh zero pages (jemalloc's calloc) skipped
+          // the page faults the program pays when it writes, and led mstress by that alone.
           touch<kTouch>(p, e.size);
         }
         s.ptr = p;

@@ -253,6 +253,36 @@ def _noise_floor(summary):
             f"<b>memory {_floor_text(nf.get('memory'))}</b>.</p>{table}")
 
 
+HARNESS = "null"  # the allocator that does nothing: its time is the replay loop's own
+
+
+def _harness_share(summary):
+    """null ÷ baseline per workload, from summary.json's ratios: how much of the baseline's time
+    per event is the harness (issue 13: at most 10 %). Threaded cells with more trace threads
+    than cores rank by in-call time, where the harness's hand-offs do not count."""
+    if HARNESS not in summary.allocators or summary.baseline == HARNESS:
+        return ("<p class=absent>Not measured: this run has no <code>null</code> allocator "
+                "(add it to --allocators).</p>")
+    rows, logs = [], []
+    for g in summary.groups:
+        r = summary.relative(TIME, g, HARNESS)
+        if r is None or not _is_num(r.value) or r.value <= 0:
+            continue
+        logs.append(math.log(r.value))
+        over = ' class="fail"' if r.value > 0.10 else ""
+        rows.append(f"<tr{over}><td>{esc(summary.group_label(g))}</td>"
+                    f"<td class=n>{_ratio(r)}</td></tr>")
+    if not rows:
+        return "<p class=absent>No null cell has a ratio to the baseline in this run.</p>"
+    gmean = math.exp(sum(logs) / len(logs))
+    return (f"<p>The <code>null</code> allocator's time per event ÷ {esc(summary.baseline)}'s, "
+            "same run: the share of the baseline's figure that is the replay loop itself "
+            f"(geometric mean over workloads <b>{gmean * 100:.1f}%</b>; rows above 10% are "
+            "marked). A large share dilutes every difference between allocators in that "
+            "workload.</p><table><tr><th>workload</th><th>null ÷ "
+            f"{esc(summary.baseline)} [95% CI]</th></tr>{''.join(rows)}</table>")
+
+
 def _precision(summary):
     p = summary.precision
     if p is None:
@@ -412,7 +442,7 @@ def render(summary, colours, charts, notes, elapsed_note):
 <h1>{esc(title)}</h1>
 <p class=sub>{' · '.join(facts)}</p>
 <nav><a href="#charts">charts</a><a href="#verdicts">verdicts</a><a href="#medians">medians</a>
-<a href="#noise">noise floor</a><a href="#precision">precision</a><a href="#problems">failed and
+<a href="#noise">noise floor</a><a href="#harness">harness share</a><a href="#precision">precision</a><a href="#problems">failed and
 noisy cells</a><a href="#machine">machine and allocators</a><a href="#method">method</a></nav>
 {notes_html}
 {head}
@@ -424,6 +454,8 @@ noisy cells</a><a href="#machine">machine and allocators</a><a href="#method">me
 {_medians_table(summary, colours)}
 <h2 id="noise">Noise floor</h2>
 {_noise_floor(summary)}
+<h2 id="harness">Harness share</h2>
+{_harness_share(summary)}
 <h2 id="precision">Precision</h2>
 {_precision(summary)}
 <h2 id="problems">Failed and noisy cells</h2>

@@ -260,6 +260,11 @@ TEST(Replay, EveryCallIsTimedWhereInCallTimeRanks) {
   EXPECT_EQ(in_call_period_for(ReplayMode::kThreads, 2, 2), kInCallSampledPeriod);
   EXPECT_EQ(in_call_period_for(ReplayMode::kSerial, 393, 2), kInCallSampledPeriod);
   EXPECT_EQ(in_call_period_for(ReplayMode::kThreads, 393, 0), kInCallSampledPeriod);
+  // Long threads stretch the period (odd, at most kInCallLongPeriod) to ~2,000 timed calls.
+  EXPECT_EQ(in_call_period_for(ReplayMode::kSerial, 1, 2, 60000), kInCallSampledPeriod);
+  EXPECT_EQ(in_call_period_for(ReplayMode::kSerial, 1, 2, 400000), 201u);
+  EXPECT_EQ(in_call_period_for(ReplayMode::kSerial, 1, 2, 1200000), kInCallLongPeriod);
+  EXPECT_EQ(in_call_period_for(ReplayMode::kThreads, 393, 2, 1200000), 1u);
 }
 
 }  // namespace

@@ -1,15 +1,17 @@
 // Streamed replay: slot mapping and chunk decoding. Layer: harness/worker.
 #include "harness/worker/stream_replay.h"
 
+#include "workloads/trace_order.h"
+
 namespace allocmark {
 
-bool SlotMapper::begin(Event& e, std::string* why) {
+bool SlotMapper::begin(uint32_t t, Event& e, std::string* why) {
   if (live_.find(e.obj))
     return *why = "object " + std::to_string(e.obj) + " is already live", false;
   uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
+  if (t < free_slots_.size() && !free_slots_[t].empty()) {
+    slot = free_slots_[t].back();
+    free_slots_[t].pop_back();
   } else {
     slot = next_slot_++;
   }
@@ -20,43 +22,60 @@ bool SlotMapper::begin(Event& e, std::string* why) {
   return true;
 }
 
-bool SlotMapper::map(EventChunk& chunk, std::string* why) {
-  for (Event& e : chunk.events) {
-    switch (e.op) {
-      case Op::kMalloc:
-      case Op::kCalloc:
-      case Op::kAlignedAlloc:
-        if (!begin(e, why)) return false;
-        break;
-      case Op::kRealloc:
-        if (e.flags & kFlagFromNull) {
-          if (!begin(e, why)) return false;
-          break;
-        }
-        [[fallthrough]];
-      case Op::kAccess:
-      case Op::kFree: {
-        Live* l = live_.find(e.obj);
-        if (!l) return *why = "object " + std::to_string(e.obj) + " is not live", false;
-        const uint32_t id = e.obj;
-        e.obj = l->slot;
-        if (e.op == Op::kRealloc) {
-          live_bytes_ += e.size - l->size;
-          peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
-          l->size = e.size;
-        } else if (e.op == Op::kFree) {
-          e.size = l->size;
-          live_bytes_ -= l->size;
-          free_slots_.push_back(l->slot);
-          live_.erase(id);
-        }
-        break;
+bool SlotMapper::map(uint32_t t, Event& e, std::string* why) {
+  switch (e.op) {
+    case Op::kMalloc:
+    case Op::kCalloc:
+    case Op::kAlignedAlloc:
+      return begin(t, e, why);
+    case Op::kRealloc:
+      if (e.flags & kFlagFromNull) return begin(t, e, why);
+      [[fallthrough]];
+    case Op::kAccess:
+    case Op::kFree: {
+      Live* l = live_.find(e.obj);
+      if (!l) return *why = "object " + std::to_string(e.obj) + " is not live", false;
+      const uint32_t id = e.obj;
+      e.obj = l->slot;
+      if (e.op == Op::kRealloc) {
+        live_bytes_ += e.size - l->size;
+        peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
+        l->size = e.size;
+      } else if (e.op == Op::kFree) {
+        e.size = l->size;
+        live_bytes_ -= l->size;
+        if (t >= free_slots_.size()) free_slots_.resize(t + 1);
+        free_slots_[t].push_back(l->slot);
+        live_.erase(id);
       }
-      case Op::kPhaseEnd:
-      case Op::kThreadExit:
-        break;
+      return true;
     }
+    case Op::kPhaseEnd:
+    case Op::kThreadExit:
+      return true;
   }
+  return true;
+}
+
+bool SlotMapper::map(EventChunk& chunk, std::string* why) {
+  Event* e = chunk.events.data();
+  for (const ScheduleRun& run : chunk.runs)
+    for (uint32_t k = 0; k < run.count; ++k, ++e)
+      if (!map(run.thread, *e, why)) return false;
+  return true;
+}
+
+bool map_trace_to_slots(Trace& trace, std::string* why) {
+  SlotMapper mapper(1024);
+  bool ok = true;
+  std::string order_error;
+  const bool walked = walk_in_order(
+      trace,
+      [&](uint32_t t, uint32_t i) { return ok = mapper.map(t, trace.threads[t].events[i], why); },
+      &order_error);
+  if (!ok) return false;
+  if (!walked) return *why = order_error, false;
+  trace.object_count = mapper.slots();
   return true;
 }
 

@@ -339,13 +339,21 @@ void write_line(int fd, const std::string& line) {
   }
 }
 
+// Events of the trace's longest thread (a streamed trace: all of them, as replayed serially).
+uint64_t longest_thread_events(const Trace& trace, const ReplayConfig& config) {
+  uint64_t n = config.expected_events;
+  for (const auto& t : trace.threads) n = std::max<uint64_t>(n, t.events.size());
+  return n;
+}
+
 // The replay settings with the in-call clock: chosen, calibrated (~25 ms) and its cost measured
 // once, before the heap baseline. A check run is not timed.
 ReplayConfig replay_config(const WorkerArgs& args, const Trace& trace) {
   ReplayConfig config = args.config;
   if (!args.in_call_period_given)
     config.in_call_period =
-        in_call_period_for(config.mode, trace.threads.size(), std::thread::hardware_concurrency());
+        in_call_period_for(config.mode, trace.threads.size(), std::thread::hardware_concurrency(),
+                           longest_thread_events(trace, config));
   if (config.check) config.in_call_period = 0;
   if (config.in_call_period) config.call_clock = make_call_clock(args.force_clock_gettime);
   if (args.in_call_cap_us > 0)
@@ -370,6 +378,11 @@ bool load_trace(const WorkerArgs& args, Trace* trace, TraceSummary* summary,
     return true;
   }
   if (!read_trace(args.trace, trace, error, summary)) return false;
+  // Reusable slots keep the object table as small as the live set (harness/README.md, "Replay").
+  // Not in a --check run (untimed): its messages name the trace's own object ids.
+  std::string why;
+  if (!args.config.check && !map_trace_to_slots(*trace, &why))
+    return *error = TraceError{args.trace, 0, "file", why}, false;
   mark_dependency_targets(*trace);
   return true;
 }

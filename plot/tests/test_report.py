@@ -375,3 +375,22 @@ def test_malformed_summary_fields_never_crash(tmp_path, tool):
     res = tool("report.py", d, env=NO_BIN)
     assert res.returncode == 0, res.stderr
     assert "Medians with their intervals" in (d / "report.html").read_text(encoding="utf-8")
+
+
+def test_harness_share_is_null_over_the_baseline(tmp_path, tool):
+    """The null allocator's ratio to the baseline per workload, and their geometric mean."""
+    d = make_run(tmp_path / "r", allocators=("glibc", "null"), reps=3)
+    res = tool("report.py", d)
+    assert res.returncode == 0, res.stderr
+    page = (d / "report.html").read_text(encoding="utf-8")
+    section = page[page.index('id="harness"'):page.index('id="precision"')]
+    summary = json.loads((d / "summary.json").read_text())
+    ratios = [c["vs_baseline"]["time"]["ratio"] for c in summary["cells"]
+              if c["allocator"] == "null"]
+    assert len(ratios) == 2
+    gmean = (ratios[0] * ratios[1]) ** 0.5
+    assert f"<b>{gmean * 100:.1f}%</b>" in section
+    without = make_run(tmp_path / "s", allocators=("glibc", "mimalloc"), reps=3)
+    assert tool("report.py", without).returncode == 0
+    page = (without / "report.html").read_text(encoding="utf-8")
+    assert "Not measured: this run has no <code>null</code>" in page

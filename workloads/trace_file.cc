@@ -250,6 +250,7 @@ bool decode_v2(const std::string& path, Trace* trace, TraceError* error) {
   trace->schedule.clear();
   trace->object_count = info.objects;
   trace->metadata_json = info.metadata_json;
+  if (info.threads == 1) trace->threads[0].events.reserve(info.events);  // no regrowth copies
   EventChunk chunk;
   for (;;) {
     if (!reader.next(&chunk, 1 << 20, error)) return false;

@@ -327,16 +327,23 @@ bool TraceReader::next(EventChunk* chunk, size_t max_events, TraceError* error) 
       chunk->runs.push_back({t, static_cast<uint32_t>(take)});
     const codec::Limits limits{info_.objects, info_.threads, t, done_.data()};
     codec::ThreadState& state = states_[t];
-    for (uint64_t k = 0; k < take; ++k) {
+    for (uint64_t k = 0; k < take;) {
       if (raw_end_ - raw_pos_ < codec::kMaxEventBytes && !frame_done_ && !refill(error))
         return false;
+      // Events that surely fit in the window decode without a refill check each.
+      const uint64_t sure =
+          frame_done_ ? take - k
+                      : std::min<uint64_t>(take - k, (raw_end_ - raw_pos_) / codec::kMaxEventBytes);
       ByteReader r{raw_.data(), raw_end_, raw_pos_};
-      if (const char* why = codec::decode_event(r, state, limits, out + n))
-        return fail(error, "thread " + std::to_string(t) + " event " + std::to_string(done_[t]),
-                    why);
+      for (const uint64_t stop = k + sure; k < stop; ++k, ++n) {
+        if (const char* why = codec::decode_event(r, state, limits, out + n)) {
+          raw_pos_ = r.pos;
+          return fail(error, "thread " + std::to_string(t) + " event " + std::to_string(done_[t]),
+                      why);
+        }
+        ++done_[t];
+      }
       raw_pos_ = r.pos;
-      ++done_[t];
-      ++n;
     }
     run_left_ -= take;
     events_read_ += take;

@@ -387,6 +387,16 @@ bool load_trace(const WorkerArgs& args, Trace* trace, TraceSummary* summary,
   return true;
 }
 
+// A streamed replay is serial, and samples latency with an odd period (61, then 123, 247...)
+// stretched so at most kMaxLatencySamples are kept per thread.
+void configure_streamed(uint64_t events, ReplayConfig* config) {
+  config->mode = ReplayMode::kSerial;
+  config->expected_events = events;
+  uint64_t period = config->latency_period;
+  while (events / period > StreamedTrace::kMaxLatencySamples) period = period * 2 + 1;
+  config->latency_period = static_cast<uint32_t>(std::min<uint64_t>(period, UINT32_MAX));
+}
+
 int worker_main(int argc, char** argv) {
   WorkerArgs args = parse_args(argc, argv);
   Trace trace;
@@ -408,13 +418,7 @@ int worker_main(int argc, char** argv) {
   }
   if (streamed) {
     record.replay_mode = "serial";
-    args.config.mode = ReplayMode::kSerial;
-    args.config.expected_events = streamed->info().events;
-    // An odd period (61, then 123, 247...) so at most kMaxLatencySamples are kept per thread.
-    uint64_t period = args.config.latency_period;
-    while (streamed->info().events / period > StreamedTrace::kMaxLatencySamples)
-      period = period * 2 + 1;
-    args.config.latency_period = static_cast<uint32_t>(std::min<uint64_t>(period, UINT32_MAX));
+    configure_streamed(streamed->info().events, &args.config);
   }
   Trace& model = streamed ? streamed->shell() : trace;
   const ReplayConfig config = replay_config(args, model);

@@ -27,6 +27,7 @@ objs=""
 for src in "$root"/base/atomic_file.cc \
            "$root"/workloads/trace.cc "$root"/workloads/trace_builder.cc \
            "$root"/workloads/trace_check.cc "$root"/workloads/trace_file.cc \
+           "$root"/workloads/trace_order.cc "$root"/workloads/trace_stream.cc \
            "$root"/workloads/importers.cc "$root"/workloads/importers/*.cc; do
   case "$src" in *_test.cc) continue ;; esac
   obj="$out/obj/$(echo "${src#$root/}" | tr / _).o"

@@ -1,4 +1,4 @@
-// Reading and writing trace format v1 (workloads/FORMAT.md), with validation.
+// Reading and writing trace files (workloads/FORMAT.md: v2 written, v1 read), with validation.
 // Layer: workloads. Readers never trust the file: every count and offset is checked first.
 #pragma once
 
@@ -22,7 +22,8 @@ struct TraceError {
   std::string message() const;
 };
 
-// Writes `trace` to `path` (zstd level `level`). On failure returns false and fills *error.
+// Writes `trace` to `path` in its recorded order (format v2, zstd level `level`) through
+// TraceWriter. On failure returns false, fills *error and leaves nothing at `path`.
 bool write_trace(const Trace& trace, const std::string& path, TraceError* error, int level = 19);
 
 // Decodes a trace and checks its structure (header, sizes, checksum, every varint, op, object id

@@ -1,4 +1,4 @@
-// LEB128 variable-length integers and zigzag signs for trace format v1.
+// LEB128 variable-length integers and zigzag signs for the trace formats (workloads/FORMAT.md).
 // Layer: workloads. Decoding is bounds-checked: a truncated or overlong integer is an error.
 #pragma once
 

@@ -68,6 +68,8 @@ for ((i = 0; i < RUNS; ++i)); do
   timed record "$ALLOCMARK" record -o "$WORK/py.amt" -- "$PYTHON" "$WORK/work.py" "$N"
   # The program's own share, from the line allocmark record prints after the run.
   sed -n 's/.*program ran \([0-9.]*\) s (cpu \([0-9.]*\) s).*/\1 \2/p' "$WORK/err" >> "$WORK/record-program"
+  # What is left after it exits: the last records, the end of the trace file, its metadata.
+  sed -n 's/.*converted in \([0-9.]*\) s after it.*/\1/p' "$WORK/err" >> "$WORK/record-tail"
   echo "record $(peak)" >> "$WORK/peaks"
   if [[ -n ${BASE_BIN:-} ]]; then
     timed base env ${BASE_RECORD_LIB:+ALLOCMARK_RECORD_LIB=$BASE_RECORD_LIB} "$BASE_BIN" record \
@@ -94,6 +96,7 @@ row "untraced" untraced
 row "allocmark record: program run" record-program
 row "allocmark record, end to end" record
 [[ -z ${BASE_BIN:-} ]] || row "BASE_BIN record, end to end" base
+printf '%-40s %9.3f\n' "allocmark record: after the program" "$(median "$WORK/record-tail" 1)"
 row "heaptrack (incl. its interpreter)" heaptrack
 # Peak live bytes differ by a few hundred bytes between runs (python3's start-up is not quite
 # deterministic); the range per binary shows that they agree.

@@ -247,3 +247,46 @@ def test_python_recording_replays_to_recorded_peak(tmp_path):
     assert r["peak_live_bytes"] == s["peak_live_bytes"]
     # What the replayer itself counted live at the end matches the recording.
     assert r["final_live_bytes"] == s["metadata"]["recorded_final_live_bytes"]
+    # The provenance written before the program ended was completed at the end.
+    assert s["metadata"]["root"] is True and s["metadata"]["exit_code"] == 0
+    assert s["metadata"]["command"] == [SYSTEM_PYTHON, str(script)]
+    assert leftovers(tmp_path) == []
+
+
+def leftovers(directory):
+    """What a recording must not leave behind: its raw directory, half-written traces."""
+    return sorted(p.name for p in Path(directory).iterdir()
+                  if p.name.startswith(".allocmark-record-") or p.name.endswith(".tmp"))
+
+
+@pytest.mark.skipif(not Path("/usr/bin/prlimit").exists(), reason="needs prlimit (util-linux)")
+def test_write_failure_reported_in_one_line(tmp_path):
+    """A file size limit (like a full disk) stops the recording library at its first failed
+    write: the program runs on unharmed (no SIGXFSZ), and record says so in one line, exits 2
+    and leaves no trace that would read back short."""
+    script = tmp_path / "work.py"
+    script.write_text(PY_SCRIPT)
+    out = tmp_path / "full.amt"
+    env = {"PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"}
+    # 256 KiB per file: the first 1 MiB block of records is cut short.
+    proc = record("--no-children", "-o", out, "--", "/usr/bin/prlimit", "--fsize=262144",
+                  SYSTEM_PYTHON, script, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == PY_OUTPUT
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert re.match(r"allocmark: record: pid \d+: the recording library could not write its "
+                    r"records \(File too large\); no trace written$", lines[0]), lines[0]
+    assert not out.exists()
+    assert leftovers(tmp_path) == []
+
+    # The same limit on allocmark itself: its own writes must fail cleanly too, never kill it.
+    proc = subprocess.run(["/usr/bin/prlimit", "--fsize=262144", BIN, "record", "-o", out, "--",
+                           SYSTEM_PYTHON, script], capture_output=True, text=True, timeout=600,
+                          stdin=subprocess.DEVNULL, env={**os.environ, **env})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == PY_OUTPUT
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "File too large" in proc.stderr
+    assert not out.exists()
+    assert leftovers(tmp_path) == []

@@ -45,7 +45,7 @@ bool TraceWriter::open(const std::string& path, const std::string& metadata_json
   tmp_ = path + ".tmp";
   if (metadata_json.size() > codec::kMaxMetadataBytes)
     return *error = TraceError{path, 0, "file", "metadata larger than 1 MiB"}, false;
-  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  fd_ = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd_ < 0)
     return *error = TraceError{path, 0, "file", std::string("cannot create: ") + strerror(errno)},
            false;
@@ -116,9 +116,24 @@ bool TraceWriter::compress(ZSTD_EndDirective end) {
   return error_ == 0;
 }
 
-bool TraceWriter::finish(TraceError* error) {
+bool TraceWriter::finish(TraceError* error, std::string_view final_metadata) {
   flush_run();
   compress(ZSTD_e_end);
+  uint64_t checksum = XXH64_digest(static_cast<XXH64_state_t*>(xxh_));
+  if (!final_metadata.empty() && !error_) {
+    if (final_metadata.size() > metadata_bytes_) {
+      *error = TraceError{path_, 0, "file", "final metadata larger than the room reserved"};
+      abandon();
+      return false;
+    }
+    std::string padded(final_metadata);
+    padded.resize(metadata_bytes_, ' ');
+    if (pwrite(fd_, padded.data(), padded.size(), codec::kHeaderBytes) !=
+            static_cast<ssize_t>(padded.size()) ||
+        !codec::file_checksum(fd_, codec::kHeaderBytes, uint64_t{metadata_bytes_} + zstd_bytes_,
+                              &checksum))
+      error_ = errno ? errno : EIO;
+  }
   codec::Header h{};
   std::memcpy(h.magic, kTraceMagic, sizeof h.magic);
   h.version = kTraceFormatVersion;
@@ -130,7 +145,7 @@ bool TraceWriter::finish(TraceError* error) {
   h.event_count = events_;
   h.payload_raw_bytes = raw_bytes_;
   h.payload_zstd_bytes = zstd_bytes_;
-  h.checksum = XXH64_digest(static_cast<XXH64_state_t*>(xxh_));
+  h.checksum = checksum;
   if (!error_ && pwrite(fd_, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h))
     error_ = errno ? errno : EIO;
   if (!error_ && fsync(fd_) != 0) error_ = errno;

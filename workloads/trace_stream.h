@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/mmap_allocator.h"
@@ -65,8 +66,11 @@ class TraceWriter {
     ++events_;
   }
   uint64_t events() const { return events_; }
-  // Writes the header, syncs and renames into place.
-  bool finish(TraceError* error);
+  // Writes the header, syncs and renames into place. `final_metadata`, when given, replaces the
+  // metadata passed to open(), which must have reserved room for it (padded with spaces, which
+  // JSON allows): for writers that learn their provenance only at the end (`record`). Costs one
+  // more read of the compressed payload, which the checksum covers after the metadata.
+  bool finish(TraceError* error, std::string_view final_metadata = {});
 
  private:
   static constexpr uint64_t kMaxRunEvents = 1 << 16;  // a long run is split: short headers

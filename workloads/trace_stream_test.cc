@@ -127,6 +127,28 @@ TEST(TraceStream, AnUnfinishedWriterLeavesNoFile) {
   EXPECT_NE(access((path + ".tmp").c_str(), F_OK), 0);
 }
 
+TEST(TraceStream, FinalMetadataReplacesTheReservedTextAndKeepsTheChecksumRight) {
+  const std::string path = temp_path("sealed.amt");
+  TraceWriter w;
+  TraceError err;
+  std::string reserved = R"({"exit_code":0})";
+  reserved.resize(64, ' ');
+  ASSERT_TRUE(w.open(path, reserved, 3, &err));
+  Event e{};
+  e.op = Op::kMalloc;
+  e.size = 8;
+  w.add(0, e);
+  ASSERT_TRUE(w.finish(&err, R"({"exit_code":137})")) << err.message();
+  TraceReader r;
+  ASSERT_TRUE(r.open(path, &err)) << err.message();  // the checksum covers the new text
+  EXPECT_EQ(r.info().metadata_json.substr(0, 17), R"({"exit_code":137})");
+  EXPECT_EQ(r.info().metadata_json.size(), 64u);
+  TraceWriter small;
+  ASSERT_TRUE(small.open(path, "{}", 3, &err));
+  EXPECT_FALSE(small.finish(&err, R"({"too":"long"})"));
+  EXPECT_NE(err.message().find("larger than the room reserved"), std::string::npos);
+}
+
 TEST(LiveObjects, AgreesWithAHashMapUnderRandomLives) {
   LiveObjects<uint64_t> live(4);
   std::unordered_map<uint32_t, uint64_t> model;

@@ -1,5 +1,6 @@
-// `allocmark record`: fork, exec the program with LD_PRELOAD=libamk_record.so, wait, convert the
-// raw per-process files into traces. Layer: harness. Runs once per invocation; not hot.
+// `allocmark record`: fork, exec the program with LD_PRELOAD=libamk_record.so and, while it runs,
+// convert the raw per-process files into .amt traces written as they go; at its exit, the last
+// records, then each trace sealed and moved into place. Layer: harness. Once per invocation.
 #include "harness/cli/record_command.h"
 
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -22,11 +24,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/atomic_file.h"
 #include "base/subprocess.h"
 #include "harness/run/layout.h"
 #include "workloads/recorder/raw_convert.h"
 #include "workloads/recorder/raw_format.h"
 #include "workloads/trace_file.h"
+#include "workloads/trace_stream.h"
 
 namespace allocmark {
 namespace {
@@ -46,14 +50,82 @@ void remove_dir(const std::string& dir) {
   fs::remove_all(dir, ec);
 }
 
+// Writes past RLIMIT_FSIZE raise SIGXFSZ, whose default action would kill us with the trace
+// half written: blocked in the threads that write (never in the one that starts the program,
+// whose mask the program would inherit), a failed write is an error like a full disk.
+void block_file_size_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGXFSZ);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// The trace's metadata (provenance). TraceWriter writes it first, before the events, but the
+// outcome (exit status, the conversion's counts, whether this process is the program itself,
+// an exec'd image's fork origin) is known only at the end: the writer is opened with the
+// metadata so far, padded with spaces to the longest the final text can be, and its finish()
+// writes the final text over it (JSON allows the trailing spaces).
+struct Outcome {
+  bool root = false;
+  bool forked = false;
+  int code = 0;
+  RecordStats stats;
+  uint64_t replaced = 0;
+};
+
+std::string metadata(const std::vector<std::string>& command, uint32_t pid, uint32_t ppid,
+                     const Outcome& o) {
+  const RecordStats& s = o.stats;
+  return nlohmann::json{{"source", "record"},
+                        {"command", command},
+                        {"pid", pid},
+                        {"ppid", ppid},
+                        {"root", o.root},
+                        {"forked", o.forked},
+                        {"exit_code", o.code},
+                        {"recorded_peak_live_bytes", s.peak_live_bytes},
+                        {"recorded_final_live_bytes", s.final_live_bytes},
+                        {"unknown_frees", s.unknown_frees},
+                        {"unknown_reallocs", s.unknown_reallocs},
+                        {"implicit_frees", s.implicit_frees},
+                        {"duplicate_records", s.duplicates},
+                        {"truncated_bytes", s.truncated_bytes},
+                        {"replaced_images", o.replaced}}
+      .dump();
+}
+
+// Bytes reserved for the metadata: every field but the command at its widest.
+size_t metadata_reserve(const std::vector<std::string>& command) {
+  Outcome widest;
+  widest.code = INT_MIN;
+  widest.replaced = UINT64_MAX;
+  RecordStats& s = widest.stats;
+  s.peak_live_bytes = s.final_live_bytes = s.unknown_frees = s.unknown_reallocs = UINT64_MAX;
+  s.implicit_frees = s.duplicates = s.truncated_bytes = UINT64_MAX;
+  return metadata(command, UINT32_MAX, UINT32_MAX, widest).size();
+}
+
+// One raw file's conversion: its events go to a trace beside it in the raw directory as they
+// are converted; at the end the file is sealed and moved to its place.
+struct Conversion {
+  std::unique_ptr<TraceWriter> writer;
+  std::unique_ptr<RawStreamConverter> converter;
+  std::string trace_path;  // where writer->finish() leaves it: DIR/PID-START.amt
+};
+
 // Converts the raw files while the program writes them, on a thread of its own: the program
 // keeps one core busy and the conversion, which took longer than the program itself when it ran
-// afterwards (python3: 1.45 s after a 1.3 s run), uses another. What is left when the program
-// exits is its last buffers, the encoding and the write. Files are found by listing the
-// directory, so children and exec'd images are converted alongside too.
+// afterwards (python3: 1.45 s after a 1.3 s run), uses another, and writes the trace as it goes
+// (compressed on a third thread by zstd). What is left when the program exits is its last
+// buffers and the end of the file. Files are found by listing the directory, so children and
+// exec'd images are converted alongside too.
 class BackgroundConversion {
  public:
-  explicit BackgroundConversion(std::string dir) : dir_(std::move(dir)) {
+  BackgroundConversion(std::string dir, std::vector<std::string> command, int level)
+      : dir_(std::move(dir)),
+        command_(std::move(command)),
+        reserve_(metadata_reserve(command_)),
+        level_(level) {
     thread_ = std::thread([this] { loop(); });
   }
   ~BackgroundConversion() { stop(); }
@@ -67,16 +139,36 @@ class BackgroundConversion {
     wake_.notify_one();
     if (thread_.joinable()) thread_.join();
   }
-  // The converter of `path` (made now if the file was never seen); after stop() only.
-  RawStreamConverter& converter(const std::string& path) {
+  // The conversion of `path` (made now if the file was never seen); after stop() only.
+  Conversion& conversion(const std::string& path) {
     auto& c = files_[path];
-    if (!c) c = std::make_unique<RawStreamConverter>(path);
+    if (!c) c = start(path);
     return *c;
   }
+  // Drops a conversion; an unfinished trace file is removed with its writer.
   void drop(const std::string& path) { files_.erase(path); }
   uint64_t records_before_stop() const { return records_at_stop_; }
 
  private:
+  std::unique_ptr<Conversion> start(const std::string& path) {
+    auto c = std::make_unique<Conversion>();
+    c->trace_path = fs::path(path).replace_extension(".amt").string();
+    Conversion* raw = c.get();
+    c->converter = std::make_unique<RawStreamConverter>(
+        path, [this, raw](const raw::FileHeader& h, std::string* error) -> TraceWriter* {
+          Outcome so_far;
+          so_far.forked = h.forked != 0;
+          std::string json = metadata(command_, h.pid, h.ppid, so_far);
+          json.resize(reserve_, ' ');
+          raw->writer = std::make_unique<TraceWriter>();
+          TraceError terr;
+          if (raw->writer->open(raw->trace_path, json, level_, &terr)) return raw->writer.get();
+          *error = terr.message();
+          return nullptr;
+        });
+    return c;
+  }
+
   // Polls every millisecond while there is nothing new: a full 1 MiB block takes the recorded
   // program several milliseconds to fill, and an idle poll is a directory listing and an fstat.
   void loop() {
@@ -84,6 +176,7 @@ class BackgroundConversion {
     // the program's. At the same priority, on a loaded machine where the two share one
     // scheduler group's time, the program's run grew from 3.3 s to 6.7 s of wall time.
     setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+    block_file_size_signal();
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stop_) {
       lock.unlock();
@@ -91,7 +184,7 @@ class BackgroundConversion {
       lock.lock();
       if (!progress) wake_.wait_for(lock, std::chrono::milliseconds(1));
     }
-    for (const auto& [path, c] : files_) records_at_stop_ += c->records();
+    for (const auto& [path, c] : files_) records_at_stop_ += c->converter->records();
   }
 
   // One pass over the directory; true if any record was converted. A file that fails keeps its
@@ -101,7 +194,7 @@ class BackgroundConversion {
     bool progress = false;
     for (const auto& entry : fs::directory_iterator(dir_, ec)) {
       if (entry.path().extension() != ".raw") continue;
-      RawStreamConverter& c = converter(entry.path().string());
+      RawStreamConverter& c = *conversion(entry.path().string()).converter;
       const uint64_t before = c.records();
       std::string error;
       c.advance(false, &error);
@@ -111,7 +204,10 @@ class BackgroundConversion {
   }
 
   std::string dir_;
-  std::map<std::string, std::unique_ptr<RawStreamConverter>> files_;
+  std::vector<std::string> command_;
+  size_t reserve_;
+  int level_;
+  std::map<std::string, std::unique_ptr<Conversion>> files_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
@@ -163,6 +259,81 @@ std::string unknown_option_before_program() {
       return a;
   }
   return "";
+}
+
+// The line printed for a finished trace.
+void print_summary(const std::string& path, const RawProcess& p, const RecordStats& stats) {
+  std::string notes;
+  auto note = [&](uint64_t n, const char* what) {
+    if (n) notes += ", " + std::to_string(n) + what;
+  };
+  note(stats.unknown_frees, " frees of unknown pointers skipped");
+  note(stats.unknown_reallocs, " reallocs of unknown pointers made realloc(NULL)");
+  note(stats.implicit_frees, " missed frees added");
+  note(stats.truncated_bytes, " bytes of a cut-off block dropped");
+  note(p.replaced.size(), " earlier image(s) replaced by exec");
+  std::fprintf(stderr,
+               "allocmark: record: %s: %llu events, %u threads, peak live %llu bytes (pid %u%s)\n",
+               path.c_str(), static_cast<unsigned long long>(stats.events), stats.trace_threads,
+               static_cast<unsigned long long>(stats.trace_peak_live_bytes), p.pid, notes.c_str());
+}
+
+// The last records of one process's raw file (`c`: converted in part while the program ran),
+// then its trace sealed and moved to `path`. False with the reason in *error. No check_trace:
+// TraceBuilder refused every inconsistent event as it came, and the converter's own peak (from
+// the records) must equal the builder's (along the trace), which `trace info` reproduces.
+bool finish_trace(Conversion& c, const std::string& path, const std::vector<std::string>& command,
+                  const RawProcess& p, Outcome* o, std::string* error) {
+  if (!c.converter->advance(true, error)) {
+    if (const int err = static_cast<int>(c.converter->write_errno()))
+      *error = "pid " + std::to_string(p.pid) + ": the recording library could not write its " +
+               "records (" + std::strerror(err) + "); no trace written";
+    return false;
+  }
+  c.converter->finish(nullptr, &o->stats);
+  const RecordStats& s = o->stats;
+  if (s.peak_live_bytes != s.trace_peak_live_bytes) {
+    *error = path + ": internal error: peak live bytes " + std::to_string(s.peak_live_bytes) +
+             " from the records, " + std::to_string(s.trace_peak_live_bytes) + " along the trace";
+    return false;
+  }
+  TraceError terr;
+  if (!c.writer->finish(&terr, metadata(command, p.pid, p.ppid, *o))) {
+    terr.path = path;
+    *error = terr.message();
+    return false;
+  }
+  if (std::rename(c.trace_path.c_str(), path.c_str()) != 0) {
+    *error = path + ": cannot move the trace into place: " + std::strerror(errno);
+    return false;
+  }
+  fsync_parent_dir(path);
+  return true;
+}
+
+// One process's trace (the program's is -o FILE, each child's beside it) and the line on what it
+// holds. `c`: p's raw file's conversion; null: none (the program was not recorded), an empty
+// trace. False with the reason printed.
+bool write_process_trace(const RawProcess& p, const std::string& path,
+                         const std::vector<std::string>& command, Outcome o, Conversion* c,
+                         int level) {
+  std::string error;
+  bool ok;
+  if (c) {
+    ok = finish_trace(*c, path, command, p, &o, &error);
+  } else {
+    TraceWriter writer;
+    TraceError terr;
+    ok = writer.open(path, metadata(command, p.pid, p.ppid, o), level, &terr) &&
+         writer.finish(&terr);
+    if (!ok) error = terr.message();
+  }
+  if (!ok) {
+    std::fprintf(stderr, "allocmark: record: %s\n", error.c_str());
+    return false;
+  }
+  print_summary(path, p, o.stats);
+  return true;
 }
 
 }  // namespace
@@ -229,65 +400,6 @@ std::string RecordCommand::make_raw_dir() {
   return tmpl;
 }
 
-// Converts one process's raw file into its trace (the program's is -o FILE, each child's beside
-// it) and prints one line on what it holds. False with the reason printed.
-bool RecordCommand::write_process_trace(const RawProcess& p, bool is_root,
-                                        const std::vector<std::string>& command, int code,
-                                        RawStreamConverter* converter) {
-  const std::string path = is_root ? out_ : child_trace_path(out_, p.pid);
-  Trace trace;
-  RecordStats stats;
-  std::string error;
-  if (converter) {
-    if (!converter->advance(true, &error)) {
-      std::fprintf(stderr, "allocmark: record: %s\n", error.c_str());
-      return false;
-    }
-    converter->finish(&trace, &stats);
-  }
-  nlohmann::json meta = {{"source", "record"},
-                         {"command", command},
-                         {"pid", p.pid},
-                         {"ppid", p.ppid},
-                         {"root", is_root},
-                         {"forked", p.forked},
-                         {"exit_code", code},
-                         {"recorded_peak_live_bytes", stats.peak_live_bytes},
-                         {"recorded_final_live_bytes", stats.final_live_bytes},
-                         {"unknown_frees", stats.unknown_frees},
-                         {"unknown_reallocs", stats.unknown_reallocs},
-                         {"implicit_frees", stats.implicit_frees},
-                         {"duplicate_records", stats.duplicates},
-                         {"truncated_bytes", stats.truncated_bytes},
-                         {"replaced_images", p.replaced.size()}};
-  trace.metadata_json = meta.dump();
-  // No check_trace here: TraceBuilder refused every inconsistent event as it was added, and a
-  // second walk cost 0.17 s of the 0.3 s left after a 7 M-event python3 run. Its independent
-  // peak is compared with the converter's by the recorder's tests (and by `trace info` on the
-  // file, which reads the schedule).
-  TraceError terr;
-  if (!write_trace(trace, path, &terr, level_)) {
-    if (terr.path.empty()) terr.path = path;
-    std::fprintf(stderr, "allocmark: record: %s\n", terr.message().c_str());
-    return false;
-  }
-  std::string notes;
-  auto note = [&](uint64_t n, const char* what) {
-    if (n) notes += ", " + std::to_string(n) + what;
-  };
-  note(stats.unknown_frees, " frees of unknown pointers skipped");
-  note(stats.unknown_reallocs, " reallocs of unknown pointers made realloc(NULL)");
-  note(stats.implicit_frees, " missed frees added");
-  note(stats.truncated_bytes, " bytes of a cut-off block dropped");
-  note(p.replaced.size(), " earlier image(s) replaced by exec");
-  std::fprintf(stderr,
-               "allocmark: record: %s: %llu events, %u threads, peak live %llu bytes (pid %u%s)\n",
-               path.c_str(), static_cast<unsigned long long>(trace.event_count()),
-               static_cast<unsigned>(trace.threads.size()),
-               static_cast<unsigned long long>(stats.peak_live_bytes), p.pid, notes.c_str());
-  return true;
-}
-
 int RecordCommand::run() {
   const std::vector<std::string> command = command_words();
   if (command.empty()) return 2;
@@ -295,9 +407,10 @@ int RecordCommand::run() {
   if (raw_dir.empty()) return 2;
 
   const auto t0 = std::chrono::steady_clock::now();
-  BackgroundConversion background(raw_dir);
+  BackgroundConversion background(raw_dir, command, level_);
   const ProcessResult l = launch(command, raw_dir, no_children_);
   const auto t1 = std::chrono::steady_clock::now();
+  block_file_size_signal();  // the program is gone: no child inherits our mask now
   background.stop();
   if (!l.error.empty()) {
     std::fprintf(stderr, "allocmark: record: %s\n", l.error.c_str());
@@ -326,18 +439,25 @@ int RecordCommand::run() {
     empty.pid = root;
     processes.insert(processes.begin(), empty);
   }
-  // Images replaced by an exec are not converted: their partial work is dropped first.
+  // Images replaced by an exec are not converted: their partial work (and file) is dropped.
   for (const auto& p : processes)
     for (const auto& old : p.replaced) background.drop(old);
   int status = code;
   uint64_t records = 0;
   for (const auto& p : processes) {
-    RawStreamConverter* c = p.path.empty() ? nullptr : &background.converter(p.path);
-    if (!write_process_trace(p, p.pid == root, command, code, c)) status = 2;
-    if (c) records += c->records();
-    if (c) background.drop(p.path);  // one process's trace in memory at a time from here
+    Conversion* c = p.path.empty() ? nullptr : &background.conversion(p.path);
+    Outcome o;
+    o.root = p.pid == root;
+    o.forked = p.forked;
+    o.code = code;
+    o.replaced = p.replaced.size();
+    const std::string path = o.root ? out_ : child_trace_path(out_, p.pid);
+    if (!write_process_trace(p, path, command, o, c, level_)) status = 2;
+    if (c) records += c->converter->records();
+    if (c) background.drop(p.path);  // its writer's memory goes now
   }
   remove_dir(raw_dir);
+  if (status == 2) return status;  // the error lines above say it all
   const auto t2 = std::chrono::steady_clock::now();
   const double share = records ? 100.0 * background.records_before_stop() / records : 100.0;
   std::fprintf(stderr,

@@ -1,12 +1,11 @@
 // `allocmark record -o FILE [--no-children] [--] CMD ARGS...`: runs a program with the recording
-// library preloaded, then converts its raw files into traces. Layer: harness (uses workloads/).
+// library preloaded, converting its raw files into traces while they are written.
+// Layer: harness (uses workloads/).
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
-
-#include "workloads/recorder/raw_convert.h"
 
 namespace allocmark {
 
@@ -21,10 +20,6 @@ class RecordCommand {
  private:
   std::vector<std::string> command_words();
   std::string make_raw_dir();
-  // `converter` holds p's raw file, converted in part while the program ran; null: no file.
-  bool write_process_trace(const RawProcess& p, bool is_root,
-                           const std::vector<std::string>& command, int code,
-                           RawStreamConverter* converter);
 
   CLI::App* cmd_ = nullptr;
   std::string out_, program_;

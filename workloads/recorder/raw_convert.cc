@@ -78,7 +78,8 @@ bool read_header(const GrowingFile& file, const std::string& path, raw::FileHead
                  std::string* error) {
   if (file.size() < sizeof *h) {
     *error = path + ": offset 0: expected a " + std::to_string(sizeof *h) +
-             "-byte raw header, file has " + std::to_string(file.size()) + " bytes";
+             "-byte raw header, file has " + std::to_string(file.size()) +
+             " bytes (the recording library could not write it: disk full?)";
     return false;
   }
   std::memcpy(h, file.data(), sizeof *h);
@@ -203,7 +204,8 @@ struct ThreadCursor {
 // the same either way: each step takes the lowest sequence number of all that remain.
 class Converter {
  public:
-  Converter(std::string path, RecordStats* stats) : path_(std::move(path)), stats_(stats) {}
+  Converter(std::string path, RecordStats* stats, TraceWriter* writer)
+      : path_(std::move(path)), stats_(stats), writer_(writer), builder_(writer) {}
 
   // Indexes the blocks appended since the last call and converts what can be. `final`: nothing
   // writes the file any more, so every remaining record is converted.
@@ -215,7 +217,13 @@ class Converter {
   void finish(Trace* trace) {
     stats_->threads = static_cast<uint32_t>(threads_.size());
     stats_->final_live_bytes = live_;
-    *trace = builder_.finish();
+    stats_->events = builder_.events();
+    stats_->trace_threads = builder_.thread_count();
+    stats_->trace_peak_live_bytes = builder_.peak_live_bytes();
+    if (writer_)
+      writer_->declare(builder_.thread_count(), builder_.object_count());
+    else if (trace)
+      *trace = builder_.finish();
   }
 
  private:
@@ -435,6 +443,7 @@ class Converter {
 
   std::string path_;
   RecordStats* stats_;
+  TraceWriter* writer_;  // null: the builder keeps the trace
   std::vector<ThreadCursor> threads_;
   std::map<uint32_t, uint32_t> by_serial_;  // thread serial -> index in threads_
   std::priority_queue<Item, std::vector<Item>, std::greater<>> heap_;
@@ -449,37 +458,56 @@ class Converter {
 }  // namespace
 
 struct RawStreamConverter::Impl {
-  explicit Impl(std::string p) : path(std::move(p)), converter(path, &stats) {}
+  Impl(std::string p, OpenWriter o) : path(std::move(p)), open_writer(std::move(o)) {}
+  // Made when the header has arrived: the writer, if any, is opened then.
+  bool start(const raw::FileHeader& h) {
+    TraceWriter* writer = nullptr;
+    if (open_writer && !(writer = open_writer(h, &error))) return false;
+    converter = std::make_unique<Converter>(path, &stats, writer);
+    return true;
+  }
   std::string path;
+  OpenWriter open_writer;
   GrowingFile file;
   RecordStats stats;
-  Converter converter;
+  std::unique_ptr<Converter> converter;
+  uint32_t write_errno = 0;
   bool opened = false;
   std::string error;  // sticky: the first failure
 };
 
-RawStreamConverter::RawStreamConverter(std::string path)
-    : impl_(std::make_unique<Impl>(std::move(path))) {}
+RawStreamConverter::RawStreamConverter(std::string path, OpenWriter open_writer)
+    : impl_(std::make_unique<Impl>(std::move(path), std::move(open_writer))) {}
 RawStreamConverter::~RawStreamConverter() = default;
 
 // The file exists as soon as the library opened it, possibly before its header is written: until
-// then (and short of final) there is nothing to do yet.
+// then (and short of final) there is nothing to do yet. The header is read at every call: the
+// library marks a failed write in it, and converting stops there (the rest is missing, and what
+// follows a partial block is not to be trusted).
 bool RawStreamConverter::advance(bool final, std::string* error) {
   Impl& m = *impl_;
   if (!m.error.empty()) return *error = m.error, false;
   bool ok = m.opened ? m.file.refresh(&m.error) : (m.opened = m.file.open(m.path, &m.error));
   if (ok && !final && m.file.size() < sizeof(raw::FileHeader)) return true;
   raw::FileHeader h;
-  ok = ok && read_header(m.file, m.path, &h, &m.error) &&
-       m.converter.advance(m.file, final, &m.error);
+  ok = ok && read_header(m.file, m.path, &h, &m.error);
+  if (ok && h.write_errno) {
+    m.write_errno = h.write_errno;
+    m.error = m.path + ": the recording library could not write its records (" +
+              std::strerror(static_cast<int>(h.write_errno)) + "), so the rest are missing";
+    ok = false;
+  }
+  ok = ok && (m.converter || m.start(h)) && m.converter->advance(m.file, final, &m.error);
   if (!ok) *error = m.error;
   return ok;
 }
 
 void RawStreamConverter::finish(Trace* trace, RecordStats* stats) {
-  impl_->converter.finish(trace);
+  if (impl_->converter) impl_->converter->finish(trace);
   *stats = impl_->stats;
 }
+
+uint32_t RawStreamConverter::write_errno() const { return impl_->write_errno; }
 
 uint64_t RawStreamConverter::records() const { return impl_->stats.records; }
 

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "workloads/trace_file.h"
+#include "workloads/trace_stream.h"
 
 namespace allocmark {
 namespace {
@@ -208,6 +211,74 @@ TEST(RawConvert, StreamingWaitsForAnnouncedThreadsAndMatchesBatch) {
   TraceSummary s;
   ASSERT_TRUE(check_trace(streamed, &s, &e)) << e.message();
   EXPECT_EQ(s.peak_live_bytes, stats.peak_live_bytes);
+}
+
+// Streaming to a TraceWriter (what `allocmark record` does) writes the file that the in-memory
+// conversion would: same events in the same order, same peak, and the header's pid reaches the
+// writer's opener before the first event.
+TEST(RawConvert, StreamsToWriterLikeInMemory) {
+  RawFile f;
+  f.block(1, {rec(1, raw::kMalloc, 0x1000, 100), rec(2, raw::kCalloc, 0x2000, 8, 4)});
+  f.block(2, {});
+  f.block(2, {rec(3, raw::kFree, 0x1000), rec(4, raw::kThreadExit, 0)});
+  f.block(1, {rec(5, raw::kRealloc, 0x2000, 64, 0x2000), rec(6, raw::kFree, 0x2000)});
+  const std::string path = f.write();
+  const std::string out = f.dir() + "/streamed.amt";
+  TraceWriter writer;
+  uint32_t pid = 0;
+  RawStreamConverter stream(path, [&](const raw::FileHeader& h, std::string* error) {
+    pid = h.pid;
+    TraceError e;
+    if (writer.open(out, "{}", 3, &e)) return &writer;
+    *error = e.message();
+    return static_cast<TraceWriter*>(nullptr);
+  });
+  std::string error;
+  ASSERT_TRUE(stream.advance(true, &error)) << error;
+  EXPECT_EQ(pid, 4242u);
+  RecordStats stats;
+  stream.finish(nullptr, &stats);
+  TraceError e;
+  ASSERT_TRUE(writer.finish(&e)) << e.message();
+  Converted batch = convert(f);
+  ASSERT_TRUE(batch.ok) << batch.error;
+  TraceSummary s;
+  ASSERT_TRUE(check_trace_file(out, &s, &e)) << e.message();
+  EXPECT_EQ(stats.events, batch.trace.event_count());
+  EXPECT_EQ(s.peak_live_bytes, stats.peak_live_bytes);
+  EXPECT_EQ(stats.trace_peak_live_bytes, stats.peak_live_bytes);
+  EXPECT_EQ(stats.trace_threads, 2u);
+  Trace back;
+  ASSERT_TRUE(read_trace(out, &back, &e)) << e.message();
+  ASSERT_EQ(back.threads.size(), batch.trace.threads.size());
+  for (size_t t = 0; t < back.threads.size(); ++t) {
+    ASSERT_EQ(back.threads[t].events.size(), batch.trace.threads[t].events.size());
+    for (size_t i = 0; i < back.threads[t].events.size(); ++i)
+      EXPECT_EQ(
+          std::memcmp(&back.threads[t].events[i], &batch.trace.threads[t].events[i], sizeof(Event)),
+          0);
+  }
+}
+
+// The recording library marks its first failed write in the header: the conversion stops with
+// an error naming the cause, even where the records so far convert.
+TEST(RawConvert, FailedWriteInHeaderRefused) {
+  RawFile f;
+  f.block(1, {rec(1, raw::kMalloc, 0x1000, 8)});
+  const std::string path = f.write();
+  RawStreamConverter stream(path);
+  std::string error;
+  ASSERT_TRUE(stream.advance(false, &error)) << error;
+  EXPECT_EQ(stream.records(), 1u);
+  const uint32_t err = ENOSPC;
+  FILE* fp = std::fopen(path.c_str(), "r+b");
+  std::fseek(fp, offsetof(raw::FileHeader, write_errno), SEEK_SET);
+  std::fwrite(&err, sizeof err, 1, fp);
+  std::fclose(fp);
+  EXPECT_FALSE(stream.advance(true, &error));
+  EXPECT_EQ(stream.write_errno(), static_cast<uint32_t>(ENOSPC));
+  EXPECT_NE(error.find("could not write its records (No space left on device)"), std::string::npos)
+      << error;
 }
 
 TEST(RawConvert, ListGroupsImagesByPid) {

@@ -51,7 +51,10 @@ struct FileHeader {
   uint32_t ppid;
   uint64_t start_ns;  // CLOCK_REALTIME at library start (orders the images of one pid)
   uint32_t forked;    // 1: this image is a fork() child of a recorded process
-  uint32_t reserved;
+  // 0, or the errno of the first write the library could not complete (disk full, file size
+  // limit): it wrote nothing after it, so the records from there on are missing. Set in place
+  // (the header's bytes already exist, so this write needs no new space).
+  uint32_t write_errno;
 };
 static_assert(sizeof(FileHeader) == 32);
 

@@ -12,6 +12,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -81,6 +82,10 @@ int g_fd = -1;
 bool g_no_children = false;
 size_t g_page = 4096;
 char g_dir[3072];
+char g_path[sizeof g_dir + 64];  // the raw file, reopened to mark a failed write in its header
+// errno of the first write that failed (0: none). Nothing is written after it: a block written
+// after a partial one would be read as the partial block's records.
+std::atomic<int> g_write_errno{0};
 pthread_key_t g_key;
 pthread_mutex_t g_threads_lock = PTHREAD_MUTEX_INITIALIZER;
 ThreadState* g_threads = nullptr;
@@ -137,19 +142,58 @@ bool write_all(int fd, const void* data, size_t bytes) {
   while (bytes) {
     const ssize_t n = write(fd, p, bytes);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      return false;
+    }
     p += n;
     bytes -= static_cast<size_t>(n);
   }
   return true;
 }
 
+// The first failed write: recording stops (every later call is forwarded unrecorded, so the
+// program runs on at full speed) and the raw header says why, for `allocmark record` to report.
+// The header is rewritten through a descriptor of its own: pwrite on our O_APPEND one would
+// append on Linux.
+[[gnu::noinline, gnu::cold]] void write_failed(int err) {
+  int expected = 0;
+  if (!g_write_errno.compare_exchange_strong(expected, err)) return;
+  g_mode.store(kForward, std::memory_order_release);
+  const int fd = open(g_path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  const uint32_t value = static_cast<uint32_t>(err);
+  pwrite(fd, &value, sizeof value, offsetof(FileHeader, write_errno));
+  close(fd);
+}
+
+// Every write of records goes through here. A write past RLIMIT_FSIZE raises SIGXFSZ, whose
+// default action kills the program: it is blocked for the write and a signal we caused is
+// taken back, so the program sees neither. Cost: two sigprocmask calls per 1 MiB block.
+bool write_records(const void* data, size_t bytes) {
+  if (g_fd < 0 || g_write_errno.load(std::memory_order_relaxed) != 0) return false;
+  sigset_t xfsz, old;
+  sigemptyset(&xfsz);
+  sigaddset(&xfsz, SIGXFSZ);
+  pthread_sigmask(SIG_BLOCK, &xfsz, &old);
+  const bool ok = write_all(g_fd, data, bytes);
+  const int err = ok ? 0 : errno;
+  // A program that blocks SIGXFSZ itself keeps its pending signal: it may have raised it.
+  if (err == EFBIG && !sigismember(&old, SIGXFSZ)) {
+    const timespec zero{0, 0};
+    sigtimedwait(&xfsz, nullptr, &zero);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (!ok) write_failed(err);
+  return ok;
+}
+
 // Opens DIR/PID-STARTNS.raw and writes its header. One file per process image: an exec'd image
 // keeps the pid, so the start time tells the images apart.
 void open_raw_file(bool forked) {
   const int saved_errno = errno;
-  char path[sizeof g_dir + 64];
-  char* end = path + sizeof path - 1;
+  char* path = g_path;
+  char* end = path + sizeof g_path - 1;
   const uint64_t start = realtime_ns();
   char* p = append_str(path, end, g_dir);
   p = append_str(p, end, "/");
@@ -175,6 +219,7 @@ void open_raw_file(bool forked) {
     h.ppid = static_cast<uint32_t>(getppid());
     h.start_ns = start;
     h.forked = forked ? 1 : 0;
+    // A header that cannot be written leaves a short file: `allocmark record` reports it.
     if (!write_all(g_fd, &h, sizeof h)) {
       close(g_fd);
       g_fd = -1;
@@ -194,7 +239,7 @@ void open_raw_file(bool forked) {
     t.block->thread = t.serial;
     t.block->count = n;
     t.block->tid = t.tid;
-    write_all(g_fd, t.block, sizeof(BlockHeader) + n * sizeof(RawRecord));
+    write_records(t.block, sizeof(BlockHeader) + n * sizeof(RawRecord));
     t.guard = saved_guard;
     errno = saved_errno;
   }
@@ -211,9 +256,10 @@ void open_raw_file(bool forked) {
 // every thread that could still hold an earlier one in its buffer is known (raw_convert.cc).
 // Cost: one write(2) per thread.
 void announce_thread(const ThreadState& t) {
-  if (g_fd < 0) return;
+  const int saved_errno = errno;
   const BlockHeader h{kBlockMagic, t.serial, 0, t.tid};
-  write_all(g_fd, &h, sizeof h);
+  write_records(&h, sizeof h);
+  errno = saved_errno;
 }
 
 void use_direct_buffer(ThreadState& t) {
@@ -313,7 +359,7 @@ __attribute__((destructor)) void flush_at_exit() {
     std::atomic_thread_fence(std::memory_order_acquire);
     if (n == 0 || s->gen.load(std::memory_order_relaxed) != g1) continue;  // it flushed itself
     *header = BlockHeader{kBlockMagic, s->serial, n, s->tid};
-    write_all(g_fd, header, sizeof(BlockHeader) + n * sizeof(RawRecord));
+    write_records(header, sizeof(BlockHeader) + n * sizeof(RawRecord));
   }
   pthread_mutex_unlock(&g_threads_lock);
   if (stage != MAP_FAILED) munmap(stage, kBufferBytes);

@@ -197,7 +197,7 @@ bool TraceReader::open(const std::string& path, TraceError* error) {
   if (h.version == 1) {  // old files: decoded whole, served in recorded order
     if (!decode_trace(path, &v1_, error)) return false;
     std::string order_error;
-    walk_in_order(
+    const bool ordered = walk_in_order(
         v1_,
         [&](uint32_t t, uint32_t) {
           if (!v1_order_.empty() && v1_order_.back().thread == t)
@@ -207,6 +207,10 @@ bool TraceReader::open(const std::string& path, TraceError* error) {
           return true;
         },
         &order_error);
+    // A v1 schedule that misses events, or dependencies in a cycle: nothing to stream in order.
+    if (!ordered)
+      return *error = TraceError{path, 0, h.flags ? "schedule" : "dependencies", order_error},
+             false;
     info_ = {1,
              h.thread_count,
              h.object_count,

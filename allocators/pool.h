@@ -25,7 +25,9 @@ struct PoolOptions {
   // More classes: less internal fragmentation, more partially used slabs.
   std::size_t classes_per_doubling = 4;
   // Thread cache bound per class: at most cache_count blocks and cache_bytes bytes (at least 2
-  // blocks). Beyond it half the list goes back to the central list in one locked batch.
+  // blocks). Beyond it half the list goes back to the central list in one locked batch. A new
+  // thread's lists start at a bound of 4 and double on each miss or overflow (slow start), so a
+  // short-lived thread fetches only about what it uses.
   std::size_t cache_count = 512;
   std::size_t cache_bytes = std::size_t{64} << 10;
   // Release policy: a slab that becomes empty stays on its class's empty list (reused first,
@@ -45,9 +47,12 @@ struct PoolOptions {
   // mappings fit later requests and realloc has room to grow in place. A freed mapping waits in
   // a cache, pages still committed, for the next large request it fits (best fit, at least 2/3
   // of it used): a hit costs a short locked scan instead of mmap + a fault per page + munmap.
-  // Bound: at most large_cache_count mappings and large_cache_bytes bytes, and no single mapping
-  // above large_cache_bytes / 4 (those go straight back to the OS); inserting past the bound
-  // unmaps the oldest first. Mappings aligned above the page size bypass the cache. 0: no cache.
+  // Without such a fit, a larger cached mapping is split (its head serves the request, the tail
+  // stays cached) or the largest smaller one (at least a quarter of the request) is grown with
+  // mremap: either way its committed pages are reused instead of faulted afresh.
+  // Bound: at most large_cache_count mappings and large_cache_bytes bytes (a mapping above the
+  // bytes goes straight back to the OS); inserting past the bound unmaps the oldest first.
+  // Mappings aligned above the page size bypass the cache. 0: no cache.
   std::size_t large_cache_bytes = std::size_t{32} << 20;
   std::size_t large_cache_count = 64;
 
@@ -233,13 +238,27 @@ class Pool {
   void free_large(void* p) noexcept;
   // Large-block realloc that keeps or remaps the mapping; null when it cannot (then copy).
   void* reallocate_large(void* p, std::size_t n) noexcept;
-  // Best cached mapping for `need` bytes, removed from the cache; 0 when none fits.
+  // A cached mapping for a block needing `need` bytes (header included, user bytes at
+  // `offset`), grown with mremap when the cache had only a smaller one; its first zero_n user
+  // bytes zeroed where they were reused. *mapped: in, the size a fresh mapping would have; out,
+  // the size of the one returned. Null when the cache has nothing usable.
+  void* take_large(std::size_t need, std::size_t offset, std::size_t zero_n,
+                   std::size_t* mapped) noexcept;
+  // Best cached mapping for `need` bytes, removed from the cache (or split off a larger one);
+  // *mapped: in, the size a fresh mapping would have; out, the size taken, which is below
+  // `need` when the caller must grow it. 0 when none is usable.
   uintptr_t take_cached_large(std::size_t need, std::size_t* mapped) noexcept;
+  uintptr_t take_cached_split(std::size_t need, std::size_t* mapped) noexcept;  // lock held
+  void remove_cached_large(std::size_t i) noexcept;                             // lock held
   // Takes up to `want` blocks of `cls` from the central list, linked through their first word.
   std::size_t refill(unsigned cls, std::size_t want, void** head) noexcept;
   // Returns a chain of `count` blocks of `cls` to their slabs.
   void flush(unsigned cls, void* head, std::size_t count) noexcept;
   void free_to_cache_or_central(void* p, unsigned cls) noexcept;
+  // Slow start: doubles a thread cache list's bound, up to the class's (class_max_).
+  void grow_bound(FreeList& fl, unsigned cls) const noexcept {
+    fl.max = fl.max * 2 < class_max_[cls] ? fl.max * 2 : class_max_[cls];
+  }
   void flush_cache_locked(ThreadCache* c) noexcept;  // registry lock held
   SlabMeta* new_slab(unsigned cls) noexcept;         // central lock held
   void release_slab(SlabMeta* s) noexcept;           // central lock held

@@ -207,6 +207,11 @@ bool check_header(const Header& h, uint64_t file_size, std::string* why, uint64_
   if (h.thread_count == 0 && h.event_count != 0) return bad(16, "events but no threads");
   if (h.version == 1 && h.thread_count > h.payload_raw_bytes)
     return bad(16, "more threads than payload bytes");
+  // Readers keep a few words per thread: a header claiming 2^28 threads must not cost gigabytes
+  // before the payload proves it (found by fuzz_trace_reader). Threads beyond the event count
+  // are declared but empty (an imported "threads 4" with no events): up to 2^16 of them.
+  if (h.version != 1 && h.thread_count > std::max<uint64_t>(h.event_count, 1u << 16))
+    return bad(16, "more threads than events");
   const uint64_t body = static_cast<uint64_t>(h.metadata_bytes) + h.payload_zstd_bytes;
   if (h.payload_zstd_bytes > file_size || kHeaderBytes + body != file_size)
     return bad(file_size, "file is " + std::to_string(file_size) + " bytes, header says " +

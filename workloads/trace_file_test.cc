@@ -172,6 +172,14 @@ TEST_F(TraceFileRefusal, HugeCountsAreRefusedBeforeAllocating) {
   EXPECT_NE(refusal(b).find("more events than payload bytes"), std::string::npos);
 }
 
+TEST_F(TraceFileRefusal, AHugeThreadCountIsRefusedBeforeAllocating) {
+  // Found by fuzz_trace_reader: 270 M threads claimed cost gigabytes of per-thread state.
+  std::string b = good_;
+  const uint32_t threads = 0x10270001;
+  std::memcpy(b.data() + 16, &threads, 4);
+  EXPECT_NE(refusal(b).find("more threads than events"), std::string::npos) << refusal(b);
+}
+
 TEST_F(TraceFileRefusal, HeaderPayloadSizeMustMatchThePayload) {
   // The checksum does not cover the header. The streaming reader never sizes a buffer by this
   // field (its window is fixed), so a lie costs nothing before it is found at the end.

@@ -128,7 +128,9 @@ def test_aa_run_over_the_quick_suite_says_no_difference(tmp_path):
     verdicts = [(c["vs_baseline"]["time"]["verdict"], c["vs_baseline"]["memory"]["verdict"])
                 for c in aa]
     same = sum(v == ("no difference", "no difference") for v in verdicts)
-    assert same >= 0.9 * len(aa), verdicts
+    # Ten verdicts at 95 % coverage each: one false difference now and then is what an A/A run
+    # gives (a CI run saw glibc-aa's heap called 'smaller' in one cell); two would be a bug.
+    assert same >= len(aa) - 1, verdicts
     meta = json.loads((out / "meta.json").read_text())
     assert meta["allocators"]["glibc-aa"]["aa_of"] == "glibc"
     assert meta["plan"]["aa"] == "glibc-aa" and "glibc-aa" in meta["plan"]["allocators"]

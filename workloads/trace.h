@@ -11,7 +11,8 @@
 
 namespace allocmark {
 
-// What an event does. Values are part of the trace formats (v1 and v2) (workloads/FORMAT.md): append only.
+// What an event does. Values are part of the trace formats (v1 and v2, workloads/FORMAT.md):
+// append only.
 enum class Op : uint8_t {
   kMalloc = 0,        // obj becomes live with `size` bytes
   kCalloc = 1,        // as malloc, zeroed; `aux` = nmemb, size = nmemb * element size

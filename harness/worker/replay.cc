@@ -38,33 +38,4 @@ void mark_dependency_targets(Trace& trace) {
         trace.threads[e.dep_thread].events[e.dep_index].reserved |= kReservedIsTarget;
 }
 
-bool phase_ends_leave_heap_empty(const Trace& trace, ReplayMode mode) {
-  if (mode == ReplayMode::kThreads && trace.threads.size() > 1) return false;
-  if (trace.threads.size() != 1) return false;
-  int64_t live = 0;
-  bool any = false;
-  for (const Event& e : trace.threads[0].events) {
-    switch (e.op) {
-      case Op::kMalloc:
-      case Op::kCalloc:
-      case Op::kAlignedAlloc:
-        ++live;
-        break;
-      case Op::kRealloc:
-        if (e.flags & kFlagFromNull) ++live;
-        break;
-      case Op::kFree:
-        --live;
-        break;
-      case Op::kPhaseEnd:
-        if (live != 0) return false;
-        any = true;
-        break;
-      default:
-        break;
-    }
-  }
-  return any;
-}
-
 }  // namespace allocmark

@@ -126,11 +126,6 @@ inline uint32_t in_call_period_for(ReplayMode mode, size_t trace_threads, unsign
   return static_cast<uint32_t>(std::min<uint64_t>(stretched | 1, kInCallLongPeriod));
 }
 
-// Whether an allocator's reset() may stand in for the frees before each phase end: only when
-// every phase end leaves nothing live (reset frees everything) and no other thread can be
-// allocating concurrently.
-bool phase_ends_leave_heap_empty(const Trace& trace, ReplayMode mode);
-
 template <class A>
 class Replayer {
  public:
@@ -630,7 +625,7 @@ class Replayer {
 
  public:
   // Bulk release is only safe when a phase end leaves nothing else live (the allocator's reset
-  // frees everything); the worker decides from the trace before timing.
+  // frees everything): TraceSummary::phase_ends_empty, from the trace's check, before timing.
   bool phase_reset_ok_ = false;
 };
 

@@ -126,6 +126,14 @@ struct ResettableAllocator : MallocApi {
   void reset() noexcept { ++resets; }
 };
 
+// The fact the worker decides bulk release by: TraceSummary::phase_ends_empty.
+bool phase_ends_empty(Trace& trace) {
+  TraceSummary s;
+  TraceError e;
+  EXPECT_TRUE(check_trace(trace, &s, &e)) << e.message();
+  return s.phase_ends_empty;
+}
+
 TEST(Replay, PhaseEndResetsOnlyWhenSafe) {
   TraceBuilder b;
   const uint32_t t = b.thread(0);
@@ -134,20 +142,20 @@ TEST(Replay, PhaseEndResetsOnlyWhenSafe) {
     b.phase_end(t);
   }
   Trace trace = b.finish();
-  EXPECT_TRUE(phase_ends_leave_heap_empty(trace, ReplayMode::kSerial));
+  EXPECT_TRUE(phase_ends_empty(trace));
   TraceBuilder b2;
   const uint32_t t2 = b2.thread(0);
   b2.malloc(t2, b2.new_object(), 8);  // long-lived, allocated before the phase...
   b2.phase_end(t2);                   // ...so it is a phase object and freed: still safe
   b2.malloc(t2, b2.new_object(), 8);
   Trace trace2 = b2.finish();
-  EXPECT_TRUE(phase_ends_leave_heap_empty(trace2, ReplayMode::kSerial));
+  EXPECT_TRUE(phase_ends_empty(trace2));
   TraceBuilder b3;
   const uint32_t x = b3.thread(0), y = b3.thread(1);
   b3.malloc(y, b3.new_object(), 8);
   b3.phase_end(x);  // another thread's object is live
   Trace trace3 = b3.finish();
-  EXPECT_FALSE(phase_ends_leave_heap_empty(trace3, ReplayMode::kSerial));
+  EXPECT_FALSE(phase_ends_empty(trace3));
 }
 
 // Every allocation spins ~2 us; frees cost nothing: the in-call time is known in advance.

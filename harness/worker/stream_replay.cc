@@ -97,7 +97,7 @@ bool StreamedTrace::advance() {
   }
   std::string why;
   if (!mapper_.map(chunk_, &why)) {
-    error_ = reader_.info().threads ? "trace changed since it was checked: " + why : why;
+    error_ = "trace changed since it was checked: " + why;  // the parent checked this file
     chunk_.events.clear();
     return false;
   }

@@ -254,13 +254,12 @@ void fill_measurement(const Readings& r, const Replayer<A>& replayer, const Trac
 
 // Replays once and fills the record's status and measurement.
 // `streamed`: the trace is replayed chunk by chunk from it (`trace` is its shell, `summary` the
-// parent's facts), else `trace` holds every event.
+// parent's facts), else `trace` holds every event and `summary` is its check's.
 template <class A>
 void replay_with(A& alloc, Trace& trace, TraceSummary summary, ReplayConfig config,
                  ResultRecord* record, StreamedTrace* streamed) {
   Replayer<A> replayer(alloc, trace, config);
-  replayer.phase_reset_ok_ =
-      streamed ? summary.phase_ends_empty : phase_ends_leave_heap_empty(trace, config.mode);
+  replayer.phase_reset_ok_ = summary.phase_ends_empty;  // the check's, or the parent's
   // Resettable is decided at compile time; a plugin without reset keeps the phase frees.
   if constexpr (requires { alloc.can_reset(); }) replayer.phase_reset_ok_ &= alloc.can_reset();
   // A one-thread replay runs pinned to the last CPU, its sampler elsewhere: migrations were the

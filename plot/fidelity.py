@@ -15,6 +15,15 @@ busy machine includes waiting for a core; the replay's CPU time does not. Predic
 of A: the program's own non-heap RSS under B (median program peak RSS(B) - replay heap(B)) plus
 replay heap(A), heap = peak_rss_bytes - baseline_rss_bytes summed over traces (processes may
 overlap; the sum is the bound).
+
+Start-up: the replay's clock starts after the allocator library has initialised, the program's
+before. When start-up lines are given (program cells of /bin/true under each allocator), every
+prediction adds the allocator's start-up change against the baseline: median wall and CPU of
+/bin/true(A) - the same under B, times the programs the tree started (every exec'd image
+initialises the allocator: the program cells' `processes`) for wall and CPU, and median peak
+RSS of /bin/true(A) - the same under B once (the RSS an allocator holds from start-up on: 5 MiB
+for tcmalloc here, which the replay's baseline hides; once, because the processes of a tree are
+not known to peak together).
 """
 import math
 
@@ -63,6 +72,26 @@ def program_series(lines, allocator):
         "cpu": [ln["user_ns"] + ln["sys_ns"] for ln in ok if "user_ns" in ln and "sys_ns" in ln],
         "rss": [ln["peak_rss_bytes"] for ln in ok if "peak_rss_bytes" in ln],
     }
+
+
+def startup_series(lines, allocator):
+    """{wall, cpu, rss} of the start-up program's ok lines under one allocator (empty lists
+    without start-up lines)."""
+    return program_series(lines or [], allocator)
+
+
+def _startup_change(rng, ctx, allocator):
+    """Per-allocator start-up term: {metric: (median change, resampled changes)} for wall, cpu
+    (times the process count) and rss (once); zeros when the start-up was not measured."""
+    zero = {k: (0.0, np.zeros(RESAMPLES)) for k in ("wall", "cpu", "rss")}
+    mine, base = startup_series(ctx["startup"], allocator), ctx["base_startup"]
+    if not mine["wall"] or not base["wall"]:
+        return zero
+    out = {}
+    for key, times in (("wall", ctx["processes"]), ("cpu", ctx["processes"]), ("rss", 1)):
+        change, _, boot = _delta(rng, mine[key], base[key])
+        out[key] = (change * times, boot * times)
+    return out
 
 
 def replay_series(lines, allocator):
@@ -128,7 +157,12 @@ def _allocator_entry(rng, ctx, prog, rep):
     pred_cpu_boot = sum(_boot_medians(rng, rep[t]["cpu"]) - base_boot[t][2] for t in traces)
     heap = sum(_median(rep[t]["heap"]) for t in traces)
     heap_boot = sum(_boot_medians(rng, rep[t]["heap"]) for t in traces)
+    up = _startup_change(rng, ctx, ctx["name"])
+    pred, pred_boot = pred + up["wall"][0], pred_boot + up["wall"][1]
+    pred_cpu, pred_cpu_boot = pred_cpu + up["cpu"][0], pred_cpu_boot + up["cpu"][1]
     entry = {"predicted_ns": pred, "predicted_ci": _interval(pred_boot),
+             "startup": {"wall_ns": up["wall"][0], "cpu_ns": up["cpu"][0],
+                         "peak_rss_bytes": up["rss"][0], "processes": ctx["processes"]},
              "reps": {"program": len(prog["wall"]),
                       "replay": min(len(rep[t]["ns_per_op"]) for t in traces)}}
     predictions = {"wall": (pred, entry["predicted_ci"]),
@@ -143,10 +177,10 @@ def _allocator_entry(rng, ctx, prog, rep):
     entry["cpu_ns"]["error_share_ns_per_op"] = ((pred - entry["cpu_ns"]["measured_ns"]) /
                                                 base_cpu if base_cpu else None)
     meas_rss = _median(prog["rss"])
-    pred_rss = ctx["nonheap"] + heap
+    pred_rss = ctx["nonheap"] + heap + up["rss"][0]
     entry["peak_rss"] = {
         "predicted_bytes": pred_rss,
-        "predicted_ci": _interval(ctx["nonheap_boot"] + heap_boot),
+        "predicted_ci": _interval(ctx["nonheap_boot"] + heap_boot + up["rss"][1]),
         "measured_bytes": meas_rss,
         "measured_ci": _interval(_boot_medians(rng, prog["rss"])),
         "replay_heap_bytes": heap,
@@ -156,8 +190,9 @@ def _allocator_entry(rng, ctx, prog, rep):
 
 
 def compare_program(replay_lines, program_lines, allocators, baseline="glibc", aa=None,
-                    seed=SEED):
+                    seed=SEED, startup_lines=None):
     """Per-allocator predicted and measured changes for one program; see the module comment.
+    startup_lines: program cells of /bin/true under the same allocators (None: no start-up term).
 
     Returns {"baseline": {...}, "noise_floor": {...}, "allocators": {name: {...}},
     "kendall_tau": {...}}. An allocator missing on either side gets {"missing": why}.
@@ -185,6 +220,13 @@ def compare_program(replay_lines, program_lines, allocators, baseline="glibc", a
     ctx["nonheap"] = base_rss - base_heap
     ctx["nonheap_boot"] = base_rss_boot - base_heap_boot
     ctx["floor"] = _noise_floor(rng, program_lines, aa, base_prog)
+    # Programs the tree started (the program cells' witness lines: one per exec'd image, each
+    # of which initialises the allocator again; 1 when the lines do not say).
+    counts = [ln["processes"] for ln in _ok(program_lines)
+              if ln.get("allocator") == baseline and ln.get("processes")]
+    ctx["processes"] = int(_median(counts)) if counts else 1
+    ctx["startup"] = startup_lines
+    ctx["base_startup"] = startup_series(startup_lines, baseline)
 
     result = {
         "baseline": {"allocator": baseline, "wall_ns": ctx["base_wall"],
@@ -192,7 +234,8 @@ def compare_program(replay_lines, program_lines, allocators, baseline="glibc", a
                      "replay_heap_bytes": base_heap, "nonheap_rss_bytes": ctx["nonheap"],
                      "events": sum(events.values()), "traces": {t: events[t] for t in traces},
                      "reps": {"program": len(base_prog["wall"]),
-                              "replay": min(len(base_rep[t]["ns_per_op"]) for t in traces)}},
+                              "replay": min(len(base_rep[t]["ns_per_op"]) for t in traces)},
+                     "processes": ctx["processes"]},
         "noise_floor": ctx["floor"],
         "allocators": {},
     }
@@ -207,6 +250,7 @@ def compare_program(replay_lines, program_lines, allocators, baseline="glibc", a
                    f"no ok replay of {', '.join(missing)}")
             result["allocators"][name] = {"missing": why}
             continue
+        ctx["name"] = name
         result["allocators"][name] = _allocator_entry(rng, ctx, prog, rep)
     result["kendall_tau"] = {m: kendall(result, m) for m in ("wall_ns", "cpu_ns")}
     return result

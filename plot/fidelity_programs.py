@@ -10,9 +10,12 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import tomllib
 from pathlib import Path
+
+import record_service
 
 REPO = Path(__file__).resolve().parent.parent
 _NAME = re.compile(r"[A-Za-z0-9_.+-]+")
@@ -22,8 +25,9 @@ class BadInput(Exception):
     """Bad input: validate.py prints it as one line and exits 2."""
 
 
-def expand(word, dir_, suite_dir):
-    return str(word).replace("{dir}", str(dir_)).replace("{suite_dir}", str(suite_dir))
+def expand(word, dir_, suite_dir, port=None):
+    word = str(word).replace("{dir}", str(dir_)).replace("{suite_dir}", str(suite_dir))
+    return word if port is None else word.replace("{port}", str(port))
 
 
 def suite_path(name_or_path):
@@ -214,33 +218,48 @@ _RECORDED = re.compile(r"allocmark: record: (\S+): (\d+) events, (\d+) threads, 
 
 
 def record(binary, program, work, trace_dir, log):
-    """`allocmark record` of the program, run as the runner runs it (cwd, env, stdin, {dir}).
+    """`allocmark record` of the program, run as the runner runs it (cwd, env, stdin, {dir}; a
+    service's server on a free port with its driver run against it: record_service.py).
 
     Returns [{path, events, threads, peak_live_bytes}] for every trace written (one per process
     of the tree), largest first. Raises RuntimeError when the program did not exit as expected.
     """
     trace_dir.mkdir(parents=True, exist_ok=True)
     out = trace_dir / f"{program['name']}.amt"
-    argv = [binary, "record", "-o", str(out), "--",
-            *[expand(w, work, program["suite_dir"]) for w in program["command"]]]
+    port = record_service.free_loopback_port() if program["driver"] else None
+
+    def words(ws):
+        return [expand(w, work, program["suite_dir"], port) for w in ws]
+
+    argv = [binary, "record", "-o", str(out), "--", *words(program["command"])]
     cwd = expand(program["cwd"], work, program["suite_dir"]) if program["cwd"] else str(work)
-    stdin = subprocess.DEVNULL
-    if program["stdin"]:
-        stdin = open(Path(cwd) / expand(program["stdin"], work, program["suite_dir"]), "rb")
-    try:
-        r = subprocess.run(argv, cwd=cwd, stdin=stdin, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True, env=_env(program, work),
-                           timeout=program["timeout"] * 10 + 60)
-    finally:
-        if stdin is not subprocess.DEVNULL:
-            stdin.close()
-    log.write(f"$ {shlex.join(argv)}  (cwd {cwd})\n{r.stderr}")
-    if r.returncode != program["expect_exit"]:
-        tail = (r.stderr.strip().splitlines() or [""])[-1]
-        raise RuntimeError(f"record: the program exited {r.returncode}, expected "
+    timeout = program["timeout"] * 10 + 60  # the recorder slows the program down
+    if program["driver"]:
+        # A server stopped by SIGTERM exits as the program cell's does: expect_exit, or killed
+        # by that SIGTERM (record reports 128 + 15 like a shell).
+        code, stderr = record_service.record_service(
+            argv, words(program["driver"]), port, cwd, _env(program, work), timeout, log)
+        expected = {program["expect_exit"], 128 + signal.SIGTERM}
+    else:
+        stdin = subprocess.DEVNULL
+        if program["stdin"]:
+            stdin = open(Path(cwd) / expand(program["stdin"], work, program["suite_dir"]), "rb")
+        try:
+            r = subprocess.run(argv, cwd=cwd, stdin=stdin, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, env=_env(program, work),
+                               timeout=timeout)
+        finally:
+            if stdin is not subprocess.DEVNULL:
+                stdin.close()
+        code, stderr = r.returncode, r.stderr
+        expected = {program["expect_exit"]}
+    log.write(f"$ {shlex.join(argv)}  (cwd {cwd})\n{stderr}")
+    if code not in expected:
+        tail = (stderr.strip().splitlines() or [""])[-1]
+        raise RuntimeError(f"record: the program exited {code}, expected "
                            f"{program['expect_exit']}: {tail}")
     traces = []
-    for m in _RECORDED.finditer(r.stderr):
+    for m in _RECORDED.finditer(stderr):
         path = Path(m.group(1))
         path = path if path.is_absolute() else Path(cwd) / path
         traces.append({"path": str(path), "events": int(m.group(2)),

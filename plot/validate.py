@@ -23,10 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cli_args  # noqa: E402
 import deps  # noqa: E402
+import record_service  # noqa: E402
 
 TOOL = "allocmark validate"
 DEFAULT_ALLOCATORS = "glibc,mimalloc,tcmalloc,jemalloc,pool-malloc"
 BASELINE = "glibc"
+# The start-up probe: a dynamically linked program that does nothing, so its time and memory
+# under an allocator are the library's initialisation (docs/fidelity.md, "Start-up").
+STARTUP_PROGRAM = shutil.which("true") or "/bin/true"
+STARTUP_MIN_REPS = 15
 
 
 def fail(message):
@@ -128,6 +133,22 @@ def _finite(v):
     return v
 
 
+def startup_summary(lines, allocators):
+    """{allocator: median wall, CPU, peak RSS of the start-up program} for fidelity.json."""
+    import statistics
+
+    import fidelity
+    out = {}
+    for a in allocators if lines else []:
+        series = fidelity.startup_series(lines, a)
+        if series["wall"]:
+            out[a] = {"wall_ns": statistics.median(series["wall"]),
+                      "cpu_ns": statistics.median(series["cpu"]),
+                      "peak_rss_bytes": statistics.median(series["rss"]),
+                      "reps": len(series["wall"])}
+    return {"program": STARTUP_PROGRAM, "allocators": out} if out else None
+
+
 def write_json(path, obj):
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(_finite(obj), indent=1, allow_nan=False) + "\n")
@@ -139,6 +160,7 @@ class Validation:
         self.args, self.binary, self.out = args, binary, out
         self.programs, self.allocators = programs, allocators
         self.from_lines, self.aa = from_lines, aa
+        self.startup_lines = None
         self.doc = {
             "schema_version": 1,
             "tool": "allocmark validate",
@@ -163,14 +185,16 @@ class Validation:
             sys.stderr.write(f"{TOOL}: {msg}\n")
             sys.stderr.flush()
 
-    def allocmark_run(self, args, out_dir, log):
+    def allocmark_run(self, args, out_dir, log, reps=None):
         if out_dir.exists():
             shutil.rmtree(out_dir)
         argv = [self.binary, "run", *args, "--allocators", ",".join(self.allocators),
-                "--reps", str(self.args.reps), "--out", str(out_dir), "--seed",
+                "--reps", str(reps or self.args.reps), "--out", str(out_dir), "--seed",
                 str(self.args.seed), "--precision", "off", "--no-report", "--quiet"]
         t0 = time.monotonic()
-        r = subprocess.run(argv, capture_output=True, text=True)
+        # Dies with validate (a kill -9 of validate leaves no run behind).
+        r = subprocess.run(argv, capture_output=True, text=True,
+                           preexec_fn=record_service.die_with_parent)
         log.write(f"$ {shlex.join(argv)}  ({time.monotonic() - t0:.1f} s, exit "
                   f"{r.returncode})\n{r.stdout}{r.stderr}\n")
         lines_path = out_dir / "results.jsonl"
@@ -188,14 +212,10 @@ class Validation:
             shutil.rmtree(base)
         work = base / "work"
         work.mkdir(parents=True)
-        entry = {"command": program["command"], "env": program["env"],
+        entry = {"command": program["command"], "driver": program["driver"] or None,
+                 "env": program["env"],
                  "stdin": program["stdin"], "multi_threaded": program["multi_threaded"],
                  "directory": str(base)}
-        if program["driver"]:
-            entry["skipped"] = ("service form (a server driven by a client): recording the "
-                                "server is not supported yet, so there is nothing to replay")
-            self.say(f"{name}: skipped: {entry['skipped']}")
-            return entry
         with open(base / "validate.log", "w") as log:
             self.say(f"{name}: setup and record")
             t0 = time.monotonic()
@@ -237,7 +257,8 @@ class Validation:
         if failed:
             entry["failed_cells"] = failed
         entry.update(fidelity.compare_program(replay, prog_lines, self.allocators,
-                                              baseline=BASELINE, aa=self.aa))
+                                              baseline=BASELINE, aa=self.aa,
+                                              startup_lines=self.startup_lines))
         return entry
 
     def save(self):
@@ -272,7 +293,25 @@ class Validation:
         except Exception as e:  # the JSON is the result; a chart failure must not lose it
             self.say(f"warning: fidelity.html not written: {e}")
 
+    def measure_startup(self):
+        """Each allocator's start-up: `/bin/true` as a program cell under every allocator, into
+        OUT/startup (fidelity.py adds the change to every prediction). Short runs, so more
+        repetitions than the programs get: a few seconds in all."""
+        reps = max(STARTUP_MIN_REPS, 3 * self.args.reps)
+        self.say(f"start-up cost of each allocator: /bin/true, {reps} reps")
+        try:
+            with open(self.out / "startup.log", "w") as log:
+                self.startup_lines = self.allocmark_run(
+                    ["--program", f"startup={STARTUP_PROGRAM}", "--no-aa"],
+                    self.out / "startup", log, reps=reps)
+        except (RuntimeError, OSError) as e:
+            # The predictions stand without it (as before it existed); say so, do not stop.
+            sys.stderr.write(f"{TOOL}: start-up cost not measured: {e}\n")
+            self.startup_lines = None
+        self.doc["startup"] = startup_summary(self.startup_lines, self.allocators)
+
     def run(self):
+        self.measure_startup()
         for program in self.programs:
             name = program["name"]
             try:
@@ -319,6 +358,8 @@ def reanalyse(args):
         from_lines = read_lines(Path(doc["from_run"]) / "results.jsonl")
     v = Validation(args, None, out, [], doc["allocators"], from_lines, None)
     v.doc = doc
+    if (out / "startup" / "results.jsonl").is_file():
+        v.startup_lines = read_lines(out / "startup" / "results.jsonl")
     for name, entry in doc["programs"].items():
         if "allocators" not in entry:
             continue
@@ -331,7 +372,8 @@ def reanalyse(args):
             prog = read_lines(base / "program" / "results.jsonl")
         aa = entry.get("noise_floor", {}).get("allocator")
         entry.update(fidelity.compare_program(replay, prog, doc["allocators"],
-                                              baseline=doc["baseline"], aa=aa))
+                                              baseline=doc["baseline"], aa=aa,
+                                              startup_lines=v.startup_lines))
     v.save()
     print(out / "fidelity.json")
     return 0
@@ -382,4 +424,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        # fidelity.json holds every program finished so far (saved after each one).
+        sys.stderr.write(f"{TOOL}: interrupted\n")
+        sys.exit(130)

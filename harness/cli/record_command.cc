@@ -227,6 +227,9 @@ ProcessResult launch(const std::vector<std::string>& command, const std::string&
                   std::string(raw::kEnvNoChildren) + "=" + (no_children ? "1" : "0"),
                   std::string(raw::kEnvParentPid) + "=" + std::to_string(getpid())};
   spec.ignore_interrupts = true;
+  // Killed with us (SIGKILL): without a recorder converting its stream the program's recording
+  // is lost anyway, and a server recorded for `validate` must not outlive a killed run.
+  spec.die_with_parent = true;
   std::fflush(nullptr);
   return run_process(spec);
 }

@@ -142,14 +142,26 @@ def test_validate_a_real_program(tool, tmp_path):
     events = {x["events"] for x in rep}
     assert len(events) == 1 and p["baseline"]["events"] == events.pop() > 100_000
     ev = p["baseline"]["events"]
-    predicted = ev * (med(rep, "mimalloc", nsop) - med(rep, "glibc", nsop))
-    m = p["allocators"]["mimalloc"]
-    assert m["predicted_ns"] == pytest.approx(predicted)
-    assert m["reps"] == {"program": 3, "replay": 3}
     wall = lambda x: x["wall_ns"]  # noqa: E731
     cpu = lambda x: x["user_ns"] + x["sys_ns"]  # noqa: E731
+    rss = lambda x: x["peak_rss_bytes"]  # noqa: E731
+    # Each allocator's start-up (/bin/true as a program cell, 15 reps at least) is added to the
+    # predictions: wall and CPU times the programs started (env, then the python it execs: the
+    # allocator initialises in each), peak RSS once.
+    up = [x for x in _lines(out / "startup/results.jsonl") if x["status"] == "ok"]
+    assert len([x for x in up if x["allocator"] == "glibc"]) >= 15
+    assert p["baseline"]["processes"] == 2
+    up_wall, up_cpu, up_rss = ((med(up, "mimalloc", f) - med(up, "glibc", f)) * n for f, n in
+                               ((wall, 2), (cpu, 2), (rss, 1)))
+    predicted = ev * (med(rep, "mimalloc", nsop) - med(rep, "glibc", nsop)) + up_wall
+    m = p["allocators"]["mimalloc"]
+    assert m["startup"]["wall_ns"] == pytest.approx(up_wall)
+    assert m["startup"]["peak_rss_bytes"] == pytest.approx(up_rss)
+    assert doc["startup"]["allocators"]["mimalloc"]["cpu_ns"] == med(up, "mimalloc", cpu)
+    assert m["predicted_ns"] == pytest.approx(predicted)
+    assert m["reps"] == {"program": 3, "replay": 3}
     # The CPU prediction is the replay's own CPU change (user + sys of the replay loop).
-    predicted_cpu = med(rep, "mimalloc", cpu) - med(rep, "glibc", cpu)
+    predicted_cpu = med(rep, "mimalloc", cpu) - med(rep, "glibc", cpu) + up_cpu
     for metric, f, pred in (("wall_ns", wall, predicted), ("cpu_ns", cpu, predicted_cpu)):
         measured = med(prog, "mimalloc", f) - med(prog, "glibc", f)
         base_t = med(prog, "glibc", f)
@@ -162,8 +174,8 @@ def test_validate_a_real_program(tool, tmp_path):
         assert lo <= measured <= hi
     assert m["cpu_ns"]["error_share_ns_per_op"] == pytest.approx(
         (predicted - m["cpu_ns"]["measured_ns"]) / med(prog, "glibc", cpu))
-    rss = lambda x: x["peak_rss_bytes"]  # noqa: E731
-    pred_rss = (med(prog, "glibc", rss) - med(rep, "glibc", heap) + med(rep, "mimalloc", heap))
+    pred_rss = (med(prog, "glibc", rss) - med(rep, "glibc", heap) + med(rep, "mimalloc", heap)
+                + up_rss)
     assert m["peak_rss"]["predicted_bytes"] == pytest.approx(pred_rss)
     assert m["peak_rss"]["measured_bytes"] == pytest.approx(med(prog, "mimalloc", rss))
     # The summary is recomputed from the same per-pair figures.
@@ -221,3 +233,74 @@ def test_report_gains_the_fidelity_section(tmp_path):
     assert "record: &lt;boom&gt;" in out  # names from files are escaped
     (tmp_path / "fidelity.json").write_text("{")
     assert "could not be read" in report._with_fidelity(page, tmp_path)
+
+
+# ---- a service: a server recorded while its driver runs ---------------------------------------
+
+SERVER = textwrap.dedent("""\
+    import signal, socket, sys
+    # A clean exit on SIGTERM, as redis makes: the recorder writes its last records at exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+    s.listen()
+    store = {}
+    while True:
+        c, _ = s.accept()
+        with c:
+            data = c.recv(64)
+            if not data:  # the harness's probe of the port
+                continue
+            n = int(data)
+            for i in range(n):  # dicts, lists and strings from malloc per request
+                store[i % 5000] = {"k": str(i) * 4, "v": [i, (i, i)]}
+            c.sendall(b"%d\\n" % len(store))
+    """)
+CLIENT = textwrap.dedent("""\
+    import socket, sys
+    for _ in range(20):
+        with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as c:
+            c.sendall(b"4000")
+            c.recv(64)
+    print("done")
+    """)
+
+
+def _processes_running(needle):
+    found = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and needle in (d / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(d.name))
+        except OSError:
+            pass
+    return found
+
+
+@needs_bin
+def test_validate_a_service_records_the_server_while_the_driver_runs(tool, tmp_path):
+    (tmp_path / "server.py").write_text(SERVER)
+    (tmp_path / "client.py").write_text(CLIENT)
+    (tmp_path / "svc.toml").write_text(textwrap.dedent("""\
+        name = "svc"
+        [[program]]
+        name = "kv"
+        command = ["/usr/bin/python3", "{suite_dir}/server.py", "{port}"]
+        driver = ["/usr/bin/python3", "{suite_dir}/client.py", "{port}"]
+        env = { PYTHONMALLOC = "malloc" }
+        timeout = 60
+        """))
+    out = tmp_path / "out"
+    r = tool("validate.py", "--suite", tmp_path / "svc.toml", "--allocators", "glibc,mimalloc",
+             "--reps", "2", "--out", out, "--quiet", env={"ALLOCMARK_BIN": BIN}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    p = json.loads((out / "fidelity.json").read_text())["programs"]["kv"]
+    assert "error" not in p and "skipped" not in p, p
+    # The server's 80 000 stores (and python's start-up) are in its trace; the driver's are not.
+    assert p["events_recorded"] > 80_000 and len(p["traces"]) == 1
+    assert p["driver"][0] == "/usr/bin/python3"
+    assert p["allocators"]["mimalloc"]["cpu_ns"]["measured_ns"] is not None
+    prog = [x for x in _lines(out / "validate/kv/program/results.jsonl") if x["status"] == "ok"]
+    assert {x["allocator"] for x in prog} == {"glibc", "mimalloc", "glibc-aa"}
+    assert not _processes_running(str(tmp_path / "server.py")), "a server was left running"

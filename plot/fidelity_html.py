@@ -139,12 +139,18 @@ def table(doc):
                 f"<td>{_mib(m['predicted_bytes'])}</td><td>{_mib(m['measured_bytes'])}</td>"
                 f"<td>{_pct(m['error_share'])}</td></tr>")
         tau = r["kendall_tau"]
+        up = ", ".join(f"{esc(a)} {_ms(e['startup']['cpu_ns'])}" for a, e in
+                       r["allocators"].items() if "startup" in e)
+        up = (f"; start-up CPU against glibc, × {b.get('processes', 1)} program(s), included in "
+              f"the predictions: {up} ms") if up else ""
+        warn = r.get("locality", {}).get("warning")
+        warn = f"; <b>{esc(warn)}</b>" if warn else ""
         rows.append(f"<tr class=sub><td>{esc(prog)}</td><td colspan=12>glibc: wall "
                     f"{b['wall_ns'] / 1e6:.1f} ms, CPU {b['cpu_ns'] / 1e6:.1f} ms, peak RSS "
                     f"{_mib(b['peak_rss_bytes'])} MiB (replay heap {_mib(b['replay_heap_bytes'])}"
                     f" MiB), {b['events']:,} events in {len(b['traces'])} trace(s); A/A floor "
                     f"{_ms(r['noise_floor']['wall_ns'])} ms; Kendall tau wall "
-                    f"{_tau(tau['wall_ns'])}, CPU {_tau(tau['cpu_ns'])}</td></tr>")
+                    f"{_tau(tau['wall_ns'])}, CPU {_tau(tau['cpu_ns'])}{up}{warn}</td></tr>")
     return ("<table><tr><th>program</th><th>allocator</th>"
             "<th>predicted Δ ms (events × ns/event)</th><th>measured Δ wall ms</th><th>real</th>"
             "<th>sign agrees</th><th>error / wall</th><th>predicted Δ CPU ms (replay CPU)</th>"

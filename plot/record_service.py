@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,8 +77,8 @@ def record_service(record_argv, driver_argv, port, cwd, env, timeout_s, log):
     Returns (record's exit status, record's stderr). Raises RuntimeError when the server does
     not listen or the driver fails: there is then no whole recording to replay.
     """
-    err_path = Path(cwd) / ".record-service.stderr"
-    with open(err_path, "w+") as err:
+    # A file, not a pipe: nobody reads while the server runs, and a full pipe would block it.
+    with tempfile.TemporaryFile("w+") as err:
         rec = subprocess.Popen(record_argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
                                preexec_fn=die_with_parent)
@@ -114,7 +115,5 @@ def record_service(record_argv, driver_argv, port, cwd, env, timeout_s, log):
             else:
                 _kill_group(rec.pid)  # a child the server started and left behind
         err.seek(0)
-        stderr = err.read()
-    err_path.unlink(missing_ok=True)
-    return rec.returncode, stderr
+        return rec.returncode, err.read()
 

@@ -133,6 +133,11 @@ def test_validate_a_real_program(tool, tmp_path):
     rep = [x for x in _lines(base / "replay/results.jsonl") if x["status"] == "ok"]
     prog = [x for x in _lines(base / "program/results.jsonl") if x["status"] == "ok"]
     assert {x["allocator"] for x in prog} == {"glibc", "mimalloc", "glibc-aa"}
+    loc = p["locality"]  # the live heap against the L2, from the recording and sysfs
+    assert loc["peak_live_bytes"] == max(t["peak_live_bytes"] for t in p["traces"]) > 0
+    assert loc["heap_exceeds_l2"] == bool(loc["l2_bytes"] and loc["peak_live_bytes"] >
+                                          loc["l2_bytes"])
+    assert ("warning" in loc) == loc["heap_exceeds_l2"]
 
     def med(lines, alloc, f):
         return statistics.median(f(x) for x in lines if x["allocator"] == alloc)

@@ -61,6 +61,14 @@ class LiveObjects {
     --count_;
   }
 
+  // Starts loading the line where `id`'s lookup begins (a hint: no effect on the contents). A
+  // caller that knows which ids it will touch next overlaps their cache misses with its work.
+  // Always inlined: GCC deems a function that only prefetches free of effects and drops calls
+  // to it (ipa-pure-const), prefetch and all.
+  [[gnu::always_inline]] void prefetch(uint32_t id) const noexcept {
+    __builtin_prefetch(&table_[home(id)]);
+  }
+
   // Whether `id` was ever made live (live now or freed).
   bool seen(uint32_t id) const noexcept requires kTrackSeen {
     const size_t word = id >> 6;
@@ -86,8 +94,19 @@ class LiveObjects {
     while (c < live * 2) c *= 2;
     return c;
   }
+  // Ids are handed out in order and most objects die young, so the ids touched close together
+  // in time are close in value: a run of 8 consecutive ids keeps 8 consecutive slots (256 bytes
+  // at 32-byte entries) and only the run's number is hashed (multiplicative, Fibonacci). A
+  // recording's allocations then land in lines already in cache instead of one miss each
+  // (python3, 7 M events: the builder's inserts went from a quarter of the conversion to a
+  // tenth). Not the identity: dense runs of live ids (old and young ones a table size apart)
+  // merged into clusters of millions of slots under linear probing; here a cluster is a few
+  // runs, as with any hash at most half full.
+  static constexpr unsigned kRunLog2 = 3;
   size_t home(uint32_t id) const noexcept {
-    return static_cast<size_t>((uint64_t{id} * 0x9E3779B97F4A7C15ull) >> shift_);
+    const uint64_t run = uint64_t{id >> kRunLog2} * 0x9E3779B97F4A7C15ull;
+    return static_cast<size_t>(run >> (shift_ + kRunLog2) << kRunLog2 |
+                               (id & ((1u << kRunLog2) - 1)));
   }
   V& place(uint32_t id, const V& value) noexcept {
     size_t i = home(id);

@@ -45,6 +45,8 @@ class TraceBuilder {
   bool thread_exit(uint32_t thread);
 
   bool is_live(uint32_t obj) const noexcept { return objects_.find(obj) != nullptr; }
+  // A hint that obj's state is needed soon (see LiveObjects::prefetch).
+  [[gnu::always_inline]] void prefetch(uint32_t obj) const noexcept { objects_.prefetch(obj); }
   uint64_t live_size(uint32_t obj) const noexcept {
     const ObjectState* o = objects_.find(obj);
     return o ? o->size : 0;

@@ -179,5 +179,38 @@ TEST(LiveObjects, AgreesWithAHashMapUnderRandomLives) {
   EXPECT_FALSE(live.seen(next * 7919u));
 }
 
+// Ids live in dense runs far apart: old survivors and the young objects of a long trace, a
+// table size and more apart. Under an identity hash these runs merged into one huge cluster;
+// the run hash of live_objects.h must stay correct (and fast: this runs in well under a second).
+TEST(LiveObjects, AgreesWithAHashMapForDenseRunsOfIds) {
+  LiveObjects<uint64_t> live;
+  std::unordered_map<uint32_t, uint64_t> model;
+  std::mt19937 rng(11);
+  for (uint32_t id = 0; id < 100000; ++id) {  // long-lived: ids 0 .. 10^5
+    live.insert(id) = id;
+    model[id] = id;
+  }
+  std::vector<uint32_t> young;
+  for (uint32_t id = 1u << 22; id < (1u << 22) + 600000; ++id) {  // churn: a sliding window
+    live.insert(id) = id;
+    model[id] = id;
+    young.push_back(id);
+    if (young.size() > 50000) {
+      const size_t k = rng() % 256;  // free one of the oldest young ids
+      const uint32_t dead = young[k];
+      young[k] = young.back();
+      young.pop_back();
+      ASSERT_NE(live.find(dead), nullptr);
+      live.erase(dead);
+      model.erase(dead);
+    }
+  }
+  EXPECT_EQ(live.size(), model.size());
+  for (const auto& [id, v] : model) {
+    ASSERT_NE(live.find(id), nullptr) << id;
+    EXPECT_EQ(*live.find(id), v);
+  }
+}
+
 }  // namespace
 }  // namespace allocmark

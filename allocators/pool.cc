@@ -173,6 +173,7 @@ Pool::Pool(const PoolOptions& options) : id_(next_instance_id()), options_(optio
   if (region != nullptr) {
     base_ = reinterpret_cast<uintptr_t>(region);
     units_ = r >> slab_shift_;
+    region_bytes_ = units_ << slab_shift_;
     o.reserve = r;
     os_maps_.store(2, std::memory_order_relaxed);
   } else {
@@ -319,23 +320,6 @@ void Pool::deallocate_slow(void* p, std::size_t n, std::size_t align) noexcept {
   const int cls = class_of(n, align);
   if (cls < 0) return free_large(p);
   free_to_cache_or_central(p, static_cast<unsigned>(cls));
-}
-
-void Pool::deallocate_unsized(void* p) noexcept {
-  if (p == nullptr) return;
-  if (!owns_small(p)) return free_large(p);
-  const unsigned cls = meta_of(p)->cls;
-  const CacheSlot& s = slots_[id_ & (kSlots - 1)];
-  if (s.owner == id_) {
-    FreeList& fl = s.cache->lists[cls];
-    if (fl.count < fl.max) {
-      *static_cast<void**>(p) = fl.head;
-      fl.head = p;
-      ++fl.count;
-      return;
-    }
-  }
-  free_to_cache_or_central(p, cls);
 }
 
 void Pool::free_to_cache_or_central(void* p, unsigned cls) noexcept {

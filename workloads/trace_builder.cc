@@ -29,25 +29,35 @@ bool TraceBuilder::check_thread(uint32_t thread) {
   return true;
 }
 
-// A new life for obj on `thread` with `size` bytes; nullptr (error set) on misuse.
-TraceBuilder::ObjectState* TraceBuilder::begin_life(uint32_t thread, uint32_t obj, uint64_t size,
-                                                    const char* what) {
+// A new life for obj on `thread` with `size` bytes; nullptr (error set) on misuse. A held
+// object's state is the caller's (its id fresh from new_object(), so the checks have nothing to
+// find).
+TraceBuilder::ObjectLife* TraceBuilder::begin_life(uint32_t thread, uint32_t obj, uint64_t size,
+                                                   const char* what, ObjectLife* held) {
   if (obj == kNoObject) return fail(std::string(what) + " of the reserved object id"), nullptr;
-  if (objects_.find(obj))
-    return fail(std::string(what) + " of object " + std::to_string(obj) + " already live"), nullptr;
-  if (objects_.seen(obj))
-    return fail(std::string(what) + " reuses object id " + std::to_string(obj)), nullptr;
+  ObjectLife* o = held;
+  if (!held) {
+    if (objects_.find(obj))
+      return fail(std::string(what) + " of object " + std::to_string(obj) + " already live"),
+             nullptr;
+    if (objects_.seen(obj))
+      return fail(std::string(what) + " reuses object id " + std::to_string(obj)), nullptr;
+    ObjectState& state = objects_.insert(obj);
+    state.phase_owner = thread;
+    o = &state;
+  }
   if (obj >= next_object_) next_object_ = obj + 1;
-  ObjectState& o = objects_.insert(obj);
-  o.phase_owner = o.last_thread = thread;
-  o.last_index = counts_[thread];  // the event about to be appended
-  o.size = size;
+  o->last_thread = thread;
+  o->last_index = counts_[thread];  // the event about to be appended
+  o->size = size;
   add_live(size);
-  return &o;
+  return o;
 }
 
-TraceBuilder::ObjectState* TraceBuilder::require_live(uint32_t obj, const char* what) {
-  ObjectState* o = objects_.find(obj);
+TraceBuilder::ObjectLife* TraceBuilder::require_live(uint32_t obj, const char* what,
+                                                     ObjectLife* held) {
+  if (held) return held;
+  ObjectLife* o = objects_.find(obj);
   if (!o) fail(std::string(what) + " of object " + std::to_string(obj) + " which is not live");
   return o;
 }
@@ -59,7 +69,7 @@ void TraceBuilder::add_live(uint64_t bytes) {
 
 // Appends e to `thread`, adding a dependency when e touches an object (o, looked up by the
 // caller) whose last event ran on another thread. A birth starts on its own thread.
-void TraceBuilder::append(uint32_t thread, Event e, ObjectState* o) {
+void TraceBuilder::append(uint32_t thread, Event e, ObjectLife* o) {
   const uint32_t index = counts_[thread]++;
   if (o) {
     if (o->last_thread != thread) {
@@ -92,20 +102,22 @@ static Event make_event(Op op, uint32_t obj, uint64_t size, uint16_t flags = 0) 
   return e;
 }
 
-bool TraceBuilder::malloc(uint32_t thread, uint32_t obj, uint64_t size, uint16_t flags) {
+bool TraceBuilder::malloc(uint32_t thread, uint32_t obj, uint64_t size, uint16_t flags,
+                          ObjectLife* held) {
   if (!check_thread(thread)) return false;
-  ObjectState* o = begin_life(thread, obj, size, "malloc");
+  ObjectLife* o = begin_life(thread, obj, size, "malloc", held);
   if (!o) return false;
   append(thread, make_event(Op::kMalloc, obj, size, flags & kFlagCxx), o);
   return true;
 }
 
-bool TraceBuilder::calloc(uint32_t thread, uint32_t obj, uint64_t nmemb, uint64_t elem_size) {
+bool TraceBuilder::calloc(uint32_t thread, uint32_t obj, uint64_t nmemb, uint64_t elem_size,
+                          ObjectLife* held) {
   if (!check_thread(thread)) return false;
   if (nmemb > UINT32_MAX) return fail("calloc nmemb " + std::to_string(nmemb) + " too large");
   uint64_t total = 0;
   if (__builtin_mul_overflow(nmemb, elem_size, &total)) return fail("calloc size overflows");
-  ObjectState* o = begin_life(thread, obj, total, "calloc");
+  ObjectLife* o = begin_life(thread, obj, total, "calloc", held);
   if (!o) return false;
   Event e = make_event(Op::kCalloc, obj, total);
   e.aux = static_cast<uint32_t>(nmemb);
@@ -114,11 +126,11 @@ bool TraceBuilder::calloc(uint32_t thread, uint32_t obj, uint64_t nmemb, uint64_
 }
 
 bool TraceBuilder::aligned_alloc(uint32_t thread, uint32_t obj, uint64_t align, uint64_t size,
-                                 uint16_t flags) {
+                                 uint16_t flags, ObjectLife* held) {
   if (!check_thread(thread)) return false;
   if (align == 0 || !std::has_single_bit(align))
     return fail("alignment " + std::to_string(align) + " is not a power of two");
-  ObjectState* o = begin_life(thread, obj, size, "aligned allocation");
+  ObjectLife* o = begin_life(thread, obj, size, "aligned allocation", held);
   if (!o) return false;
   Event e = make_event(Op::kAlignedAlloc, obj, size, flags & kFlagCxx);
   e.align_log2 = static_cast<uint8_t>(std::countr_zero(align));
@@ -126,9 +138,9 @@ bool TraceBuilder::aligned_alloc(uint32_t thread, uint32_t obj, uint64_t align, 
   return true;
 }
 
-bool TraceBuilder::realloc(uint32_t thread, uint32_t obj, uint64_t new_size) {
+bool TraceBuilder::realloc(uint32_t thread, uint32_t obj, uint64_t new_size, ObjectLife* held) {
   if (!check_thread(thread)) return false;
-  ObjectState* o = require_live(obj, "realloc");
+  ObjectLife* o = require_live(obj, "realloc", held);
   if (!o) return false;
   append(thread, make_event(Op::kRealloc, obj, new_size), o);
   live_bytes_ -= o->size;
@@ -137,27 +149,28 @@ bool TraceBuilder::realloc(uint32_t thread, uint32_t obj, uint64_t new_size) {
   return true;
 }
 
-bool TraceBuilder::realloc_from_null(uint32_t thread, uint32_t obj, uint64_t size) {
+bool TraceBuilder::realloc_from_null(uint32_t thread, uint32_t obj, uint64_t size,
+                                     ObjectLife* held) {
   if (!check_thread(thread)) return false;
-  ObjectState* o = begin_life(thread, obj, size, "realloc(NULL)");
+  ObjectLife* o = begin_life(thread, obj, size, "realloc(NULL)", held);
   if (!o) return false;
   append(thread, make_event(Op::kRealloc, obj, size, kFlagFromNull), o);
   return true;
 }
 
-bool TraceBuilder::free(uint32_t thread, uint32_t obj, uint16_t flags) {
+bool TraceBuilder::free(uint32_t thread, uint32_t obj, uint16_t flags, ObjectLife* held) {
   if (!check_thread(thread)) return false;
-  ObjectState* o = require_live(obj, "free");
+  ObjectLife* o = require_live(obj, "free", held);
   if (!o) return false;
   append(thread, make_event(Op::kFree, obj, o->size, flags & (kFlagSizedFree | kFlagPhaseFree)), o);
   live_bytes_ -= o->size;
-  objects_.erase(obj);
+  if (!held) objects_.erase(obj);
   return true;
 }
 
 bool TraceBuilder::access(uint32_t thread, uint32_t obj, uint64_t offset, uint64_t length) {
   if (!check_thread(thread)) return false;
-  ObjectState* o = require_live(obj, "access");
+  ObjectLife* o = require_live(obj, "access", nullptr);
   if (!o) return false;
   const uint64_t size = o->size;
   if (offset > size || length > size - offset || offset > UINT32_MAX)

@@ -15,7 +15,7 @@ namespace {
 // and checks that they agree on every lookup. The map grows from its initial 64 Ki slots.
 template <class NextAddress>
 void agree_with_model(NextAddress next_address, int steps, uint32_t seed) {
-  PointerMap map;
+  PointerMap<uint32_t> map;
   std::unordered_map<uint64_t, uint32_t> model;
   std::vector<uint64_t> live;
   std::mt19937 rng(seed);

@@ -1,6 +1,7 @@
 // Raw recorder files to traces: a k-way merge of the threads' record blocks by sequence number.
-// Layer: workloads/recorder. Cost: per record, one lookup in the pointer map and one in the
-// builder's live objects, their cache misses overlapped by prefetching (Converter::prefetch).
+// Layer: workloads/recorder. Cost: per record, one lookup in the pointer map (which holds each
+// live block's state for the builder too), its cache misses overlapped by prefetching
+// (Converter::prefetch).
 #include "workloads/recorder/raw_convert.h"
 
 #include <fcntl.h>
@@ -24,6 +25,14 @@ namespace allocmark {
 namespace {
 
 using raw::RawRecord;
+
+// A live block: its object id and the state the builder needs of it (held here instead of in
+// the builder's own table, see TraceBuilder::malloc's `held`). 32 bytes with its key.
+struct Block {
+  uint32_t obj = kNoObject;
+  TraceBuilder::ObjectLife life;
+};
+static_assert(sizeof(Block) == 24, "with its key, a 32-byte slot: two per cache line");
 
 // A read-only shared mapping of a file that may still grow (the recording library appends to
 // it while we convert). The mapping reserves more address space than the file holds, doubling
@@ -111,7 +120,7 @@ struct ThreadCursor {
   bool exit_seen = false;
   bool retired = false;  // its records are all converted and none can follow
   uint32_t builder_thread = UINT32_MAX;
-  uint32_t pending_realloc = kNoObject;  // object detached by a kReallocFree record
+  Block pending_realloc;  // block detached by a kReallocFree record (obj kNoObject: none)
   bool pending_unknown = false;
 
   // The next record not yet seen, or false when none has arrived yet. Copies: the mapping may
@@ -234,29 +243,19 @@ class Converter {
     }
   }
 
-  // The two tables are far larger than the cache (python3: 64 + 128 MiB) and a free needs both,
-  // one after the other (the object's id, then its state in the builder): two dependent misses,
-  // which were 80 % of the conversion's time. So the thread's records ahead are looked at first:
-  // the pointer map's slot of the one kFar places on is loaded, and for the one kNear places on
-  // (its slot loaded by now) the builder's state of the object it frees or resizes; and the
-  // builder's slots of the ids allocations will get a run (8 ids) from now. Its own thread
-  // only: in a threaded program another thread's record may come between, which costs a
-  // useless prefetch, never a wrong result. Cost: two reads of records in cache and one probe
-  // of a loaded slot per record (python3 recording: 1.00 -> 0.77 s of CPU, 7.2 M records).
-  static constexpr uint32_t kNear = 16, kFar = 32;
+  // The pointer map is far larger than the cache (python3: 128 MiB) and every record looks it
+  // up: a miss each where the heap region is not already in cache, which were most of the
+  // conversion's time. So the pointer map's slot of the thread's record kAhead places on is
+  // loaded first, and the misses overlap. Its own thread only: in a threaded program another
+  // thread's record may come between, which costs a useless prefetch, never a wrong result.
+  // Cost: a read of a record in cache per record. 16 and 64 places did no better.
+  static constexpr uint32_t kAhead = 32;
   [[gnu::always_inline]] void prefetch(const ThreadCursor& c, const unsigned char* base) {
-    builder_.prefetch(builder_.object_count() + 8);
     RawRecord r;
-    if (c.ahead(base, kFar, &r)) {
-      objects_.prefetch(r.ptr);
-      if (raw::record_op(r.word) == raw::kRealloc && r.aux) objects_.prefetch(r.aux);
-    }
-    if (!c.ahead(base, kNear, &r)) return;
-    const uint8_t op = raw::record_op(r.word);
-    const uint64_t old = op == raw::kRealloc ? r.aux : r.ptr;
-    if (op != raw::kFree && op != raw::kReallocFree && !(op == raw::kRealloc && old)) return;
-    const size_t i = objects_.slot(old);
-    if (objects_.found(i)) builder_.prefetch(objects_.value(i));
+    if (!c.ahead(base, kAhead, &r)) return;
+    objects_.prefetch(r.ptr);
+    if (raw::record_op(r.word) == raw::kRealloc && r.aux && r.aux != r.ptr)
+      objects_.prefetch(r.aux);
   }
 
   // Blocks from scan_ on. A block not yet complete is left for the next call, or, in the final
@@ -295,30 +294,28 @@ class Converter {
     return false;
   }
 
-  // Live bytes from the records, beside the builder's own bookkeeping and independently of
-  // check_trace. The size of a live object is the builder's (one cache line per object, already
-  // loaded for the event): a table of our own cost a second miss per free.
+  // Live bytes from the records, beside the builder's own count and independently of
+  // check_trace.
   void grow(uint64_t old_size, uint64_t new_size) {
     live_ += new_size - old_size;
     peak_ = std::max(peak_, live_);
     stats_->peak_live_bytes = peak_;
   }
 
-  // A new block at `ptr`. A pointer still mapped means its free was never seen (a path we do
-  // not interpose): the old object is freed here so the trace stays consistent.
-  bool bind(ThreadCursor& c, uint64_t ptr, uint32_t obj, const RawRecord& r, std::string* error) {
+  // Binds `b` to `ptr` and returns where it lies in the map (valid until the map's next
+  // change), or null with *error. A pointer still mapped means its free was never seen (a path
+  // we do not interpose): the old object is freed here so the trace stays consistent.
+  Block* bind(ThreadCursor& c, uint64_t ptr, const Block& b, const RawRecord& r,
+              std::string* error) {
     const size_t i = objects_.slot(ptr);
-    if (!objects_.found(i)) {
-      objects_.insert_at(i, ptr, obj);
-      return true;
-    }
+    if (!objects_.found(i)) return &objects_.insert_at(i, ptr, b);
     ++stats_->implicit_frees;
-    const uint32_t old = objects_.value(i);
-    const uint64_t size = builder_.live_size(old);
-    if (!builder_.free(c.builder_thread, old)) return fail(r, error);
+    Block& old = objects_.value(i);
+    const uint64_t size = old.life.size;
+    if (!builder_.free(c.builder_thread, old.obj, 0, &old.life)) return fail(r, error), nullptr;
     live_ -= size;
-    objects_.set(i, obj);
-    return true;
+    old = b;
+    return &old;
   }
 
   bool apply(ThreadCursor& c, const RawRecord& r, std::string* error) {
@@ -332,7 +329,7 @@ class Converter {
       case raw::kReallocFree: {
         const size_t i = objects_.slot(r.ptr);
         c.pending_unknown = !objects_.found(i);
-        c.pending_realloc = c.pending_unknown ? kNoObject : objects_.value(i);
+        c.pending_realloc = c.pending_unknown ? Block{} : objects_.value(i);
         if (!c.pending_unknown) objects_.erase_at(i);
         return true;
       }
@@ -355,19 +352,20 @@ class Converter {
     const uint16_t cxx = raw::record_flags(r.word) & raw::kRawCxx ? kFlagCxx : 0;
     const uint32_t obj = builder_.new_object();
     // Unbind first: an implicit free must precede the new block's allocation.
-    if (!bind(c, r.ptr, obj, r, error)) return false;
+    Block* b = bind(c, r.ptr, Block{obj, {}}, r, error);
+    if (!b) return false;
     bool ok;
     uint64_t total = r.size;
     if (raw::record_op(r.word) == raw::kMalloc) {
-      ok = builder_.malloc(t, obj, r.size, cxx);
+      ok = builder_.malloc(t, obj, r.size, cxx, &b->life);
     } else if (raw::record_op(r.word) == raw::kAligned) {
-      ok = builder_.aligned_alloc(t, obj, r.aux, r.size, cxx);
+      ok = builder_.aligned_alloc(t, obj, r.aux, r.size, cxx, &b->life);
     } else if (r.aux <= UINT32_MAX) {
       total = r.aux * r.size;  // the real calloc succeeded, so this cannot overflow
-      ok = builder_.calloc(t, obj, r.aux, r.size);
+      ok = builder_.calloc(t, obj, r.aux, r.size, &b->life);
     } else {
       total = r.aux * r.size;
-      ok = builder_.malloc(t, obj, total);
+      ok = builder_.malloc(t, obj, total, 0, &b->life);
     }
     if (!ok) return fail(r, error);
     grow(0, total);
@@ -382,9 +380,10 @@ class Converter {
       return true;
     }
     const uint8_t flags = raw::record_flags(r.word);
-    const uint32_t obj = objects_.value(i);
-    const uint64_t size = builder_.live_size(obj);
-    if (!builder_.free(c.builder_thread, obj, flags & raw::kRawSized ? kFlagSizedFree : 0))
+    Block& b = objects_.value(i);
+    const uint64_t size = b.life.size;
+    if (!builder_.free(c.builder_thread, b.obj, flags & raw::kRawSized ? kFlagSizedFree : 0,
+                       &b.life))
       return fail(r, error);
     live_ -= size;
     objects_.erase_at(i);
@@ -395,29 +394,34 @@ class Converter {
   // place), or, when neither is known, a realloc from null of a new object.
   bool reallocation(ThreadCursor& c, const RawRecord& r, std::string* error) {
     const uint32_t t = c.builder_thread;
-    uint32_t obj = kNoObject;
-    bool moved = c.pending_realloc != kNoObject || c.pending_unknown;
+    Block* b = nullptr;
+    Block resized;  // the object resized, unbound from its old address
+    const bool moved = c.pending_realloc.obj != kNoObject || c.pending_unknown;
     if (moved) {
-      obj = c.pending_realloc;
-      c.pending_realloc = kNoObject;
+      resized = c.pending_realloc;
+      c.pending_realloc = Block{};
       c.pending_unknown = false;
     } else if (r.aux) {
       const size_t i = objects_.slot(r.aux);
       if (objects_.found(i)) {
-        obj = objects_.value(i);
-        objects_.erase_at(i);
+        if (r.aux == r.ptr) {
+          b = &objects_.value(i);  // in place: it stays bound where it is
+        } else {
+          resized = objects_.value(i);
+          objects_.erase_at(i);
+        }
       }
     }
-    if (obj == kNoObject) {
+    if (!b && resized.obj == kNoObject) {
       if (r.aux) ++stats_->unknown_reallocs;
-      obj = builder_.new_object();
-      if (!bind(c, r.ptr, obj, r, error)) return false;
-      if (!builder_.realloc_from_null(t, obj, r.size)) return fail(r, error);
+      const uint32_t obj = builder_.new_object();
+      if (!(b = bind(c, r.ptr, Block{obj, {}}, r, error))) return false;
+      if (!builder_.realloc_from_null(t, obj, r.size, &b->life)) return fail(r, error);
       grow(0, r.size);
     } else {
-      if (!bind(c, r.ptr, obj, r, error)) return false;
-      const uint64_t old = builder_.live_size(obj);
-      if (!builder_.realloc(t, obj, r.size)) return fail(r, error);
+      if (!b && !(b = bind(c, r.ptr, resized, r, error))) return false;
+      const uint64_t old = b->life.size;
+      if (!builder_.realloc(t, b->obj, r.size, &b->life)) return fail(r, error);
       grow(old, r.size);
     }
     return true;
@@ -432,7 +436,7 @@ class Converter {
   std::vector<uint32_t> waiting_;          // threads with no record at hand, not retired
   size_t scan_ = sizeof(raw::FileHeader);  // file offset of the first block not yet indexed
   TraceBuilder builder_;
-  PointerMap objects_;  // live pointer -> object id
+  PointerMap<Block> objects_;  // live pointer -> its object
   uint64_t live_ = 0;
   uint64_t peak_ = 0;
 };

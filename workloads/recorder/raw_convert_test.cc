@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "workloads/trace_builder.h"
 #include "workloads/trace_file.h"
 #include "workloads/trace_stream.h"
 
@@ -123,6 +124,73 @@ TEST(RawConvert, MovedReallocReleasesOldPointerBeforeTheCall) {
   EXPECT_EQ(c.summary.by_op[static_cast<int>(Op::kRealloc)], 1u);
   EXPECT_EQ(c.summary.final_live_bytes, 50u);
   EXPECT_EQ(c.summary.peak_live_bytes, c.stats.peak_live_bytes);
+}
+
+// A realloc that stays in place keeps its object (the converter leaves it bound where it is)
+// and its dependencies: thread 2 resizes thread 1's block, thread 1 frees it.
+TEST(RawConvert, InPlaceReallocAcrossThreadsKeepsObjectAndDependencies) {
+  RawFile f;
+  f.block(1, {rec(1, raw::kMalloc, 0x1000, 10)});
+  f.block(2, {rec(2, raw::kRealloc, 0x1000, 40, 0x1000)});
+  f.block(1, {rec(3, raw::kFree, 0x1000), rec(4, raw::kMalloc, 0x1000, 8)});
+  Converted c = convert(f);
+  ASSERT_TRUE(c.ok) << c.error;
+  ASSERT_EQ(c.trace.threads.size(), 2u);
+  const auto& t0 = c.trace.threads[0].events;
+  const auto& t1 = c.trace.threads[1].events;
+  ASSERT_EQ(t0.size(), 3u);
+  ASSERT_EQ(t1.size(), 1u);
+  EXPECT_EQ(t1[0].op, Op::kRealloc);
+  EXPECT_EQ(t1[0].obj, t0[0].obj);
+  EXPECT_TRUE(t1[0].flags & kFlagHasDep);
+  EXPECT_EQ(t1[0].dep_thread, 0u);
+  EXPECT_EQ(t1[0].dep_index, 0u);
+  EXPECT_EQ(t0[1].op, Op::kFree);
+  EXPECT_EQ(t0[1].size, 40u);
+  EXPECT_TRUE(t0[1].flags & kFlagHasDep);
+  EXPECT_EQ(t0[1].dep_thread, 1u);
+  EXPECT_EQ(t0[1].dep_index, 0u);
+  EXPECT_NE(t0[2].obj, t0[0].obj);  // the address's next block is a new object
+  EXPECT_EQ(c.trace.object_count, 2u);
+  EXPECT_EQ(c.stats.peak_live_bytes, 40u);
+  EXPECT_EQ(c.stats.trace_peak_live_bytes, 40u);
+  EXPECT_EQ(c.summary.peak_live_bytes, 40u);
+}
+
+// The converter keeps its objects' state itself (TraceBuilder's `held`): the same calls with
+// held state and with the builder's own table must build the same trace, byte for byte.
+TEST(RawConvert, BuilderWithHeldStateBuildsWhatItsTableBuilds) {
+  auto build = [](bool held) {
+    TraceBuilder b;
+    TraceBuilder::ObjectLife life[4];
+    auto h = [&](int i) { return held ? &life[i] : nullptr; };
+    const uint32_t t0 = b.thread(10), t1 = b.thread(20);
+    EXPECT_TRUE(b.malloc(t0, b.new_object(), 100, kFlagCxx, h(0)));
+    EXPECT_TRUE(b.calloc(t0, b.new_object(), 4, 8, h(1)));
+    EXPECT_TRUE(b.aligned_alloc(t1, b.new_object(), 64, 128, 0, h(2)));
+    EXPECT_TRUE(b.realloc(t1, 0, 300, h(0)));
+    EXPECT_TRUE(b.free(t0, 1, 0, h(1)));
+    EXPECT_TRUE(b.realloc_from_null(t0, b.new_object(), 50, h(3)));
+    EXPECT_TRUE(b.free(t0, 0, kFlagSizedFree, h(0)));
+    EXPECT_TRUE(b.free(t1, 3, 0, h(3)));
+    EXPECT_EQ(b.peak_live_bytes(), 300u + 128u + 50u);  // after the realloc(NULL)
+    return b.finish();
+  };
+  const Trace table = build(false), held = build(true);
+  ASSERT_EQ(table.threads.size(), held.threads.size());
+  for (size_t t = 0; t < table.threads.size(); ++t) {
+    const auto& a = table.threads[t].events;
+    const auto& b = held.threads[t].events;
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+      EXPECT_EQ(std::memcmp(&a[i], &b[i], sizeof(Event)), 0) << "thread " << t << " event " << i;
+  }
+  ASSERT_EQ(table.schedule.size(), held.schedule.size());
+  for (size_t i = 0; i < table.schedule.size(); ++i) {
+    EXPECT_EQ(table.schedule[i].thread, held.schedule[i].thread);
+    EXPECT_EQ(table.schedule[i].count, held.schedule[i].count);
+  }
+  EXPECT_EQ(table.object_count, held.object_count);
 }
 
 TEST(RawConvert, UnknownPointersAreCountedNotFatal) {

@@ -55,8 +55,7 @@ class TraceBuilder {
                      ObjectLife* held = nullptr);
   bool realloc(uint32_t thread, uint32_t obj, uint64_t new_size,
                ObjectLife* held = nullptr);  // obj live
-  bool realloc_from_null(uint32_t thread, uint32_t obj, uint64_t size,
-                         ObjectLife* held = nullptr);
+  bool realloc_from_null(uint32_t thread, uint32_t obj, uint64_t size, ObjectLife* held = nullptr);
   bool free(uint32_t thread, uint32_t obj, uint16_t flags = 0, ObjectLife* held = nullptr);
   bool access(uint32_t thread, uint32_t obj, uint64_t offset, uint64_t length);
   // Frees (flagged kFlagPhaseFree) every object `thread` allocated since its last phase end that

@@ -128,17 +128,8 @@ class Pool {
   ALLOCMARK_ALWAYS_INLINE void deallocate(void* p, std::size_t n, std::size_t align) noexcept {
     if (max_small_ > kMaxSmallLimit) __builtin_unreachable();  // no code: bounds lut_
     if (align <= kDefaultAlign && n <= max_small_) [[likely]] {
-      const unsigned cls = lut_[(n + 15) >> 4];
-      const CacheSlot& s = slots_[id_ & (kSlots - 1)];
-      if (s.owner == id_) [[likely]] {
-        FreeList& fl = s.cache->lists[cls];
-        if (fl.count < fl.max) [[likely]] {
-          *static_cast<void**>(p) = fl.head;
-          fl.head = p;
-          ++fl.count;
-          return;
-        }
-      }
+      if (push_cached(p, lut_[(n + 15) >> 4])) [[likely]]
+        return;
     }
     deallocate_slow(p, n, align);
   }
@@ -157,16 +148,8 @@ class Pool {
   ALLOCMARK_ALWAYS_INLINE void deallocate_unsized(void* p) noexcept {
     if (owns_small(p)) [[likely]] {
       const unsigned cls = meta_of(p)->cls;
-      const CacheSlot& s = slots_[id_ & (kSlots - 1)];
-      if (s.owner == id_) [[likely]] {
-        FreeList& fl = s.cache->lists[cls];
-        if (fl.count < fl.max) [[likely]] {
-          *static_cast<void**>(p) = fl.head;
-          fl.head = p;
-          ++fl.count;
-          return;
-        }
-      }
+      if (push_cached(p, cls)) [[likely]]
+        return;
       return free_to_cache_or_central(p, cls);
     }
     if (p != nullptr) free_large(p);
@@ -295,6 +278,20 @@ class Pool {
   // release_delay_ms (the longest idle first, at most 16 a call). Central lock held.
   void retire_slab(SlabMeta* s, uint32_t now) noexcept;
   void release_slab(SlabMeta* s) noexcept;  // s on no list; takes units_lock_
+  // The free fast path both frees share: push p on this thread's list of class cls if this
+  // thread has a cache here and the list has room; false otherwise (nothing done).
+  ALLOCMARK_ALWAYS_INLINE bool push_cached(void* p, unsigned cls) noexcept {
+    const CacheSlot& s = slots_[id_ & (kSlots - 1)];
+    if (s.owner != id_) [[unlikely]]
+      return false;
+    FreeList& fl = s.cache->lists[cls];
+    if (fl.count >= fl.max) [[unlikely]]
+      return false;
+    *static_cast<void**>(p) = fl.head;
+    fl.head = p;
+    ++fl.count;
+    return true;
+  }
   SlabMeta* meta_of(const void* p) const noexcept {
     return &meta_[(reinterpret_cast<uintptr_t>(p) - base_) >> slab_shift_];
   }

@@ -318,7 +318,7 @@ class Pool {
   PoolOptions options_;
   unsigned slab_shift_ = 0;
   uintptr_t base_ = 0;
-  std::size_t units_ = 0;  // slab units in the reserved region
+  std::size_t units_ = 0;         // slab units in the reserved region
   std::size_t region_bytes_ = 0;  // units_ slabs: owns_small's bound without a multiply
   SlabMeta* meta_ = nullptr;
 

@@ -248,9 +248,11 @@ Pool::ThreadCache* Pool::cache_for_thread() noexcept {
     // Initialised outside the registry lock (its first use may fault its pages in): no other
     // thread reaches it until it is on this pool's list.
     c->owner = id_;
+    // Every list starts at a bound of 0: the first free of a class goes to the slow path (see
+    // free_to_cache_or_central) and the first allocation sets the slow-start bound.
     for (std::size_t i = 0; i < kMaxClasses; ++i) {
-      const uint32_t m = i < class_count_ ? std::min(class_max_[i], kStartMax) : 0;
-      c->lists[i] = FreeList{nullptr, 0, m};
+      c->lists[i] = FreeList{nullptr, 0, 0};
+      c->foreign[i] = FreeList{nullptr, 0, 0};
     }
     {
       SpinGuard g(registry_);
@@ -270,6 +272,7 @@ void Pool::flush_cache_locked(ThreadCache* c) noexcept {
     if (fl.head != nullptr) flush(static_cast<unsigned>(cls), fl.head, fl.count);
     fl.head = nullptr;
     fl.count = 0;
+    flush_foreign(c->foreign[cls], static_cast<unsigned>(cls));
   }
 }
 
@@ -304,9 +307,13 @@ void* Pool::allocate_slow(std::size_t n, std::size_t align) noexcept {
   if (c == nullptr) return refill(cls, 1, &head) != 0 ? head : nullptr;  // uncached
   FreeList& fl = c->lists[cls];
   if (fl.head == nullptr) {
+    const bool first = fl.max == 0;
+    if (first) fl.max = std::min(class_max_[cls], kStartMax);
     grow_bound(fl, cls);
     const std::size_t got = refill(cls, fl.max / 2 > 0 ? fl.max / 2 : 1, &fl.head);
     fl.count = static_cast<uint32_t>(got);
+    // After the refill, so the refill cannot hand the foreign blocks straight back.
+    if (first) flush_foreign(c->foreign[cls], cls);
     if (got == 0) return nullptr;
   }
   void* p = fl.head;
@@ -331,6 +338,19 @@ void Pool::free_to_cache_or_central(void* p, unsigned cls) noexcept {
     return;
   }
   FreeList& fl = c->lists[cls];
+  if (fl.max == 0) {
+    // This thread has not allocated this class: the block came from another thread. Reused
+    // here (tcmalloc's and glibc's choice) it would share cache lines with the blocks its
+    // allocating thread still writes: passive false sharing (Hoard's cache-scratch; mimalloc
+    // avoids it by returning a remote free to its owning page). It waits on the foreign list,
+    // which the next allocation's refill never reads, and goes back to its slab in batches.
+    // Cost: a consumer-only thread frees through this slow path (a call; a lock per batch).
+    FreeList& f = c->foreign[cls];
+    *static_cast<void**>(p) = f.head;
+    f.head = p;
+    if (++f.count >= class_max_[cls]) flush_foreign(f, cls);
+    return;
+  }
   if (fl.count >= fl.max && fl.max < class_max_[cls]) {
     grow_bound(fl, cls);  // still in slow start: keep the block
   } else if (fl.count >= fl.max) {

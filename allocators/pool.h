@@ -205,6 +205,9 @@ class Pool {
     ThreadCache* prev;
     void* reserved[4];  // pad the header to one cache line
     FreeList lists[kMaxClasses];
+    // Blocks of a class this thread has not allocated yet (its list's max is 0), freed here:
+    // kept off `lists` so the next allocation cannot reuse them (see free_to_cache_or_central).
+    FreeList foreign[kMaxClasses];
   };
   static_assert(offsetof(ThreadCache, lists) == 64, "lists start on a cache line");
 
@@ -267,6 +270,11 @@ class Pool {
   // Returns a chain of `count` blocks of `cls` to their slabs.
   void flush(unsigned cls, void* head, std::size_t count) noexcept;
   void free_to_cache_or_central(void* p, unsigned cls) noexcept;
+  // Returns a foreign list's blocks to their slabs and empties it.
+  void flush_foreign(FreeList& f, unsigned cls) noexcept {
+    if (f.head != nullptr) flush(cls, f.head, f.count);
+    f = FreeList{nullptr, 0, 0};
+  }
   // Slow start: doubles a thread cache list's bound, up to the class's (class_max_).
   void grow_bound(FreeList& fl, unsigned cls) const noexcept {
     fl.max = fl.max * 2 < class_max_[cls] ? fl.max * 2 : class_max_[cls];

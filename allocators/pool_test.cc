@@ -397,6 +397,27 @@ TEST(Pool, CrossThreadFreeReachesTheSlab) {
   EXPECT_EQ(p.live_slabs(), 0u);
 }
 
+// Hoard's cache-scratch: a block handed to a thread that has not allocated its class is not
+// what that thread's next allocation returns, so it does not write into its giver's lines.
+TEST(Pool, HandedOverBlockIsNotReusedByItsNewThread) {
+  Pool p;
+  void* mine = p.allocate(16, 0);
+  void* given = p.allocate(16, 0);
+  void* reused = nullptr;
+  std::thread([&] {
+    p.deallocate(given, 16, 0);
+    reused = p.allocate(16, 0);
+    p.deallocate(reused, 16, 0);
+  }).join();
+  EXPECT_NE(reused, given);
+  EXPECT_NE(reinterpret_cast<uintptr_t>(reused) / 64, reinterpret_cast<uintptr_t>(mine) / 64)
+      << "the new thread's block shares a cache line with the giver's";
+  // Once a thread allocates a class, frees go to its cache as before (LIFO reuse).
+  void* again = p.allocate(16, 0);
+  p.deallocate(again, 16, 0);
+  EXPECT_EQ(p.allocate(16, 0), again);
+}
+
 TEST(Pool, ThreadCachesGiveEachThreadItsOwnBlocks) {
   Pool p;
   std::vector<std::vector<void*>> got(2);

@@ -181,6 +181,8 @@ class Pool {
   // Slabs currently holding memory (in use or kept empty), and slabs released so far.
   std::size_t live_slabs() const noexcept;
   uint64_t released_slabs() const noexcept { return released_.load(std::memory_order_relaxed); }
+  // Thread-cache overflow batches parked in the transfer caches (see kTransferSlots).
+  std::size_t parked_batches() const noexcept;
   // Freed large mappings waiting for reuse, and their bytes (see large_cache_bytes).
   std::size_t cached_large() const noexcept;
   std::size_t cached_large_bytes() const noexcept;
@@ -234,12 +236,27 @@ class Pool {
   };
   static_assert(sizeof(SlabMeta) == 64, "one cache line per slab header");
 
+  // Transfer cache (tcmalloc's TransferCache, from its design notes): a thread cache's
+  // overflow batch is parked here whole, and a refill that fits takes one back whole, so a
+  // batch moving between threads (or out and back into one thread) costs a locked push and pop
+  // instead of a walk that returns each block to its slab and another that takes them out.
+  // glibc-simple (batches of 1,600 blocks of one class, allocated then freed) moved ~0.8
+  // blocks per event through the slabs. Bound: kTransferSlots batches of at most half the
+  // class's cache bound per class; they keep their slabs from emptying until a thread's exit
+  // flush drains them (drain_transfer).
+  static constexpr std::size_t kTransferSlots = 8;
+  struct Batch {
+    void* head;
+    std::size_t count;
+  };
   struct alignas(64) Central {
     SpinLock lock;
     SlabMeta* partial = nullptr;  // slabs with a free or never-used block
     SlabMeta* empty = nullptr;    // empty slabs, most recently emptied first
     SlabMeta* empty_tail = nullptr;
     std::size_t empty_count = 0;
+    std::size_t batches = 0;  // in use, a stack: the most recently parked is the warmest
+    Batch transfer[kTransferSlots];
   };
 
   ALLOCMARK_SLOW void* allocate_slow(std::size_t n, std::size_t align) noexcept;
@@ -265,10 +282,20 @@ class Pool {
   uintptr_t take_cached_large(std::size_t need, std::size_t* mapped) noexcept;
   uintptr_t take_cached_split(std::size_t need, std::size_t* mapped) noexcept;  // lock held
   void remove_cached_large(std::size_t i) noexcept;                             // lock held
-  // Takes up to `want` blocks of `cls` from the central list, linked through their first word.
-  std::size_t refill(unsigned cls, std::size_t want, void** head) noexcept;
+  // Takes up to `want` blocks of `cls` from the central list, linked through their first word;
+  // or a whole parked batch of at most `room` blocks (0: never).
+  std::size_t refill(unsigned cls, std::size_t want, void** head, std::size_t room = 0) noexcept;
   // Returns a chain of `count` blocks of `cls` to their slabs.
   void flush(unsigned cls, void* head, std::size_t count) noexcept;
+  void flush_locked(Central& c, unsigned cls, void* head, std::size_t count) noexcept;
+  // A thread cache's overflow: parked in the class's transfer cache, or flushed if it is full.
+  void release_batch(unsigned cls, void* head, std::size_t count) noexcept;
+  // Returns every parked batch of `cls` to the slabs.
+  void drain_transfer(unsigned cls) noexcept;
+  bool drain_locked(Central& c, unsigned cls) noexcept;  // c's lock held; true if any
+  // Before a fresh slab for cls (its lock held): returns every class's parked batches to their
+  // slabs when no idle slab is left; true if any went back.
+  bool reclaim_parked(unsigned cls) noexcept;
   void free_to_cache_or_central(void* p, unsigned cls) noexcept;
   // Returns a foreign list's blocks to their slabs and empties it.
   void flush_foreign(FreeList& f, unsigned cls) noexcept {

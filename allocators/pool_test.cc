@@ -376,6 +376,33 @@ TEST(Pool, IdleSlabsAreReusedByOtherClasses) {
   EXPECT_EQ(p.stats().bytes_in_use, 0u);
 }
 
+// A thread cache's overflow is parked whole and taken back whole; parked batches go back to
+// their slabs before any class takes fresh memory, and at a thread's exit.
+TEST(Pool, OverflowBatchesAreParkedAndReclaimed) {
+  Pool p(PoolOptions{
+      .slab_size = 64 << 10, .cache_count = 8, .keep_empty = 0, .release_delay_ms = 1 << 20});
+  std::vector<void*> v;
+  for (int i = 0; i < 4000; ++i) v.push_back(p.allocate(64, 0));  // ~4 slabs
+  for (void* b : v) p.deallocate(b, 64, 0);
+  EXPECT_EQ(p.parked_batches(), 8u);
+  v.clear();
+  for (int i = 0; i < 24; ++i) v.push_back(p.allocate(64, 0));  // past the thread's list
+  EXPECT_LT(p.parked_batches(), 8u);  // refills took parked batches back
+  for (void* b : v) p.deallocate(b, 64, 0);
+  const std::size_t parked = p.parked_batches();
+  ASSERT_GT(parked, 0u);
+  const std::size_t slabs = p.live_slabs();
+  std::vector<void*> big;
+  for (int i = 0; i < 400; ++i) big.push_back(p.allocate(1000, 0));  // more than the idle slabs
+  EXPECT_EQ(p.parked_batches(), 0u);
+  EXPECT_GT(p.live_slabs(), slabs);
+  for (void* b : big) p.deallocate(b, 1000, 0);
+  for (int i = 0; i < 4000; ++i) p.deallocate(p.allocate(64, 0), 64, 0);
+  p.thread_exit();
+  EXPECT_EQ(p.parked_batches(), 0u);
+  EXPECT_EQ(p.stats().bytes_in_use, 0u);
+}
+
 TEST(Pool, KeepEmptyKeepsSlabsWarm) {
   Pool p(
       PoolOptions{.slab_size = 64 << 10, .cache_count = 8, .keep_empty = 2, .release_delay_ms = 0});

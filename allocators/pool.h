@@ -222,7 +222,8 @@ class Pool {
 
   // One per slab unit, in a separate NORESERVE array so slab memory holds only blocks.
   struct SlabMeta {
-    void* free;       // blocks returned to this slab
+    uint32_t nfree;   // blocks returned to this slab: their bits are set in bits_of(this)
+    uint32_t scan;    // no bit is set in the words below this one
     uintptr_t carve;  // next never-used block
     uintptr_t end;    // end of the last whole block
     SlabMeta* next;   // partial / empty list, or next free unit
@@ -285,6 +286,10 @@ class Pool {
   // Takes up to `want` blocks of `cls` from the central list, linked through their first word;
   // or a whole parked batch of at most `room` blocks (0: never).
   std::size_t refill(unsigned cls, std::size_t want, void** head, std::size_t room = 0) noexcept;
+  // Moves up to want - *got freed blocks of slab s (class size sz) onto the chain ending at
+  // *tail (central lock held).
+  void take_freed(SlabMeta* s, std::size_t sz, std::size_t want, std::size_t* got,
+                  void*** tail) noexcept;
   // Returns a chain of `count` blocks of `cls` to their slabs.
   void flush(unsigned cls, void* head, std::size_t count) noexcept;
   void flush_locked(Central& c, unsigned cls, void* head, std::size_t count) noexcept;
@@ -330,6 +335,9 @@ class Pool {
   SlabMeta* meta_of(const void* p) const noexcept {
     return &meta_[(reinterpret_cast<uintptr_t>(p) - base_) >> slab_shift_];
   }
+  uint64_t* bits_of(const SlabMeta* s) const noexcept {
+    return bits_ + static_cast<std::size_t>(s - meta_) * slab_words_;
+  }
   uintptr_t slab_base(const SlabMeta* s) const noexcept {
     return base_ + (static_cast<uintptr_t>(s - meta_) << slab_shift_);
   }
@@ -349,6 +357,7 @@ class Pool {
   uint8_t lut_[kMaxSmallLimit / 16 + 1];  // (n + 15) >> 4 -> class
   uint32_t class_size_[kMaxClasses];
   uint32_t class_max_[kMaxClasses];  // thread cache bound per class
+  uint64_t div_magic_[kMaxClasses];  // ceil(2^40 / class size): block index by multiply
   std::size_t class_count_ = 0;
   PoolOptions options_;
   unsigned slab_shift_ = 0;
@@ -356,6 +365,10 @@ class Pool {
   std::size_t units_ = 0;         // slab units in the reserved region
   std::size_t region_bytes_ = 0;  // units_ slabs: owns_small's bound without a multiply
   SlabMeta* meta_ = nullptr;
+  // Free-block bitmaps, slab_words_ words per slab unit (one bit per 16 bytes), in their own
+  // NORESERVE region like meta_ (0.8 % of a slab, touched only for slabs in use).
+  uint64_t* bits_ = nullptr;
+  std::size_t slab_words_ = 0;
 
   SpinLock units_lock_;
   std::size_t next_unit_ = 0;

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <random>
 #include <set>
 #include <thread>
 #include <vector>
@@ -387,7 +389,7 @@ TEST(Pool, OverflowBatchesAreParkedAndReclaimed) {
   EXPECT_EQ(p.parked_batches(), 8u);
   v.clear();
   for (int i = 0; i < 24; ++i) v.push_back(p.allocate(64, 0));  // past the thread's list
-  EXPECT_LT(p.parked_batches(), 8u);  // refills took parked batches back
+  EXPECT_LT(p.parked_batches(), 8u);                            // refills took parked batches back
   for (void* b : v) p.deallocate(b, 64, 0);
   const std::size_t parked = p.parked_batches();
   ASSERT_GT(parked, 0u);
@@ -484,6 +486,33 @@ TEST(Pool, SlabExhaustionReturnsNull) {
   void* big = p.allocate(1 << 20, 0);  // large blocks are independent of the slab region
   EXPECT_NE(big, nullptr);
   p.deallocate(big, 1 << 20, 0);
+}
+
+// Freed blocks go back to their slab's bitmap by index (offset times a reciprocal): every
+// block of every class, up to the last of a 16 MiB slab, must come back out as itself.
+TEST(Pool, EveryFreedBlockIsReusedInEveryClass) {
+  for (const std::size_t slab : {std::size_t{64} << 10, std::size_t{16} << 20}) {
+    Pool p(PoolOptions{
+        .slab_size = slab, .max_small = 64 << 10, .cache_count = 2, .release_delay_ms = 1 << 20});
+    std::mt19937_64 rng(slab);
+    for (std::size_t cls = 0; cls < p.class_count(); ++cls) {
+      const std::size_t sz = p.class_size(cls);
+      const std::size_t n = std::min<std::size_t>(2 * slab / sz + 3, 5000);
+      std::vector<void*> v;
+      for (std::size_t i = 0; i < n; ++i) v.push_back(p.allocate(sz, 0));
+      ASSERT_EQ(std::count(v.begin(), v.end(), nullptr), 0) << sz;
+      std::set<void*> before(v.begin(), v.end());
+      ASSERT_EQ(before.size(), n) << sz;
+      std::shuffle(v.begin(), v.end(), rng);
+      for (void* b : v) p.deallocate(b, sz, 0);
+      const std::size_t slabs = p.live_slabs();
+      v.clear();
+      for (std::size_t i = 0; i < n; ++i) v.push_back(p.allocate(sz, 0));
+      EXPECT_EQ(std::set<void*>(v.begin(), v.end()), before) << "class " << sz;
+      EXPECT_EQ(p.live_slabs(), slabs) << "class " << sz;
+      for (void* b : v) p.deallocate(b, sz, 0);
+    }
+  }
 }
 
 TEST(Pool, StressSingleThread) {

@@ -523,28 +523,29 @@ void Pool::take_freed(SlabMeta* s, std::size_t sz, std::size_t want, std::size_t
   uint64_t* words = bits_of(s);
   const uintptr_t base = slab_base(s);
   std::size_t w = s->scan;
-  std::size_t n = *got;
+  // Counters in registers: stores through t may alias *s as far as the compiler knows.
+  const std::size_t take = std::min<std::size_t>(want - *got, s->nfree);
   void** t = *tail;
-  while (n < want && s->nfree != 0) {  // a bit is set at or above scan while nfree > 0
+  const std::size_t end = (options_.slab_size / sz + 63) >> 6;  // words holding blocks
+  for (std::size_t left = take; left != 0;) {                   // some bit is set while nfree > 0
     uint64_t bits = words[w];
     if (bits == 0) {
-      ++w;
+      w = w + 1 < end ? w + 1 : 0;
       continue;
     }
+    const uintptr_t first = base + (w << 6) * sz;
     do {
-      const auto i = static_cast<std::size_t>(__builtin_ctzll(bits));
+      void* b = reinterpret_cast<void*>(first + __builtin_ctzll(bits) * sz);
       bits &= bits - 1;
-      void* b = reinterpret_cast<void*>(base + ((w << 6) + i) * sz);
       *t = b;
       t = static_cast<void**>(b);
-      ++n;
-      --s->nfree;
-      ++s->used;
-    } while (bits != 0 && n < want);
+    } while (--left != 0 && bits != 0);
     words[w] = bits;
   }
   s->scan = static_cast<uint32_t>(w);
-  *got = n;
+  s->nfree -= static_cast<uint32_t>(take);
+  s->used += static_cast<uint32_t>(take);
+  *got += take;
   *tail = t;
 }
 
@@ -564,7 +565,7 @@ void Pool::flush_locked(Central& c, unsigned cls, void* head, std::size_t count)
         ((reinterpret_cast<uintptr_t>(b) - base_) & (options_.slab_size - 1)) * div_magic_[cls] >>
         40;
     bits_of(s)[i >> 6] |= uint64_t{1} << (i & 63);
-    if (i >> 6 < s->scan) s->scan = static_cast<uint32_t>(i >> 6);
+    s->scan = static_cast<uint32_t>(i >> 6);
     ++s->nfree;
     --s->used;
     if (s->state == kFull) {

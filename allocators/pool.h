@@ -223,7 +223,7 @@ class Pool {
   // One per slab unit, in a separate NORESERVE array so slab memory holds only blocks.
   struct SlabMeta {
     uint32_t nfree;   // blocks returned to this slab: their bits are set in bits_of(this)
-    uint32_t scan;    // no bit is set in the words below this one
+    uint32_t scan;    // bitmap word of the latest free: a refill searches from it (warm lines)
     uintptr_t carve;  // next never-used block
     uintptr_t end;    // end of the last whole block
     SlabMeta* next;   // partial / empty list, or next free unit

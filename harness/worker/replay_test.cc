@@ -251,14 +251,22 @@ TEST(Replay, InCallTimeOfANearlyFreeAllocatorIsNearlyZeroAndOffMeansOff) {
   // The read pair's cost is subtracted: what is left is the call and the clock's jitter (and,
   // on a loaded machine, a preemption inside a call: capped, and retried).
   config.call_clock.cap_ticks = static_cast<uint64_t>(20000 / config.call_clock.ns_per_tick);
+  // ThreadSanitizer instruments the call's entry and exit (~7 ns a call measured at load 1.5,
+  // against 5 + 1.5 allowed), so the call itself is no longer nearly free there.
+#if defined(__SANITIZE_THREAD__)
+  constexpr double kCallNs = 25.0;
+#else
+  constexpr double kCallNs = 5.0;
+#endif
+  const double bound = kCallNs + 0.2 * config.call_clock.pair_ns();
   double per_event = 0;
   for (int attempt = 0; attempt < 5; ++attempt) {
     Replayer<Static> r(alloc, trace, config);
     r.run();
     per_event = r.in_call().ns / static_cast<double>(trace.event_count());
-    if (per_event < 5.0 + 0.2 * config.call_clock.pair_ns()) break;
+    if (per_event < bound) break;
   }
-  EXPECT_LT(per_event, 5.0 + 0.2 * config.call_clock.pair_ns());
+  EXPECT_LT(per_event, bound);
   config.in_call_period = 0;
   Replayer<Static> off(alloc, trace, config);
   off.run();

@@ -992,7 +992,8 @@ AllocatorStats Pool::stats() const noexcept {
   AllocatorStats st;
   const uint64_t large = large_bytes_.load(std::memory_order_relaxed);
   const uint64_t cached = cached_large_bytes();  // committed, not in use
-  st.bytes_reserved = (units_ << slab_shift_) + units_ * sizeof(SlabMeta) + large + cached;
+  st.bytes_reserved =
+      (units_ << slab_shift_) + units_ * (sizeof(SlabMeta) + slab_words_ * 8) + large + cached;
   st.bytes_committed = committed_.load(std::memory_order_relaxed) + large + cached;
   st.bytes_in_use = out_bytes_.load(std::memory_order_relaxed) + large;  // incl. thread caches
   st.os_maps = os_maps_.load(std::memory_order_relaxed);

@@ -88,9 +88,10 @@ struct PoolOptions {
 // Thread-safety: every member may be called from any thread at once, except construction and
 // destruction. A block may be freed by a thread other than the one that allocated it: it goes
 // into the freeing thread's cache and reaches its slab through the central list (tcmalloc's
-// scheme), so cross-thread frees need no atomics on the fast path. Thread caches are flushed by
-// thread_exit() or automatically when the thread ends (a pthread key destructor).
-// Failure: null when slabs or the OS run out; never throws, never aborts.
+// scheme), so cross-thread frees need no atomics on the fast path; a thread that has not yet
+// allocated the block's class keeps it on a foreign list instead, never reused by that thread.
+// Thread caches are flushed by thread_exit() or automatically when the thread ends (a pthread key
+// destructor). Failure: null when slabs or the OS run out; never throws, never aborts.
 class Pool {
  public:
   static constexpr std::size_t kMaxClasses = 96;
